@@ -1,0 +1,77 @@
+"""One Settings object for the whole product, read from ``TD_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VERSION = "0.1.0"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field has a default that works with no configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="TD_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where the database, audio and exports live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
+    base_model: str = Field(default="facebook/musicgen-small", description="HF id, local dir, or 'tiny'.")
+    api_url: str = Field(default="http://127.0.0.1:8000/api", description="The API the UI and CLI talk to.")
+    api_token: str | None = Field(default=None, description="Bearer token required on /api when set.")
+    readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
+    readiness_min_rating: int = Field(default=4, ge=1, le=5)
+    adapter_roots: list[Path] = Field(default_factory=list, description="Adapter directories must live under one of these.")
+    host: str = Field(default="127.0.0.1", description="Bind address of the backend / API.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    worker: bool = Field(default=True, description="Run the generation worker inside the app process.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("adapter_roots", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        # Accept "a:b" / "a,b" from the environment as well as JSON lists.
+        if isinstance(value, str):
+            sep = "," if "," in value or value.startswith("http") else ":"
+            return [part for part in value.split(sep) if part.strip()]
+        return value
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'training_dashboard.db'}"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.resolved_data_dir / "audio"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.resolved_data_dir / "exports"
+
+    @property
+    def default_adapter_root(self) -> Path:
+        return self.resolved_data_dir / "adapters"
+
+    @property
+    def resolved_adapter_roots(self) -> list[Path]:
+        roots = [p.expanduser().resolve() for p in self.adapter_roots]
+        return roots or [self.default_adapter_root]
+
+    def ensure_dirs(self) -> None:
+        for path in (self.resolved_data_dir, self.audio_dir, self.exports_dir, *self.resolved_adapter_roots):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,173 @@
+"""SQLModel tables. Every column that a filter or a list uses carries an index.
+
+Adapter references on samples, ratings and preferences are plain indexed integers (no
+foreign key): deleting an adapter from the registry must never delete or rewrite feedback.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp (stored the same way on SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Prompt(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    style: str | None = Field(default=None, max_length=200)
+    tempo: int | None = None
+    instruments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mood: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class GenerationJob(SQLModel, table=True):
+    __tablename__ = "generation_job"
+    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    adapter_id: int | None = Field(default=None, index=True)
+    status: str = Field(default="queued", max_length=16)
+    progress: float = 0.0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    num_samples: int = 1
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cancel_requested: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AudioSample(SQLModel, table=True):
+    __tablename__ = "audio_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="generation_job.id", index=True)
+    adapter_id: int | None = Field(default=None, index=True)
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    duration: float
+    sample_rate: int
+    file_path: str = Field(max_length=1000)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rating_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Rating(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_rating_rating_id", "rating", "id"),
+        Index("ix_rating_adapter_rating", "adapter_id", "rating"),
+        Index("ix_rating_created_at", "created_at"),
+        Index("ix_rating_prompt_id", "prompt_id"),
+        Index("ix_rating_audio_id", "audio_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    audio_id: int = Field(foreign_key="audio_sample.id")
+    prompt_id: int = Field(foreign_key="prompt.id")
+    adapter_id: int | None = None
+    rating: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    musicality: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    coherence: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    emotional_alignment: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    rater: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RatingTag(SQLModel, table=True):
+    """One row per (rating, tag): what the tag filters use."""
+
+    __tablename__ = "rating_tag"
+    __table_args__ = (Index("ix_rating_tag_rating_id", "rating_id"),)
+
+    tag: str = Field(primary_key=True, max_length=64)
+    rating_id: int = Field(primary_key=True, foreign_key="rating.id")
+
+
+class Preference(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_preference_created_at", "created_at"),
+        Index("ix_preference_adapters", "chosen_adapter_id", "rejected_adapter_id"),
+        Index("ix_preference_chosen", "chosen_id"),
+        Index("ix_preference_rejected", "rejected_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    chosen_id: int = Field(foreign_key="audio_sample.id")
+    rejected_id: int = Field(foreign_key="audio_sample.id")
+    chosen_adapter_id: int | None = None
+    rejected_adapter_id: int | None = None
+    tie: bool = False
+    rater: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Dataset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    type: str = Field(max_length=16)
+    filter: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sample_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DatasetMember(SQLModel, table=True):
+    """The frozen membership of a dataset: rating ids (supervised) or preference ids."""
+
+    __tablename__ = "dataset_member"
+
+    dataset_id: int = Field(primary_key=True, foreign_key="dataset.id")
+    item_id: int = Field(primary_key=True)
+
+
+class DatasetExport(SQLModel, table=True):
+    __tablename__ = "dataset_export"
+    __table_args__ = (UniqueConstraint("dataset_id", "format"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    format: str = Field(max_length=16)
+    path: str = Field(max_length=1000)
+    manifest_sha256: str = Field(max_length=64)
+    sample_count: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Adapter(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=64)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    base_model: str = Field(max_length=500)
+    path: str = Field(max_length=1000)
+    dataset_id: int | None = Field(default=None, foreign_key="dataset.id", index=True)
+    manifest_sha256: str | None = Field(default=None, max_length=64)
+    training_config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    is_active: bool = Field(default=False, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Counter(SQLModel, table=True):
+    """Running aggregates kept current as feedback arrives (stats without full scans)."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))

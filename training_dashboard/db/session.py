@@ -1,0 +1,100 @@
+"""Engine and sessions. SQLite gets WAL, a busy timeout and IMMEDIATE write transactions.
+
+Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two writers queue on the
+busy timeout instead of one failing with "database is locked" when it upgrades its lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine
+
+T = TypeVar("T")
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """Owns the SQLAlchemy engine; hands out read and write sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            db_path = url.split("///", 1)[-1]
+            if db_path and db_path != ":memory:":
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000}
+            )
+            _install_sqlite_pragmas(self.engine)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self._writer = self.engine.execution_options(td_write=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session (deferred transaction)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A write session; commits on success, rolls back on error."""
+        with Session(self._writer, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def write(self, fn: Callable[[Session], T], attempts: int = 5) -> T:
+        """Run ``fn`` in a write transaction, retrying when the database is briefly locked."""
+        for attempt in range(attempts):
+            try:
+                with self.write_session() as session:
+                    return fn(session)
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower() and "deadlock" not in str(exc).lower():
+                    raise
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - health reports any failure as "unreachable"
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("td_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,425 @@
+"""The API contract: pydantic models used by the API (validation, OpenAPI) and the client."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+T = TypeVar("T")
+
+MAX_PROMPT_CHARS = 2000
+MAX_TAGS = 20
+MAX_PAGE = 1_000_000
+MAX_SEED = 2**32 - 1
+SEMVER_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\n\t\r" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
+CleanStr = Annotated[str, AfterValidator(_no_control_chars)]
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NAME_RE)]
+Score = Annotated[int, Field(ge=1, le=5, strict=True)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+# --- prompts --------------------------------------------------------------------------
+
+
+class PromptAttributes(Model):
+    style: Annotated[CleanStr, Field(max_length=200)] | None = None
+    tempo: Annotated[int, Field(ge=40, le=200, strict=True)] | None = None
+    instruments: Annotated[list[Annotated[CleanStr, Field(min_length=1, max_length=64)]], Field(max_length=20)] = []
+    mood: Annotated[CleanStr, Field(max_length=200)] | None = None
+
+
+class PromptCreate(Model):
+    text: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    attributes: PromptAttributes = PromptAttributes()
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        value = _no_control_chars(value)
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class AudioBrief(Model):
+    id: int
+    job_id: int | None
+    adapter_id: int | None
+    adapter_label: str
+    seed: int
+    duration: float
+    sample_rate: int
+    stream_url: str
+    created_at: UTCDateTime
+
+
+class PromptPublic(Model):
+    id: int
+    text: str
+    attributes: PromptAttributes
+    created_at: UTCDateTime
+
+
+class PromptDetail(PromptPublic):
+    samples: list[AudioBrief]
+
+
+# --- generation -----------------------------------------------------------------------
+
+JobStatus = Literal["queued", "processing", "completed", "failed", "cancelled"]
+
+
+class GenerateRequest(Model):
+    prompt_id: Annotated[int, Field(ge=1)]
+    num_samples: Annotated[int, Field(ge=1, le=4, strict=True)] = 1
+    adapter_id: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    duration: Annotated[float, Field(gt=0, le=30, allow_inf_nan=False)] = 5.0
+    temperature: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] = 1.0
+    top_k: Annotated[int, Field(ge=0, le=4096)] = 250
+    top_p: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    guidance_scale: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = 3.0
+
+
+class JobPublic(Model):
+    id: int
+    prompt_id: int
+    adapter_id: int | None
+    status: JobStatus
+    progress: float
+    audio_ids: list[int]
+    error: str | None
+    num_samples: int
+    params: dict[str, Any]
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
+    finished_at: UTCDateTime | None
+
+
+# --- audio ----------------------------------------------------------------------------
+
+
+class AudioPublic(AudioBrief):
+    prompt: PromptPublic
+    adapter: AdapterBrief | None
+    params: dict[str, Any]
+    rating_count: int
+
+
+class AdapterBrief(Model):
+    id: int
+    name: str
+    version: str
+
+
+# --- feedback -------------------------------------------------------------------------
+
+
+class Criteria(Model):
+    musicality: Score | None = None
+    coherence: Score | None = None
+    emotional_alignment: Score | None = None
+
+
+class FeedbackCreate(Model):
+    audio_id: Annotated[int, Field(ge=1)]
+    rating: Score
+    criteria: Criteria = Criteria()
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
+    notes: Annotated[CleanStr, Field(max_length=5000)] | None = None
+    rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _dedupe(cls, tags: list[str]) -> list[str]:
+        return sorted(set(tags))
+
+
+class FeedbackPublic(Model):
+    id: int
+    audio_id: int
+    prompt_id: int
+    adapter_id: int | None
+    rating: int
+    criteria: Criteria
+    tags: list[str]
+    notes: str | None
+    rater: str | None
+    created_at: UTCDateTime
+
+
+class PreferenceCreate(Model):
+    chosen_id: Annotated[int, Field(ge=1)]
+    rejected_id: Annotated[int, Field(ge=1)]
+    tie: bool = False
+    rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PreferenceCreate:
+        if self.chosen_id == self.rejected_id:
+            raise ValueError("chosen_id and rejected_id must be different clips")
+        return self
+
+
+class RankingCreate(Model):
+    audio_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=8)]
+    rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+
+    @field_validator("audio_ids")
+    @classmethod
+    def _unique(cls, ids: list[int]) -> list[int]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("a ranking lists each clip once")
+        return ids
+
+
+class PreferencePublic(Model):
+    id: int
+    prompt_id: int
+    chosen_id: int
+    rejected_id: int
+    tie: bool
+    rater: str | None
+    created_at: UTCDateTime
+
+
+class Readiness(Model):
+    threshold: int
+    min_rating: int
+    eligible: int
+    remaining: int
+    ready: bool
+
+
+class FeedbackStats(Model):
+    total_feedback: int
+    rating_distribution: dict[str, int]
+    samples_by_adapter: dict[str, int]
+    avg_rating_by_adapter: dict[str, float]
+    preference_pairs: int
+    ties: int
+    rated_samples: int
+    readiness: Readiness
+
+
+# --- datasets -------------------------------------------------------------------------
+
+DatasetType = Literal["supervised", "preference"]
+ExportFormat = Literal["jsonl", "huggingface"]
+
+
+class DatasetFilter(Model):
+    """Which feedback a dataset takes. ``None`` means "no constraint" for every field."""
+
+    min_rating: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
+    max_rating: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
+    required_tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
+    excluded_tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
+    adapter_id: Annotated[int, Field(ge=1)] | Literal["base"] | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetFilter:
+        if self.min_rating and self.max_rating and self.min_rating > self.max_rating:
+            raise ValueError("min_rating must not exceed max_rating")
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValueError("start_date must not be after end_date")
+        both = set(self.required_tags) & set(self.excluded_tags)
+        if both:
+            raise ValueError(f"tags both required and excluded: {', '.join(sorted(both))}")
+        self.required_tags = sorted(set(self.required_tags))
+        self.excluded_tags = sorted(set(self.excluded_tags))
+        return self
+
+
+class DatasetPreviewRequest(Model):
+    type: DatasetType = "supervised"
+    filter: DatasetFilter = DatasetFilter()
+
+
+class DatasetPreview(Model):
+    count: int
+
+
+class DatasetCreate(Model):
+    name: Name
+    description: Annotated[CleanStr, Field(max_length=2000)] | None = None
+    type: DatasetType = "supervised"
+    filter: DatasetFilter = DatasetFilter()
+
+
+class ExportPublic(Model):
+    dataset_id: int
+    format: ExportFormat
+    export_path: str
+    sample_count: int
+    manifest_sha256: str
+    train_command: str
+    created_at: UTCDateTime
+
+
+class DatasetPublic(Model):
+    id: int
+    name: str
+    description: str | None
+    type: DatasetType
+    filter: DatasetFilter
+    sample_count: int
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    exports: list[ExportPublic]
+    adapter_count: int = 0
+
+
+class DatasetStats(Model):
+    dataset_id: int
+    sample_count: int
+    rating_distribution: dict[str, int]
+    unique_prompts: int
+    samples_by_adapter: dict[str, int]
+    tag_frequencies: dict[str, int]
+
+
+class ExportRequest(Model):
+    format: ExportFormat = "jsonl"
+
+
+# --- adapters -------------------------------------------------------------------------
+
+AdapterStatus = Literal["all", "active", "inactive"]
+
+
+class AdapterCreate(Model):
+    name: Name
+    version: Annotated[str, Field(max_length=64, pattern=SEMVER_RE)] = "1.0.0"
+    path: Annotated[str, Field(min_length=1, max_length=1000)]
+    description: Annotated[CleanStr, Field(max_length=2000)] | None = None
+    base_model: Annotated[CleanStr, Field(min_length=1, max_length=500)] | None = None
+    dataset_id: Annotated[int, Field(ge=1)] | None = None
+    manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    training_config: dict[str, Any] = {}
+    report: dict[str, Any] = {}
+    is_active: bool = False
+
+    @field_validator("training_config", "report")
+    @classmethod
+    def _finite_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json(value, depth=0)
+        return value
+
+
+class AdapterUpdate(Model):
+    description: Annotated[CleanStr, Field(max_length=2000)] | None = None
+    is_active: bool | None = None
+
+
+class AdapterUsage(Model):
+    samples_generated: int
+    ratings: int
+    average_rating: float | None
+    preference_wins: int
+    preference_losses: int
+    preference_win_rate: float | None
+
+
+class AdapterPublic(Model):
+    id: int
+    name: str
+    version: str
+    description: str | None
+    base_model: str
+    path: str
+    dataset_id: int | None
+    dataset_name: str | None = None
+    manifest_sha256: str | None
+    training_config: dict[str, Any]
+    report: dict[str, Any]
+    is_active: bool
+    compatible: bool = True
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+class AdapterDetail(AdapterPublic):
+    usage: AdapterUsage
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+class ModelStatus(Model):
+    base_model: str
+    status: Literal["not_loaded", "loading", "ready", "failed"]
+    device: str | None = None
+    error: str | None = None
+
+
+class Health(Model):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: bool
+    model: ModelStatus
+    worker: bool
+
+
+def _check_json(value: Any, depth: int) -> None:
+    if depth > 10:
+        raise ValueError("nested too deeply (max 10 levels)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must not contain NaN or Infinity")
+    if isinstance(value, dict):
+        if len(value) > 500:
+            raise ValueError("too many keys (max 500)")
+        for item in value.values():
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        if len(value) > 1000:
+            raise ValueError("list too long (max 1000)")
+        for item in value:
+            _check_json(item, depth + 1)
+    elif isinstance(value, str) and len(value) > 10_000:
+        raise ValueError("string too long (max 10000)")
+
+
+def slugify(name: str) -> str:
+    """A filesystem-safe form of a user-chosen name (never a path)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "dataset"
+    return slug[:80]
+
+
+AudioPublic.model_rebuild()
