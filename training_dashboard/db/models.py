@@ -14,8 +14,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    """Naive UTC timestamp (stored the same way on SQLite and PostgreSQL)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Aware UTC timestamp (SQLModel stores UTC on SQLite and PostgreSQL alike)."""
+    return datetime.now(UTC)
 
 
 class Prompt(SQLModel, table=True):
@@ -122,6 +122,8 @@ class Dataset(SQLModel, table=True):
     type: str = Field(max_length=16)
     filter: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     sample_count: int = 0
+    # Computed once at snapshot time: the membership is frozen, so these never go stale.
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 

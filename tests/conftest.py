@@ -1,0 +1,63 @@
+"""Shared fixtures: a real temporary database, the real API in-process, the real client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from training_dashboard.api.app import create_app  # noqa: E402
+from training_dashboard.client import ApiClient  # noqa: E402
+from training_dashboard.config import Settings  # noqa: E402
+from training_dashboard.db import Database  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    url = os.environ.get("TD_TEST_DATABASE_URL")
+    if url:  # PostgreSQL run: one fresh schema per test
+        url = _fresh_pg_database(url, tmp_path.name)
+    return Settings(data_dir=tmp_path / "data", base_model="tiny", worker=False, database_url=url,
+                    readiness_threshold=5)
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    application = create_app(settings, with_worker=False)
+    yield application
+    application.state.db.dispose()
+
+
+@pytest.fixture
+def db(app) -> Database:  # type: ignore[no-untyped-def]
+    return app.state.db
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api") as c:
+        yield c
+
+
+@pytest.fixture
+async def api(app) -> AsyncIterator[ApiClient]:  # type: ignore[no-untyped-def]
+    async with ApiClient("http://test/api", transport=httpx.ASGITransport(app=app)) as c:
+        yield c
+
+
+def _fresh_pg_database(admin_url: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    dbname = "td_" + "".join(ch for ch in name.lower() if ch.isalnum())[:50]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}"'))
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + dbname

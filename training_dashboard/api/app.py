@@ -1,0 +1,156 @@
+"""The FastAPI application: routers under /api, error mapping, limits and access control.
+
+``create_app`` is used three ways: mounted into Reflex (``api_transformer``), served alone
+by uvicorn (``python -m training_dashboard.api``), and in-process by the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.config import VERSION, Settings, get_settings
+from training_dashboard.db import Database
+from training_dashboard.db.migrate import upgrade
+from training_dashboard.services.errors import ServiceError
+from training_dashboard.services.exports import recover_exports
+
+log = logging.getLogger("training_dashboard")
+PREFIX = "/api"
+
+
+def create_app(settings: Settings | None = None, *, with_worker: bool | None = None) -> FastAPI:
+    """Build the API; migrates the database and cleans interrupted exports first."""
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    upgrade(db)
+    recover_exports(settings.exports_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        start_worker(app)
+        yield
+        stop_worker(app)
+
+    app = FastAPI(title="Training Dashboard API", version=VERSION, lifespan=lifespan,
+                  openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
+    app.state.settings, app.state.db, app.state.engine = settings, db, None
+    app.state.with_worker = settings.worker if with_worker is None else with_worker
+    for module in (prompts, generation, audio, feedback, datasets, adapters, health):
+        app.include_router(module.router, prefix=PREFIX)
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.api_token:
+        app.add_middleware(BearerAuth, token=settings.api_token)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])
+    return app
+
+
+def start_worker(app: FastAPI) -> None:
+    """Start the in-process generation worker (a thread) if enabled."""
+    if not app.state.with_worker or app.state.engine is not None:
+        return
+    from training_dashboard.engine import Engine  # no torch import here; it loads lazily
+
+    app.state.engine = Engine(app.state.settings, app.state.db)
+    app.state.engine.start()
+
+
+def stop_worker(app: FastAPI) -> None:
+    if app.state.engine is not None:
+        app.state.engine.stop()
+        app.state.engine = None
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "Invalid request"
+        return JSONResponse(status_code=422, content={"detail": detail, "errors": errors[:50]})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": f"Internal error: {type(exc).__name__}"})
+
+
+class BodyLimit:
+    """Reject request bodies over ``max_bytes`` (413), declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BearerAuth:
+    """Require ``Authorization: Bearer <token>`` on every /api request."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            header = dict(scope.get("headers", [])).get(b"authorization", b"")
+            scheme, _, supplied = header.partition(b" ")
+            if scheme.lower() != b"bearer" or not secrets.compare_digest(supplied.strip(), self.token):
+                await _json(send, 401, "Missing or wrong API token (send Authorization: Bearer <TD_API_TOKEN>)",
+                            {b"www-authenticate": b"Bearer"})
+                return
+        await self.app(scope, receive, send)
+
+
+async def _json(send: Send, status: int, detail: str, extra: dict[bytes, bytes] | None = None) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += list((extra or {}).items())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path as FsPath
+
+from fastapi import APIRouter, Header, Path
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+
+from training_dashboard import schemas
+from training_dashboard.api.deps import DbDep, SettingsDep
+from training_dashboard.db.models import Adapter, AudioSample, Prompt
+from training_dashboard.services.errors import NotFound
+from training_dashboard.services.prompts import audio_brief, prompt_public
+
+router = APIRouter(prefix="/audio", tags=["audio"])
+IdPath = Path(ge=1, le=2**62)
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 64 * 1024
+
+
+@router.get("/{audio_id}", response_model=schemas.AudioPublic)
+def read_audio(db: DbDep, audio_id: int = IdPath) -> schemas.AudioPublic:
+    """A clip's metadata with its prompt and adapter."""
+    with db.session() as session:
+        row = session.execute(
+            select(AudioSample, Prompt, Adapter).join(Prompt, Prompt.id == AudioSample.prompt_id)
+            .outerjoin(Adapter, Adapter.id == AudioSample.adapter_id).where(AudioSample.id == audio_id)
+        ).first()
+    if row is None:
+        raise NotFound(f"Audio {audio_id} not found")
+    sample, prompt, adapter = row
+    return schemas.AudioPublic(
+        **audio_brief(sample, adapter).model_dump(), prompt=prompt_public(prompt),
+        adapter=schemas.AdapterBrief(id=adapter.id, name=adapter.name, version=adapter.version) if adapter else None,
+        params=sample.params, rating_count=sample.rating_count,
+    )
+
+
+def _file_of(db, settings, audio_id: int) -> FsPath:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        rel = session.scalar(select(AudioSample.file_path).where(AudioSample.id == audio_id))
+    if rel is None:
+        raise NotFound(f"Audio {audio_id} not found")
+    data_dir = settings.resolved_data_dir
+    path = FsPath(os.path.realpath(data_dir / rel))
+    if not path.is_relative_to(data_dir) or not path.is_file():
+        raise NotFound(f"The audio file of clip {audio_id} is missing from the data directory")
+    return path
+
+
+def _read(path: FsPath, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while length > 0:
+            chunk = fh.read(min(_CHUNK, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+            yield chunk
+
+
+@router.get("/{audio_id}/stream", response_class=Response,
+            responses={200: {"content": {"audio/wav": {}}}, 206: {"content": {"audio/wav": {}}}})
+def stream_audio(db: DbDep, settings: SettingsDep, audio_id: int = IdPath,
+                 range_header: str | None = Header(default=None, alias="Range")) -> Response:
+    """The clip as WAV, with HTTP Range support (206 + Content-Range) for seeking."""
+    path = _file_of(db, settings, audio_id)
+    size = path.stat().st_size
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    if not range_header:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_read(path, 0, size), media_type="audio/wav", headers=headers)
+    match = _RANGE.match(range_header.split(",")[0].strip())
+    start: int | None = None
+    if match and (match.group(1) or match.group(2)):
+        first, last = match.group(1), match.group(2)
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        else:  # suffix range: the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start > end or start >= size:
+            start = None
+    if start is None:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}", **headers},
+                        content=f"Range {range_header!r} not satisfiable for {size} bytes")
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(_read(path, start, end - start + 1), status_code=206, media_type="audio/wav",
+                             headers=headers)

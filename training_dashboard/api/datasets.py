@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import shutil
+
+from fastapi import APIRouter, Path, Response
+
+from training_dashboard import schemas
+from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.services import datasets, exports
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+IdPath = Path(ge=1, le=2**62)
+
+
+@router.post("/preview", response_model=schemas.DatasetPreview)
+def preview_dataset(body: schemas.DatasetPreviewRequest, db: DbDep) -> schemas.DatasetPreview:
+    """How many samples (or pairs) a dataset with this filter would hold now."""
+    return schemas.DatasetPreview(count=datasets.preview_count(db, body.type, body.filter))
+
+
+@router.post("", status_code=201, response_model=schemas.DatasetPublic)
+def create_dataset(body: schemas.DatasetCreate, db: DbDep) -> schemas.DatasetPublic:
+    """Create a dataset: the matching feedback is frozen into a snapshot."""
+    dataset = datasets.snapshot_dataset(db, body)
+    return datasets.get_dataset(db, dataset.id or 0)
+
+
+@router.get("", response_model=schemas.Page[schemas.DatasetPublic])
+def read_datasets(db: DbDep, page: PageQ = 1, limit: LimitQ = 20) -> schemas.Page[schemas.DatasetPublic]:
+    """List datasets, newest first."""
+    return datasets.list_datasets(db, page, limit)
+
+
+@router.get("/{dataset_id}", response_model=schemas.DatasetPublic)
+def read_dataset(db: DbDep, dataset_id: int = IdPath) -> schemas.DatasetPublic:
+    """One dataset with its exports."""
+    return datasets.get_dataset(db, dataset_id)
+
+
+@router.get("/{dataset_id}/stats", response_model=schemas.DatasetStats)
+def read_dataset_stats(db: DbDep, dataset_id: int = IdPath) -> schemas.DatasetStats:
+    """Rating distribution, unique prompts, per-adapter counts and tag frequencies."""
+    return datasets.dataset_stats(db, dataset_id)
+
+
+@router.post("/{dataset_id}/export", response_model=schemas.ExportPublic)
+def export_dataset(body: schemas.ExportRequest, db: DbDep, settings: SettingsDep,
+                   dataset_id: int = IdPath) -> schemas.ExportPublic:
+    """Export the snapshot as JSONL or a Hugging Face dataset; returns the training command."""
+    return exports.export_dataset(db, settings.resolved_data_dir, settings.exports_dir, settings.base_model,
+                                  dataset_id, body.format)
+
+
+@router.delete("/{dataset_id}", status_code=204, response_class=Response)
+def delete_dataset(db: DbDep, settings: SettingsDep, dataset_id: int = IdPath) -> Response:
+    """Delete a dataset, its snapshot and its exports (409 while an adapter was trained on it)."""
+    for path in datasets.delete_dataset(db, dataset_id):
+        if path.startswith(str(settings.exports_dir)):
+            shutil.rmtree(path, ignore_errors=True)
+    return Response(status_code=204)

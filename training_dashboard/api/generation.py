@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+
+from training_dashboard import schemas
+from training_dashboard.api.deps import DbDep, SettingsDep
+from training_dashboard.services import jobs
+
+router = APIRouter(prefix="/generate", tags=["generation"])
+IdPath = Path(ge=1, le=2**62)
+
+
+def _public(db, job_id: int) -> schemas.JobPublic:  # type: ignore[no-untyped-def]
+    job, audio_ids = jobs.get_job(db, job_id)
+    return schemas.JobPublic(
+        id=job.id, prompt_id=job.prompt_id, adapter_id=job.adapter_id, status=job.status, progress=job.progress,
+        audio_ids=audio_ids, error=job.error, num_samples=job.num_samples, params=job.params,
+        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+    )
+
+
+@router.post("", status_code=202, response_model=schemas.JobPublic)
+def create_job(body: schemas.GenerateRequest, db: DbDep, settings: SettingsDep) -> schemas.JobPublic:
+    """Queue a generation job (1-4 clips of one prompt, base model or an active adapter)."""
+    params = body.model_dump(exclude={"prompt_id", "num_samples", "adapter_id"})
+    job = jobs.enqueue_job(db, body.prompt_id, body.adapter_id, body.num_samples, params, settings.base_model)
+    return _public(db, job.id or 0)
+
+
+@router.get("/{job_id}", response_model=schemas.JobPublic)
+def read_job(db: DbDep, job_id: int = IdPath) -> schemas.JobPublic:
+    """A job's status, progress, clips and error."""
+    return _public(db, job_id)
+
+
+@router.delete("/{job_id}", response_model=schemas.JobPublic)
+def cancel_job(db: DbDep, job_id: int = IdPath) -> schemas.JobPublic:
+    """Cancel a queued job, or stop a running one between decoding steps."""
+    jobs.cancel_job(db, job_id)
+    return _public(db, job_id)

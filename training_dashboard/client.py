@@ -1,0 +1,179 @@
+"""The async API client: the only road from the UI and the training CLI to data.
+
+Example:
+    async with ApiClient("http://127.0.0.1:8000/api") as api:
+        stats = await api.feedback_stats()
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from training_dashboard import schemas
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """Any failed call: ``status`` is the HTTP status (0 when the API was unreachable)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status, self.message = status, message
+
+
+class ApiClient:
+    """One method per endpoint, each returning the API's own pydantic models."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url + "/", headers=headers, timeout=timeout,
+                                       transport=transport)
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None,
+                    headers: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path.lstrip("/"), json=json, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ApiError(0, f"The API at {self.base_url} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"Cannot reach the API at {self.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text or response.reason_phrase
+            raise ApiError(response.status_code, str(detail))
+        return response
+
+    async def _get(self, model: type[M], path: str, params: Any = None) -> M:
+        return model.model_validate((await self._call("GET", path, params=params)).json())
+
+    async def _send(self, model: type[M], method: str, path: str, body: BaseModel | None = None) -> M:
+        payload = body.model_dump(mode="json", exclude_unset=False) if body is not None else None
+        return model.model_validate((await self._call(method, path, json=payload)).json())
+
+    # prompts
+    async def create_prompt(self, body: schemas.PromptCreate) -> schemas.PromptPublic:
+        return await self._send(schemas.PromptPublic, "POST", "prompts", body)
+
+    async def get_prompt(self, prompt_id: int) -> schemas.PromptDetail:
+        return await self._get(schemas.PromptDetail, f"prompts/{prompt_id}")
+
+    async def list_prompts(self, page: int = 1, limit: int = 20) -> schemas.Page[schemas.PromptPublic]:
+        return await self._get(schemas.Page[schemas.PromptPublic], "prompts", {"page": page, "limit": limit})
+
+    # generation
+    async def generate(self, body: schemas.GenerateRequest) -> schemas.JobPublic:
+        return await self._send(schemas.JobPublic, "POST", "generate", body)
+
+    async def get_job(self, job_id: int) -> schemas.JobPublic:
+        return await self._get(schemas.JobPublic, f"generate/{job_id}")
+
+    async def cancel_job(self, job_id: int) -> schemas.JobPublic:
+        return await self._send(schemas.JobPublic, "DELETE", f"generate/{job_id}")
+
+    # audio
+    async def get_audio(self, audio_id: int) -> schemas.AudioPublic:
+        return await self._get(schemas.AudioPublic, f"audio/{audio_id}")
+
+    async def stream_audio(self, audio_id: int, byte_range: tuple[int, int] | None = None) -> bytes:
+        headers = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else None
+        return (await self._call("GET", f"audio/{audio_id}/stream", headers=headers)).content
+
+    # feedback
+    async def submit_feedback(self, body: schemas.FeedbackCreate) -> schemas.FeedbackPublic:
+        return await self._send(schemas.FeedbackPublic, "POST", "feedback", body)
+
+    async def submit_preference(self, body: schemas.PreferenceCreate) -> schemas.PreferencePublic:
+        return await self._send(schemas.PreferencePublic, "POST", "preferences", body)
+
+    async def submit_ranking(self, body: schemas.RankingCreate) -> list[schemas.PreferencePublic]:
+        response = await self._call("POST", "preferences/ranking", json=body.model_dump(mode="json"))
+        return TypeAdapter(list[schemas.PreferencePublic]).validate_python(response.json())
+
+    async def list_feedback(self, *, page: int = 1, limit: int = 50, audio_id: int | None = None,
+                            prompt_id: int | None = None, adapter_id: int | str | None = None,
+                            min_rating: int | None = None, max_rating: int | None = None,
+                            tags: list[str] | None = None, start_date: date | None = None,
+                            end_date: date | None = None) -> schemas.Page[schemas.FeedbackPublic]:
+        params = {k: v for k, v in {
+            "page": page, "limit": limit, "audio_id": audio_id, "prompt_id": prompt_id, "adapter_id": adapter_id,
+            "min_rating": min_rating, "max_rating": max_rating, "tags": tags or None,
+            "start_date": start_date.isoformat() if start_date else None,
+            "end_date": end_date.isoformat() if end_date else None,
+        }.items() if v is not None}
+        return await self._get(schemas.Page[schemas.FeedbackPublic], "feedback", params)
+
+    async def feedback_stats(self) -> schemas.FeedbackStats:
+        return await self._get(schemas.FeedbackStats, "feedback/stats")
+
+    # datasets
+    async def preview_dataset(self, body: schemas.DatasetPreviewRequest) -> schemas.DatasetPreview:
+        return await self._send(schemas.DatasetPreview, "POST", "datasets/preview", body)
+
+    async def create_dataset(self, body: schemas.DatasetCreate) -> schemas.DatasetPublic:
+        return await self._send(schemas.DatasetPublic, "POST", "datasets", body)
+
+    async def list_datasets(self, page: int = 1, limit: int = 20) -> schemas.Page[schemas.DatasetPublic]:
+        return await self._get(schemas.Page[schemas.DatasetPublic], "datasets", {"page": page, "limit": limit})
+
+    async def get_dataset(self, dataset_id: int) -> schemas.DatasetPublic:
+        return await self._get(schemas.DatasetPublic, f"datasets/{dataset_id}")
+
+    async def dataset_stats(self, dataset_id: int) -> schemas.DatasetStats:
+        return await self._get(schemas.DatasetStats, f"datasets/{dataset_id}/stats")
+
+    async def export_dataset(self, dataset_id: int, fmt: schemas.ExportFormat = "jsonl") -> schemas.ExportPublic:
+        return await self._send(schemas.ExportPublic, "POST", f"datasets/{dataset_id}/export",
+                                schemas.ExportRequest(format=fmt))
+
+    async def delete_dataset(self, dataset_id: int) -> None:
+        await self._call("DELETE", f"datasets/{dataset_id}")
+
+    # adapters
+    async def register_adapter(self, body: schemas.AdapterCreate) -> schemas.AdapterPublic:
+        return await self._send(schemas.AdapterPublic, "POST", "adapters", body)
+
+    async def list_adapters(self, status: schemas.AdapterStatus = "all", base_model: str | None = None,
+                            page: int = 1, limit: int = 50) -> schemas.Page[schemas.AdapterPublic]:
+        params: dict[str, Any] = {"status": status, "page": page, "limit": limit}
+        if base_model:
+            params["base_model"] = base_model
+        return await self._get(schemas.Page[schemas.AdapterPublic], "adapters", params)
+
+    async def get_adapter(self, adapter_id: int) -> schemas.AdapterDetail:
+        return await self._get(schemas.AdapterDetail, f"adapters/{adapter_id}")
+
+    async def update_adapter(self, adapter_id: int, body: schemas.AdapterUpdate) -> schemas.AdapterDetail:
+        payload = body.model_dump(mode="json", exclude_none=True)
+        response = await self._call("PATCH", f"adapters/{adapter_id}", json=payload)
+        return schemas.AdapterDetail.model_validate(response.json())
+
+    async def activate_adapter(self, adapter_id: int) -> schemas.AdapterDetail:
+        return await self._send(schemas.AdapterDetail, "POST", f"adapters/{adapter_id}/activate")
+
+    async def deactivate_adapter(self, adapter_id: int) -> schemas.AdapterDetail:
+        return await self._send(schemas.AdapterDetail, "POST", f"adapters/{adapter_id}/deactivate")
+
+    async def delete_adapter(self, adapter_id: int) -> None:
+        await self._call("DELETE", f"adapters/{adapter_id}")
+
+    # health
+    async def health(self) -> schemas.Health:
+        return await self._get(schemas.Health, "health")

@@ -1,0 +1,170 @@
+"""Datasets: preview, frozen snapshots, their statistics, listing and deletion.
+
+Export lives in :mod:`training_dashboard.services.exports`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from training_dashboard import schemas
+from training_dashboard.db import Database
+from training_dashboard.db.models import Adapter, Dataset, DatasetExport, DatasetMember, Preference, Rating, RatingTag
+from training_dashboard.services.counters import adapter_key
+from training_dashboard.services.errors import Conflict, NotFound
+from training_dashboard.services.filters import count_of, query_for
+
+
+def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
+    """How many items a dataset with this filter would hold right now."""
+    query = query_for(kind, flt)
+    with db.session() as session:
+        return session.scalar(count_of(query)) or 0
+
+
+def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
+    """Create a dataset and freeze its members with the same query the preview counts.
+
+    Raises:
+        Conflict: the name is taken.
+        NotFound: the filter names an unknown adapter.
+    """
+    query = query_for(data.type, data.filter)
+
+    def run(session: Session) -> Dataset:
+        if isinstance(data.filter.adapter_id, int) and session.get(Adapter, data.filter.adapter_id) is None:
+            raise NotFound(f"Adapter {data.filter.adapter_id} not found")
+        if session.scalar(select(Dataset.id).where(Dataset.name == data.name)) is not None:
+            raise Conflict(f"A dataset named '{data.name}' already exists; choose another name")
+        dataset = Dataset(name=data.name, description=data.description, type=data.type,
+                          filter=data.filter.model_dump(mode="json"))
+        session.add(dataset)
+        session.flush()
+        ids = query.subquery()
+        session.execute(
+            insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id))
+        )
+        dataset.sample_count = session.scalar(
+            select(func.count()).select_from(DatasetMember).where(DatasetMember.dataset_id == dataset.id)
+        ) or 0
+        dataset.stats = _compute_stats(session, dataset)
+        return dataset
+
+    try:
+        return db.write(run)
+    except IntegrityError as exc:  # a concurrent create took the name between check and insert
+        raise Conflict(f"A dataset named '{data.name}' already exists; choose another name") from exc
+
+
+def _compute_stats(session: Session, dataset: Dataset) -> dict:  # type: ignore[type-arg]
+    members = select(DatasetMember.item_id).where(DatasetMember.dataset_id == dataset.id)
+    if dataset.type == "supervised":
+        rows = select(Rating).where(Rating.id.in_(members)).subquery()
+        distribution = dict(session.execute(select(rows.c.rating, func.count()).group_by(rows.c.rating)).all())
+        unique_prompts = session.scalar(select(func.count(func.distinct(rows.c.prompt_id)))) or 0
+        per_adapter = session.execute(select(rows.c.adapter_id, func.count()).group_by(rows.c.adapter_id)).all()
+        tags = session.execute(
+            select(RatingTag.tag, func.count()).where(RatingTag.rating_id.in_(members))
+            .group_by(RatingTag.tag).order_by(func.count().desc(), RatingTag.tag).limit(100)
+        ).all()
+    else:
+        rows = select(Preference).where(Preference.id.in_(members)).subquery()
+        distribution, tags = {}, []
+        unique_prompts = session.scalar(select(func.count(func.distinct(rows.c.prompt_id)))) or 0
+        per_adapter = session.execute(
+            select(rows.c.chosen_adapter_id, func.count()).group_by(rows.c.chosen_adapter_id)
+        ).all()
+    return {
+        "rating_distribution": {str(r): int(distribution.get(r, 0)) for r in range(1, 6)} if distribution else {},
+        "unique_prompts": int(unique_prompts),
+        "samples_by_adapter": {adapter_key(a): int(n) for a, n in per_adapter},
+        "tag_frequencies": {t: int(n) for t, n in tags},
+    }
+
+
+def dataset_stats(db: Database, dataset_id: int) -> schemas.DatasetStats:
+    """Statistics of the frozen membership (computed at snapshot time)."""
+    with db.session() as session:
+        dataset = _get(session, dataset_id)
+        stats = dict(dataset.stats)
+        keys = [int(k) for k in stats.get("samples_by_adapter", {}) if k != "base"]
+        names = {
+            str(a.id): f"{a.name}@{a.version}" for a in session.scalars(select(Adapter).where(Adapter.id.in_(keys)))
+        } if keys else {}
+    by_adapter = {
+        ("base" if k == "base" else names.get(k, f"adapter #{k} (deleted)")): n
+        for k, n in stats.get("samples_by_adapter", {}).items()
+    }
+    return schemas.DatasetStats(
+        dataset_id=dataset_id, sample_count=dataset.sample_count,
+        rating_distribution=stats.get("rating_distribution", {}), unique_prompts=stats.get("unique_prompts", 0),
+        samples_by_adapter=by_adapter, tag_frequencies=stats.get("tag_frequencies", {}),
+    )
+
+
+def _get(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"Dataset {dataset_id} not found")
+    return dataset
+
+
+def dataset_public(dataset: Dataset, exports: list[DatasetExport], adapter_count: int) -> schemas.DatasetPublic:
+    from training_dashboard.services.exports import export_public
+
+    return schemas.DatasetPublic(
+        id=dataset.id or 0, name=dataset.name, description=dataset.description, type=dataset.type,  # type: ignore[arg-type]
+        filter=schemas.DatasetFilter.model_validate(dataset.filter), sample_count=dataset.sample_count,
+        created_at=dataset.created_at, updated_at=dataset.updated_at,
+        exports=[export_public(e, dataset) for e in exports], adapter_count=adapter_count,
+    )
+
+
+def _publics(session: Session, datasets: list[Dataset]) -> list[schemas.DatasetPublic]:
+    ids = [d.id for d in datasets]
+    exports: dict[int, list[DatasetExport]] = {}
+    for e in session.scalars(select(DatasetExport).where(DatasetExport.dataset_id.in_(ids)).order_by(DatasetExport.id)):
+        exports.setdefault(e.dataset_id, []).append(e)
+    counts = dict(session.execute(
+        select(Adapter.dataset_id, func.count()).where(Adapter.dataset_id.in_(ids)).group_by(Adapter.dataset_id)
+    ).all())
+    return [dataset_public(d, exports.get(d.id or 0, []), counts.get(d.id, 0)) for d in datasets]
+
+
+def get_dataset(db: Database, dataset_id: int) -> schemas.DatasetPublic:
+    with db.session() as session:
+        return _publics(session, [_get(session, dataset_id)])[0]
+
+
+def list_datasets(db: Database, page: int, limit: int) -> schemas.Page[schemas.DatasetPublic]:
+    """Newest first."""
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Dataset)) or 0
+        datasets = list(session.scalars(
+            select(Dataset).order_by(Dataset.id.desc()).offset((page - 1) * limit).limit(limit)
+        ))
+        return schemas.Page[schemas.DatasetPublic](items=_publics(session, datasets), total=total)
+
+
+def delete_dataset(db: Database, dataset_id: int) -> list[str]:
+    """Delete a dataset and its snapshot; returns the export paths to remove from disk.
+
+    Raises:
+        Conflict: an adapter was trained on it (its provenance would dangle).
+    """
+
+    def run(session: Session) -> list[str]:
+        _get(session, dataset_id)
+        adapters = session.scalars(select(Adapter).where(Adapter.dataset_id == dataset_id)).all()
+        if adapters:
+            names = ", ".join(f"{a.name}@{a.version}" for a in adapters[:5])
+            raise Conflict(f"Dataset {dataset_id} is the training data of adapter(s) {names}; delete those first")
+        paths = list(session.scalars(select(DatasetExport.path).where(DatasetExport.dataset_id == dataset_id)))
+        session.execute(delete(DatasetExport).where(DatasetExport.dataset_id == dataset_id))
+        session.execute(delete(DatasetMember).where(DatasetMember.dataset_id == dataset_id))
+        session.execute(delete(Dataset).where(Dataset.id == dataset_id))
+        return paths
+
+    return db.write(run)

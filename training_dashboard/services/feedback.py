@@ -1,0 +1,166 @@
+"""Ratings, preferences and the feedback statistics (read from running counters)."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import combinations
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from training_dashboard import schemas
+from training_dashboard.db import Database
+from training_dashboard.db.models import Adapter, AudioSample, Preference, Rating, RatingTag
+from training_dashboard.services.counters import adapter_key, bump, read_counters
+from training_dashboard.services.errors import BadRequest, NotFound
+from training_dashboard.services.filters import rating_clauses
+
+
+def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
+    """Store one rating of a clip, its tags, and update the counters, in one transaction."""
+
+    def run(session: Session) -> Rating:
+        sample = session.get(AudioSample, data.audio_id)
+        if sample is None:
+            raise NotFound(f"Audio {data.audio_id} not found")
+        rating = Rating(
+            audio_id=data.audio_id, prompt_id=sample.prompt_id, adapter_id=sample.adapter_id, rating=data.rating,
+            musicality=data.criteria.musicality, coherence=data.criteria.coherence,
+            emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes, rater=data.rater,
+        )
+        session.add(rating)
+        session.flush()
+        session.add_all([RatingTag(tag=tag, rating_id=rating.id or 0) for tag in data.tags])
+        count = session.scalar(
+            update(AudioSample).where(AudioSample.id == data.audio_id)
+            .values(rating_count=AudioSample.rating_count + 1).returning(AudioSample.rating_count)
+        )
+        key = adapter_key(sample.adapter_id)
+        deltas = {f"rating.{data.rating}": 1, f"adapter.{key}.count": 1, f"adapter.{key}.sum": data.rating}
+        if count == 1:
+            deltas["rated_samples"] = 1
+        bump(session, deltas)
+        return rating
+
+    return db.write(run)
+
+
+def rating_public(r: Rating) -> schemas.FeedbackPublic:
+    return schemas.FeedbackPublic(
+        id=r.id or 0, audio_id=r.audio_id, prompt_id=r.prompt_id, adapter_id=r.adapter_id, rating=r.rating,
+        criteria=schemas.Criteria(musicality=r.musicality, coherence=r.coherence,
+                                  emotional_alignment=r.emotional_alignment),
+        tags=list(r.tags or []), notes=r.notes, rater=r.rater, created_at=r.created_at,
+    )
+
+
+def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: str | None) -> Preference:
+    samples = {s.id: s for s in session.scalars(select(AudioSample).where(AudioSample.id.in_([chosen_id, rejected_id])))}
+    for audio_id in (chosen_id, rejected_id):
+        if audio_id not in samples:
+            raise NotFound(f"Audio {audio_id} not found")
+    chosen, rejected = samples[chosen_id], samples[rejected_id]
+    if chosen.prompt_id != rejected.prompt_id:
+        raise BadRequest(
+            f"Clips {chosen_id} and {rejected_id} answer different prompts; compare clips of the same prompt"
+        )
+    pref = Preference(prompt_id=chosen.prompt_id, chosen_id=chosen_id, rejected_id=rejected_id, tie=tie, rater=rater,
+                      chosen_adapter_id=chosen.adapter_id, rejected_adapter_id=rejected.adapter_id)
+    session.add(pref)
+    return pref
+
+
+def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preference:
+    """Store an A/B choice (or an explicit tie) between two clips of the same prompt."""
+
+    def run(session: Session) -> Preference:
+        pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, data.rater)
+        session.flush()
+        bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
+        return pref
+
+    return db.write(run)
+
+
+def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference]:
+    """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs."""
+
+    def run(session: Session) -> list[Preference]:
+        prefs = [_pair(session, a, b, False, data.rater) for a, b in combinations(data.audio_ids, 2)]
+        session.flush()
+        bump(session, {"preferences.pairs": len(prefs)})
+        return prefs
+
+    return db.write(run)
+
+
+def preference_public(p: Preference) -> schemas.PreferencePublic:
+    return schemas.PreferencePublic(id=p.id or 0, prompt_id=p.prompt_id, chosen_id=p.chosen_id,
+                                    rejected_id=p.rejected_id, tie=p.tie, rater=p.rater, created_at=p.created_at)
+
+
+def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, flt: schemas.DatasetFilter,
+                  page: int, limit: int) -> schemas.Page[schemas.FeedbackPublic]:
+    """Ratings matching the filters, newest first."""
+    clauses = rating_clauses(flt)
+    if audio_id is not None:
+        clauses.append(Rating.audio_id == audio_id)
+    if prompt_id is not None:
+        clauses.append(Rating.prompt_id == prompt_id)
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Rating).where(*clauses)) or 0
+        rows = session.scalars(
+            select(Rating).where(*clauses).order_by(Rating.id.desc()).offset((page - 1) * limit).limit(limit)
+        ).all()
+        return schemas.Page[schemas.FeedbackPublic](items=[rating_public(r) for r in rows], total=total)
+
+
+def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.FeedbackStats:
+    """Totals, distribution, per-adapter figures and training readiness, from the counters."""
+    with db.session() as session:
+        counters = read_counters(session)
+        adapter_ids = {int(k.split(".")[1]) for k in counters if k.startswith("adapter.") and k.split(".")[1].isdigit()}
+        adapters = {
+            a.id: a for a in session.scalars(select(Adapter).where(Adapter.id.in_(adapter_ids)))
+        } if adapter_ids else {}
+    distribution = {str(r): counters.get(f"rating.{r}", 0) for r in range(1, 6)}
+    by_adapter: dict[str, int] = {}
+    avg_by_adapter: dict[str, float] = {}
+    for name, value in counters.items():
+        if not (name.startswith("adapter.") and name.endswith(".count")) or value == 0:
+            continue
+        key = name.split(".")[1]
+        if key == "base":
+            label = "base"
+        else:
+            adapter = adapters.get(int(key))
+            label = f"{adapter.name}@{adapter.version}" if adapter else f"adapter #{key} (deleted)"
+        by_adapter[label] = value
+        avg_by_adapter[label] = round(counters.get(f"adapter.{key}.sum", 0) / value, 3)
+    eligible = sum(distribution[str(r)] for r in range(min_rating, 6))
+    return schemas.FeedbackStats(
+        total_feedback=sum(distribution.values()),
+        rating_distribution=distribution,
+        samples_by_adapter=by_adapter,
+        avg_rating_by_adapter=avg_by_adapter,
+        preference_pairs=counters.get("preferences.pairs", 0),
+        ties=counters.get("preferences.ties", 0),
+        rated_samples=counters.get("rated_samples", 0),
+        readiness=schemas.Readiness(threshold=threshold, min_rating=min_rating, eligible=eligible,
+                                    remaining=max(0, threshold - eligible), ready=eligible >= threshold),
+    )
+
+
+def feedback_filter(min_rating: int | None, max_rating: int | None, adapter_id: str | None, tags: list[str],
+                    start_date: date | None, end_date: date | None) -> schemas.DatasetFilter:
+    """Build (and validate) a rating filter from query parameters."""
+    adapter: int | str | None = adapter_id
+    if adapter_id is not None and adapter_id != "base":
+        if not adapter_id.isdigit() or int(adapter_id) < 1:
+            raise BadRequest("adapter_id must be a positive integer or 'base'")
+        adapter = int(adapter_id)
+    try:
+        return schemas.DatasetFilter(min_rating=min_rating, max_rating=max_rating, adapter_id=adapter,
+                                     required_tags=tags, start_date=start_date, end_date=end_date)
+    except ValueError as exc:
+        raise BadRequest(str(exc).splitlines()[-1] if "\n" in str(exc) else str(exc)) from exc

@@ -1,0 +1,83 @@
+"""The ONE query behind a dataset: preview counts it, the snapshot stores it, export reads it.
+
+``supervised_query`` selects rating ids; ``preference_query`` selects preference ids.
+Every field of :class:`~training_dashboard.schemas.DatasetFilter` becomes a WHERE clause.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import Select, and_, exists, func, select
+
+from training_dashboard.db.models import Preference, Rating, RatingTag
+from training_dashboard.schemas import DatasetFilter
+from training_dashboard.services.errors import BadRequest
+
+
+def day_start(d) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
+    """WHERE clauses on ``rating`` for a filter (dates inclusive, whole UTC days)."""
+    clauses = []
+    if f.min_rating is not None:
+        clauses.append(Rating.rating >= f.min_rating)
+    if f.max_rating is not None:
+        clauses.append(Rating.rating <= f.max_rating)
+    if f.adapter_id == "base":
+        clauses.append(Rating.adapter_id.is_(None))
+    elif f.adapter_id is not None:
+        clauses.append(Rating.adapter_id == f.adapter_id)
+    if f.start_date is not None:
+        clauses.append(Rating.created_at >= day_start(f.start_date))
+    if f.end_date is not None:
+        clauses.append(Rating.created_at < day_start(f.end_date) + timedelta(days=1))
+    for tag in f.required_tags:
+        clauses.append(exists().where(RatingTag.rating_id == Rating.id, RatingTag.tag == tag))
+    if f.excluded_tags:
+        clauses.append(
+            ~exists().where(RatingTag.rating_id == Rating.id, RatingTag.tag.in_(f.excluded_tags))
+        )
+    return clauses
+
+
+def supervised_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    """Rating ids matching the filter."""
+    return select(Rating.id).where(and_(True, *rating_clauses(f)))
+
+
+def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    """Non-tie preference ids matching the filter.
+
+    ``adapter_id`` keeps pairs whose two clips both came from that adapter (or both from
+    the base model); the dates bound when the preference was given. Rating and tag
+    filters describe single clips and are refused for preference datasets.
+    """
+    unsupported = [
+        name for name in ("min_rating", "max_rating") if getattr(f, name) is not None
+    ] + [name for name in ("required_tags", "excluded_tags") if getattr(f, name)]
+    if unsupported:
+        raise BadRequest(
+            f"{', '.join(unsupported)} apply to supervised datasets only; "
+            "a preference dataset filters by adapter and date"
+        )
+    clauses = [Preference.tie.is_(False)]
+    if f.adapter_id == "base":
+        clauses += [Preference.chosen_adapter_id.is_(None), Preference.rejected_adapter_id.is_(None)]
+    elif f.adapter_id is not None:
+        clauses += [Preference.chosen_adapter_id == f.adapter_id, Preference.rejected_adapter_id == f.adapter_id]
+    if f.start_date is not None:
+        clauses.append(Preference.created_at >= day_start(f.start_date))
+    if f.end_date is not None:
+        clauses.append(Preference.created_at < day_start(f.end_date) + timedelta(days=1))
+    return select(Preference.id).where(and_(*clauses))
+
+
+def query_for(kind: str, f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    return supervised_query(f) if kind == "supervised" else preference_query(f)
+
+
+def count_of(query: Select) -> Select:  # type: ignore[type-arg]
+    return select(func.count()).select_from(query.subquery())

@@ -1,0 +1,84 @@
+"""Prompts and the clips generated for them."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from training_dashboard import schemas
+from training_dashboard.db import Database
+from training_dashboard.db.models import Adapter, AudioSample, Prompt
+from training_dashboard.services.errors import NotFound
+
+
+def create_prompt(db: Database, data: schemas.PromptCreate) -> Prompt:
+    """Store a prompt with its attributes."""
+    attrs = data.attributes
+
+    def run(session):  # type: ignore[no-untyped-def]
+        prompt = Prompt(text=data.text, style=attrs.style, tempo=attrs.tempo, instruments=attrs.instruments,
+                        mood=attrs.mood)
+        session.add(prompt)
+        session.flush()
+        return prompt
+
+    return db.write(run)
+
+
+def prompt_public(prompt: Prompt) -> schemas.PromptPublic:
+    return schemas.PromptPublic(
+        id=prompt.id or 0,
+        text=prompt.text,
+        attributes=schemas.PromptAttributes(
+            style=prompt.style, tempo=prompt.tempo, instruments=list(prompt.instruments or []), mood=prompt.mood
+        ),
+        created_at=prompt.created_at,
+    )
+
+
+def adapter_label(adapter: Adapter | None, adapter_id: int | None) -> str:
+    if adapter_id is None:
+        return "base"
+    if adapter is None:
+        return f"adapter #{adapter_id} (deleted)"
+    return f"{adapter.name}@{adapter.version}"
+
+
+def audio_brief(sample: AudioSample, adapter: Adapter | None) -> schemas.AudioBrief:
+    return schemas.AudioBrief(
+        id=sample.id or 0,
+        job_id=sample.job_id,
+        adapter_id=sample.adapter_id,
+        adapter_label=adapter_label(adapter, sample.adapter_id),
+        seed=sample.seed,
+        duration=sample.duration,
+        sample_rate=sample.sample_rate,
+        stream_url=f"/api/audio/{sample.id}/stream",
+        created_at=sample.created_at,
+    )
+
+
+def get_prompt(db: Database, prompt_id: int) -> schemas.PromptDetail:
+    """A prompt with all its clips, oldest first."""
+    with db.session() as session:
+        prompt = session.get(Prompt, prompt_id)
+        if prompt is None:
+            raise NotFound(f"Prompt {prompt_id} not found")
+        rows = session.execute(
+            select(AudioSample, Adapter)
+            .outerjoin(Adapter, Adapter.id == AudioSample.adapter_id)
+            .where(AudioSample.prompt_id == prompt_id)
+            .order_by(AudioSample.id)
+        ).all()
+        return schemas.PromptDetail(
+            **prompt_public(prompt).model_dump(), samples=[audio_brief(s, a) for s, a in rows]
+        )
+
+
+def list_prompts(db: Database, page: int, limit: int) -> schemas.Page[schemas.PromptPublic]:
+    """Newest first."""
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Prompt)) or 0
+        prompts = session.scalars(
+            select(Prompt).order_by(Prompt.id.desc()).offset((page - 1) * limit).limit(limit)
+        ).all()
+        return schemas.Page[schemas.PromptPublic](items=[prompt_public(p) for p in prompts], total=total)
