@@ -1,0 +1,217 @@
+"""The generation worker: claims queued jobs and runs them on one loaded model.
+
+By default it runs as a thread inside the app process (see :class:`Engine`);
+``python -m training_dashboard.engine.worker`` runs it as its own process against the
+same database and data dir (for example on a GPU box).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from training_dashboard.config import Settings
+from training_dashboard.db import Database
+from training_dashboard.schemas import MAX_SEED, ModelStatus
+from training_dashboard.services import jobs
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Owns the base model and the worker thread. Torch is imported only in the thread.
+
+    Args:
+        settings: product settings (base model, data dir).
+        db: the database holding the job queue.
+        poll_interval: seconds between queue polls when idle.
+        max_adapters: how many LoRA adapters stay loaded (LRU).
+    """
+
+    def __init__(self, settings: Settings, db: Database, poll_interval: float = 0.5, max_adapters: int = 4) -> None:
+        self.settings = settings
+        self.db = db
+        self.poll_interval = poll_interval
+        self.max_adapters = max_adapters
+        self._runtime: Any = None
+        self._state, self._device, self._error = "not_loaded", None, None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> ModelStatus:
+        """Which base model, whether it is loaded, on which device, and why it failed."""
+        with self._lock:
+            return ModelStatus(base_model=self.settings.base_model, status=self._state,  # type: ignore[arg-type]
+                               device=self._device, error=self._error)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the worker thread: recover stuck jobs, load the model, then serve the queue."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="td-generation-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the worker to stop after the current job and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_forever(self) -> None:
+        """The worker loop (blocks until :meth:`stop`)."""
+        recovered = jobs.recover_stuck_jobs(self.db)
+        if recovered:
+            log.warning("re-queued %d job(s) left processing by a previous run", recovered)
+        self.load_model()
+        while not self._stop.is_set():
+            try:
+                worked = self.process_next_job()
+            except Exception:  # noqa: BLE001 - the loop must survive e.g. a locked database
+                log.exception("worker iteration failed")
+                worked = False
+            if not worked:
+                self._stop.wait(self.poll_interval)
+
+    def load_model(self) -> bool:
+        """Load the base model if not yet loaded. Returns whether it is ready."""
+        with self._lock:
+            if self._state in ("ready", "failed"):
+                return self._state == "ready"
+            self._state = "loading"
+        try:
+            from training_dashboard.engine.loader import ModelLoadError, load_base_model
+            from training_dashboard.engine.runtime import MusicGenRuntime
+
+            base = load_base_model(self.settings.base_model, self.settings.resolved_data_dir)
+            runtime = MusicGenRuntime(base, max_adapters=self.max_adapters)
+        except Exception as exc:  # noqa: BLE001 - reported through status() and failed jobs
+            message = str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
+            log.error("base model %s failed to load: %s", self.settings.base_model, message)
+            with self._lock:
+                self._state, self._error = "failed", message
+            return False
+        with self._lock:
+            self._runtime, self._state, self._device, self._error = runtime, "ready", base.device, None
+        log.info("base model %s ready on %s", self.settings.base_model, base.device)
+        return True
+
+    def process_next_job(self) -> bool:
+        """Claim and run one queued job. Returns False when the queue was empty."""
+        job = jobs.claim_next_job(self.db)
+        if job is None:
+            return False
+        if not self.load_model():
+            jobs.fail_job(self.db, job.id, f"The base model is not available. {self.status().error}")
+            return True
+        self._run_job(job)
+        return True
+
+    def _run_job(self, job: jobs.ClaimedJob) -> None:
+        from training_dashboard.engine.runtime import AdapterError, Cancelled
+
+        job_dir = self.settings.audio_dir / f"job-{job.id}"
+        try:
+            samples = self._generate(job, job_dir)
+            if not jobs.set_progress(self.db, job.id, 1.0):
+                raise Cancelled()
+            jobs.complete_job(self.db, job.id, samples)
+        except Cancelled:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            jobs.mark_cancelled(self.db, job.id)
+        except AdapterError as exc:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            jobs.fail_job(self.db, job.id, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a readable job error
+            log.exception("job %s failed", job.id)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            jobs.fail_job(self.db, job.id, f"Generation failed: {type(exc).__name__}: {exc}")
+
+    def _generate(self, job: jobs.ClaimedJob, job_dir: Path) -> list[jobs.GeneratedSample]:
+        from training_dashboard.engine.audio import write_wav
+        from training_dashboard.engine.prompting import conditioning_text
+        from training_dashboard.engine.runtime import AdapterError, Cancelled, SamplingParams
+
+        runtime = self._runtime
+        if job.adapter_path is not None:
+            if job.adapter_base_model is not None and job.adapter_base_model != self.settings.base_model:
+                raise AdapterError(
+                    f"This adapter was trained for base model {job.adapter_base_model!r}, but this server runs "
+                    f"{self.settings.base_model!r}")
+            runtime.check_adapter(job.adapter_path)  # refuse before any decoding work
+        params = SamplingParams.from_job(job.params)
+        seeds = job_seeds(job.params.get("seed"), job.num_samples)
+        last = [0.0]
+
+        def on_step(step: int, total: int) -> None:
+            # ~20 progress writes per job; each also tells us whether to cancel.
+            fraction = 0.95 * step / total  # the rest is decoding the audio and writing files
+            if fraction - last[0] >= 0.05 or step == 1:
+                last[0] = fraction
+                if not jobs.set_progress(self.db, job.id, fraction):
+                    raise Cancelled()
+
+        with runtime.using(job.adapter_path):
+            waves = runtime.generate(conditioning_text(job.prompt_text, job.prompt_attributes), seeds, params,
+                                     on_step=on_step)
+        rate = runtime.base.sample_rate
+        samples = []
+        for index, (seed, wave) in enumerate(zip(seeds, waves, strict=True)):
+            path = job_dir / f"{index}-seed{seed}.wav"
+            write_wav(path, wave, rate)
+            rel = path.relative_to(self.settings.resolved_data_dir).as_posix()
+            recorded = {**job.params, "seed": seed, "base_model": self.settings.base_model}
+            samples.append(jobs.GeneratedSample(seed=seed, duration=len(wave) / rate, sample_rate=rate,
+                                                file_path=rel, params=recorded))
+        return samples
+
+
+def job_seeds(seed: int | None, count: int) -> list[int]:
+    """Per-sample seeds: ``seed, seed+1, ...`` (wrapping at 2**32), random when ``seed`` is None.
+
+    Generating again with a sample's recorded seed (and the same adapter and parameters)
+    reproduces that sample.
+    """
+    start = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
+    return [(start + i) % (MAX_SEED + 1) for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker as its own process (same TD_* settings as the app)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training_dashboard.engine.worker",
+        description="Generation worker: serves the job queue of the database in TD_DATA_DIR / "
+                    "TD_DATABASE_URL with the model in TD_BASE_MODEL. Start the app with TD_WORKER=false "
+                    "so only this process generates.")
+    parser.add_argument("--once", action="store_true", help="process the queued jobs, then exit")
+    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between queue polls (0.5)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    settings.ensure_dirs()
+    engine = Engine(settings, Database(settings.db_url), poll_interval=args.poll_interval)
+    if args.once:
+        jobs.recover_stuck_jobs(engine.db)
+        while engine.process_next_job():
+            pass
+        return 0 if engine.status().status != "failed" else 1
+    try:
+        engine.run_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
