@@ -16,14 +16,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TD_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./data"), description="Where the database, audio and exports live.")
+    data_dir: Path = Field(default=Path("./data"), description="Database, audio and exports live here.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
     base_model: str = Field(default="facebook/musicgen-small", description="HF id, local dir, or 'tiny'.")
     api_url: str = Field(default="http://127.0.0.1:8000/api", description="The API the UI and CLI talk to.")
     api_token: str | None = Field(default=None, description="Bearer token required on /api when set.")
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
     readiness_min_rating: int = Field(default=4, ge=1, le=5)
-    adapter_roots: list[Path] = Field(default_factory=list, description="Adapter directories must live under one of these.")
+    adapter_roots: list[Path] = Field(default_factory=list, description="Adapters must live under one of these.")
     host: str = Field(default="127.0.0.1", description="Bind address of the backend / API.")
     port: int = Field(default=8000, ge=1, le=65535)
     worker: bool = Field(default=True, description="Run the generation worker inside the app process.")

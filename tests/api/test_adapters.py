@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import os
 
-from training_dashboard.services import jobs
 from tests.factories import make_clips, make_lora_dir
+from training_dashboard.services import jobs
 
 
 async def test_register_reads_base_model_and_lists(client, settings):

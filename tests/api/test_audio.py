@@ -6,7 +6,7 @@ from tests.factories import make_clips
 async def _clip(client, db, settings) -> tuple[int, bytes]:
     pid = (await client.post("/prompts", json={"text": "strings"})).json()["id"]
     audio_id = make_clips(db, settings, pid, n=1)[0]
-    data = (settings.resolved_data_dir / "audio" / f"factory-1-0.wav").read_bytes()
+    data = (settings.resolved_data_dir / "audio" / "factory-1-0.wav").read_bytes()
     return audio_id, data
 
 

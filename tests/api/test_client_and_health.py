@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import make_clips, make_lora_dir
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient, ApiError
-from tests.factories import make_clips, make_lora_dir
 
 
 async def test_client_walks_the_loop(api: ApiClient, db, settings):

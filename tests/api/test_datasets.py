@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from training_dashboard.db.models import Preference, Rating
 from tests.factories import make_clips, make_lora_dir
+from training_dashboard.db.models import Preference, Rating
 
 
 @pytest.fixture
@@ -149,7 +149,8 @@ async def test_dataset_bad_input(client, seeded):
     r = await client.post("/datasets", json={"name": "dup"})
     assert r.status_code == 409 and "already exists" in r.json()["detail"]
     for body in ({"name": ""}, {"name": "../../etc"}, {"name": "a" * 101}, {"name": "x", "type": "rl"},
-                 {"name": "x", "filter": {"min_rating": 0}}, {"name": "x", "filter": {"min_rating": 5, "max_rating": 2}},
+                 {"name": "x", "filter": {"min_rating": 0}},
+                 {"name": "x", "filter": {"min_rating": 5, "max_rating": 2}},
                  {"name": "x", "filter": {"start_date": "2026-03-05", "end_date": "2026-03-01"}},
                  {"name": "x", "filter": {"required_tags": ["a"], "excluded_tags": ["a"]}},
                  {"name": "x", "filter": {"adapter_id": "other"}}, {"name": "x", "filter": {"bogus": 1}}):

@@ -4,8 +4,8 @@ import json
 import os
 from pathlib import Path
 
-from training_dashboard.services.exports import recover_exports
 from tests.factories import make_clips
+from training_dashboard.services.exports import recover_exports
 
 
 async def _dataset(client, db, settings, kind="supervised"):

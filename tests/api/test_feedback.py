@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from training_dashboard.db.models import Preference, Rating
 from tests.factories import make_clips
+from training_dashboard.db.models import Preference, Rating
 
 
 async def _clips(client, db, settings, n=3, text="jazz"):

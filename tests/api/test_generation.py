@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from training_dashboard.services import jobs
 from tests.factories import make_lora_dir
+from training_dashboard.services import jobs
 
 
 async def _prompt(client) -> int:

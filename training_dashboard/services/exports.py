@@ -25,7 +25,15 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import (
-    Adapter, AudioSample, Dataset, DatasetExport, DatasetMember, Preference, Prompt, Rating, utcnow,
+    Adapter,
+    AudioSample,
+    Dataset,
+    DatasetExport,
+    DatasetMember,
+    Preference,
+    Prompt,
+    Rating,
+    utcnow,
 )
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.prompts import adapter_label
@@ -177,7 +185,9 @@ def export_dataset(db: Database, data_dir: Path, exports_dir: Path, base_model: 
         if dataset is None:
             raise NotFound(f"Dataset {dataset_id} not found")
     if dataset.sample_count == 0:
-        raise BadRequest(f"Dataset '{dataset.name}' is empty: nothing to export. Create one whose filter matches feedback.")
+        raise BadRequest(
+            f"Dataset '{dataset.name}' is empty: nothing to export. Create one whose filter matches feedback."
+        )
     with _lock_for(dataset_id, fmt):
         final = exports_dir / f"{dataset_id}-{schemas.slugify(dataset.name)}-{fmt}"
         tmp = exports_dir / f".tmp-{uuid.uuid4().hex}"

@@ -55,7 +55,8 @@ def rating_public(r: Rating) -> schemas.FeedbackPublic:
 
 
 def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: str | None) -> Preference:
-    samples = {s.id: s for s in session.scalars(select(AudioSample).where(AudioSample.id.in_([chosen_id, rejected_id])))}
+    query = select(AudioSample).where(AudioSample.id.in_([chosen_id, rejected_id]))
+    samples = {s.id: s for s in session.scalars(query)}
     for audio_id in (chosen_id, rejected_id):
         if audio_id not in samples:
             raise NotFound(f"Audio {audio_id} not found")
