@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VERSION = "0.1.0"
 
@@ -23,20 +25,24 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, description="Bearer token required on /api when set.")
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
     readiness_min_rating: int = Field(default=4, ge=1, le=5)
-    adapter_roots: list[Path] = Field(default_factory=list, description="Adapters must live under one of these.")
+    adapter_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list, description="Adapters must live under one of these.")
     host: str = Field(default="127.0.0.1", description="Bind address of the backend / API.")
     port: int = Field(default=8000, ge=1, le=65535)
     worker: bool = Field(default=True, description="Run the generation worker inside the app process.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         # Accept "a:b" / "a,b" from the environment as well as JSON lists.
         if isinstance(value, str):
-            sep = "," if "," in value or value.startswith("http") else ":"
-            return [part for part in value.split(sep) if part.strip()]
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            sep = "," if "," in value or value.startswith("http") else os.pathsep
+            return [part.strip() for part in value.split(sep) if part.strip()]
         return value
 
     @property
