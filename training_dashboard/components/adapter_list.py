@@ -1,0 +1,89 @@
+"""AdapterList with its status filter, and AdapterCard with the activate switch."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.state.adapters import AdapterRow, AdapterState
+
+
+def _detail(label: str, value: rx.Var) -> rx.Component:
+    return rx.data_list.item(rx.data_list.label(label, min_width="8em"), rx.data_list.value(value))
+
+
+def _json_block(title: str, value: rx.Var[str]) -> rx.Component:
+    return rx.cond(value, rx.el.details(
+        rx.el.summary(rx.text(title, size="2", as_="span")),
+        rx.code(value, size="1", style={"white_space": "pre-wrap", "display": "block"}),
+    ))
+
+
+def adapter_card(adapter: AdapterRow) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.flex(
+                rx.hstack(rx.text(adapter.name, weight="bold", custom_attrs={"data-testid": "adapter-name"}),
+                          rx.badge(adapter.version, variant="soft"),
+                          rx.badge(rx.cond(adapter.is_active, "active", "inactive"),
+                                   color_scheme=rx.cond(adapter.is_active, "green", "gray"),
+                                   custom_attrs={"data-testid": "adapter-status"}),
+                          rx.cond(~adapter.compatible, rx.badge("other base model", color_scheme="orange")),
+                          spacing="2", align="center", wrap="wrap"),
+                rx.hstack(
+                    rx.text("Active", size="2"),
+                    rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
+                              on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
+                              custom_attrs={"data-testid": "adapter-toggle"}),
+                    align="center", spacing="2",
+                ),
+                justify="between", align="center", wrap="wrap", gap="2",
+            ),
+            rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="2",
+                    color_scheme="gray"),
+            rx.data_list.root(
+                _detail("Base model", adapter.base_model),
+                _detail("Trained on", rx.cond(adapter.dataset, adapter.dataset, "—")),
+                _detail("Created", adapter.created),
+                _detail("Usage", rx.cond(adapter.usage, adapter.usage, "—")),
+                size="1", orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
+            ),
+            _json_block("Training config", adapter.training_config),
+            _json_block("Training report", adapter.report),
+            spacing="2", width="100%", align="stretch",
+        ),
+        width="100%", custom_attrs={"data-testid": "adapter-card"},
+    )
+
+
+def adapter_list() -> rx.Component:
+    s = AdapterState
+    return rx.vstack(
+        rx.flex(
+            rx.heading("Adapters", size="4"),
+            rx.segmented_control.root(
+                rx.segmented_control.item("All", value="all"),
+                rx.segmented_control.item("Active", value="active"),
+                rx.segmented_control.item("Inactive", value="inactive"),
+                value=s.status_filter, on_change=s.set_status_filter,
+                custom_attrs={"data-testid": "adapter-filter"},
+            ),
+            justify="between", align="center", wrap="wrap", gap="2", width="100%",
+        ),
+        rx.cond(
+            ~s.loaded,
+            skeleton_rows(),
+            rx.cond(
+                s.visible_adapters.length() > 0,
+                rx.grid(rx.foreach(s.visible_adapters, adapter_card), columns=rx.breakpoints(initial="1", md="2"),
+                        spacing="3", width="100%"),
+                empty_state(
+                    rx.cond(s.adapters.length() > 0, "No adapters match this filter", "No adapters yet"),
+                    "An adapter is a small LoRA file trained on one of your datasets. Export a dataset, train with "
+                    "the command shown after the export, and register the result; it appears here.",
+                    testid="adapters-empty",
+                ),
+            ),
+        ),
+        spacing="3", width="100%", align="stretch",
+    )

@@ -1,0 +1,1 @@
+"""One module per page: each module compiles to its own lazily loaded JavaScript chunk."""

@@ -1,0 +1,23 @@
+"""`/`: write a prompt, pick the base model or an adapter, generate, listen and rate."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from training_dashboard.components.feedback_panel import clips_section
+from training_dashboard.components.layout import page_shell
+from training_dashboard.components.prompt_editor import job_progress, prompt_editor
+from training_dashboard.state.adapters import AdapterState
+from training_dashboard.state.stats import StatsState
+
+
+@rx.page(route="/", title="Studio · Training Dashboard", on_load=[AdapterState.load_adapters, StatsState.load_stats])
+def studio() -> rx.Component:
+    return page_shell(
+        rx.grid(
+            prompt_editor(),
+            rx.vstack(job_progress(), clips_section(), spacing="3", width="100%", align="stretch"),
+            columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
+        ),
+        current="Studio",
+    )

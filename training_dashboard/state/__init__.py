@@ -1,0 +1,1 @@
+"""Reflex State classes, one module per area. They reach data only through ``client.ApiClient``."""

@@ -1,0 +1,313 @@
+"""Datasets: the list, the create form with its live preview, and the export dialog."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from datetime import date
+
+import reflex as rx
+from pydantic import ValidationError
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, error_text, parse_tags, short_date
+
+PREVIEW_DEBOUNCE_S = 0.35
+NAME_HINT = "Names start with a letter or digit and use letters, digits, spaces, '_', '.' or '-'"
+
+
+@dataclasses.dataclass
+class DatasetRow:
+    id: int
+    name: str
+    type: str
+    description: str
+    sample_count: int
+    created: str
+    exported: bool
+    export_status: str
+    export_path: str
+    filter_text: str
+
+
+def dataset_row(ds: schemas.DatasetPublic) -> DatasetRow:
+    latest = max(ds.exports, key=lambda e: e.created_at) if ds.exports else None
+    return DatasetRow(
+        id=ds.id, name=ds.name, type=ds.type, description=ds.description or "", sample_count=ds.sample_count,
+        created=short_date(ds.created_at), exported=latest is not None,
+        export_status=f"Exported ({latest.format}, {short_date(latest.created_at)})" if latest else "Not exported",
+        export_path=latest.export_path if latest else "", filter_text=filter_text(ds.filter),
+    )
+
+
+def filter_text(f: schemas.DatasetFilter) -> str:
+    parts = []
+    if f.min_rating:
+        parts.append(f"rating ≥ {f.min_rating}")
+    if f.required_tags:
+        parts.append("tags " + ", ".join(f.required_tags))
+    if f.excluded_tags:
+        parts.append("not " + ", ".join(f.excluded_tags))
+    if f.adapter_id is not None:
+        parts.append("base model" if f.adapter_id == "base" else f"adapter #{f.adapter_id}")
+    if f.start_date or f.end_date:
+        parts.append(f"{f.start_date or '…'} → {f.end_date or '…'}")
+    return "; ".join(parts) or "all feedback"
+
+
+class DatasetsState(rx.State):
+    datasets: list[DatasetRow] = []
+    loading: bool = False
+    loaded: bool = False
+
+    form_open: bool = False
+    name: str = ""
+    description: str = ""
+    dataset_type: str = "supervised"
+    min_rating: int = 4
+    required_tags: str = ""
+    excluded_tags: str = ""
+    adapter_choice: str = "any"
+    start_date: str = ""
+    end_date: str = ""
+    preview_count: int = -1
+    preview_loading: bool = False
+    form_error: str = ""
+    creating: bool = False
+    _preview_seq: int = 0
+
+    export_open: bool = False
+    export_id: int = 0
+    export_name: str = ""
+    export_format: str = "jsonl"
+    exporting: bool = False
+    export_error: str = ""
+    export_path: str = ""
+    export_count: int = 0
+    export_hash: str = ""
+    export_command: str = ""
+
+    # -- derived -----------------------------------------------------------------------
+
+    @rx.var
+    def validation_error(self) -> str:
+        """The first problem with the form that the user can fix (empty name excepted)."""
+        if self.name.strip() and not re.match(schemas.NAME_RE, self.name.strip()):
+            return NAME_HINT
+        if len(self.name.strip()) > 100:
+            return "Names are at most 100 characters"
+        try:
+            self._filter()
+        except ValueError as exc:
+            return _first_message(exc)
+        return ""
+
+    @rx.var
+    def preview_text(self) -> str:
+        if self.preview_loading:
+            return "Counting matching samples…"
+        if self.preview_count < 0:
+            return ""
+        noun = "sample" if self.preview_count == 1 else "samples"
+        if self.dataset_type == "preference":
+            noun = "preference pair" if self.preview_count == 1 else "preference pairs"
+        return f"{self.preview_count} {noun} match this filter"
+
+    @rx.var
+    def can_create(self) -> bool:
+        return (bool(self.name.strip()) and not self.validation_error and not self.preview_loading
+                and self.preview_count > 0 and not self.creating)
+
+    def _filter(self) -> schemas.DatasetFilter:
+        """The filter the form describes; ValueError (pydantic's) when it is inconsistent."""
+        adapter: int | str | None = None
+        if self.adapter_choice == "base":
+            adapter = "base"
+        elif self.adapter_choice.isdigit():
+            adapter = int(self.adapter_choice)
+        return schemas.DatasetFilter(
+            min_rating=self.min_rating, required_tags=parse_tags(self.required_tags),
+            excluded_tags=parse_tags(self.excluded_tags), adapter_id=adapter,
+            start_date=date.fromisoformat(self.start_date) if self.start_date else None,
+            end_date=date.fromisoformat(self.end_date) if self.end_date else None,
+        )
+
+    # -- list --------------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def load_datasets(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self.loading:
+                return
+            self.loading = True
+        try:
+            async with api_client() as api:
+                page = await api.list_datasets(limit=100)
+            async with self:
+                self.datasets = [dataset_row(d) for d in page.items]
+                self.loaded = True
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not load datasets: {error_text(exc)}")
+        finally:
+            async with self:
+                self.loading = False
+
+    # -- create form -------------------------------------------------------------------
+
+    @rx.event
+    def open_form(self):  # type: ignore[no-untyped-def]
+        self.form_open, self.form_error = True, ""
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def close_form(self) -> None:
+        self.form_open = False
+
+    @rx.event
+    def set_form_open(self, value: bool):  # type: ignore[no-untyped-def]
+        return DatasetsState.open_form if value else DatasetsState.close_form
+
+    @rx.event
+    def set_name(self, value: str) -> None:
+        self.name, self.form_error = value, ""
+
+    @rx.event
+    def set_description(self, value: str) -> None:
+        self.description = value
+
+    @rx.event
+    def set_dataset_type(self, value: str):  # type: ignore[no-untyped-def]
+        self.dataset_type = value if value in ("supervised", "preference") else "supervised"
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_min_rating(self, value: list[int | float]):  # type: ignore[no-untyped-def]
+        self.min_rating = int(value[0]) if value else 4
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_required_tags(self, value: str):  # type: ignore[no-untyped-def]
+        self.required_tags = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_excluded_tags(self, value: str):  # type: ignore[no-untyped-def]
+        self.excluded_tags = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_adapter_choice(self, value: str):  # type: ignore[no-untyped-def]
+        self.adapter_choice = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_start_date(self, value: str):  # type: ignore[no-untyped-def]
+        self.start_date = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_end_date(self, value: str):  # type: ignore[no-untyped-def]
+        self.end_date = value
+        return DatasetsState.refresh_preview
+
+    @rx.event(background=True)
+    async def refresh_preview(self):  # type: ignore[no-untyped-def]
+        """Debounced: only the last of a burst of changes asks the API."""
+        async with self:
+            self._preview_seq += 1
+            seq = self._preview_seq
+            self.preview_loading = True
+        await asyncio.sleep(PREVIEW_DEBOUNCE_S)
+        async with self:
+            if seq != self._preview_seq:
+                return
+            try:
+                request = schemas.DatasetPreviewRequest(type=self.dataset_type, filter=self._filter())
+            except ValueError:
+                self.preview_count, self.preview_loading = -1, False
+                return
+        try:
+            async with api_client() as api:
+                count = (await api.preview_dataset(request)).count
+            error = ""
+        except Exception as exc:  # noqa: BLE001
+            count, error = -1, error_text(exc)
+        async with self:
+            if seq == self._preview_seq:
+                self.preview_count, self.preview_loading = count, False
+                if error:
+                    self.form_error = f"Preview failed: {error}"
+
+    @rx.event
+    async def create_dataset(self):  # type: ignore[no-untyped-def]
+        if not self.can_create:
+            return
+        try:
+            body = schemas.DatasetCreate(name=self.name.strip(), description=self.description.strip() or None,
+                                         type=self.dataset_type, filter=self._filter())
+        except ValueError as exc:
+            self.form_error = _first_message(exc)
+            return
+        self.creating, self.form_error = True, ""
+        yield
+        try:
+            async with api_client() as api:
+                created = await api.create_dataset(body)
+                page = await api.list_datasets(limit=100)
+        except Exception as exc:  # noqa: BLE001
+            self.form_error = error_text(exc)
+            return
+        finally:
+            self.creating = False
+        self.datasets = [dataset_row(d) for d in page.items]
+        self.loaded = True
+        self._reset_form()
+        yield rx.toast.success(f"Dataset '{created.name}' created with {created.sample_count} samples")
+
+    def _reset_form(self) -> None:
+        self.form_open, self.name, self.description, self.dataset_type = False, "", "", "supervised"
+        self.min_rating, self.required_tags, self.excluded_tags, self.adapter_choice = 4, "", "", "any"
+        self.start_date, self.end_date, self.preview_count, self.form_error = "", "", -1, ""
+
+    # -- export ------------------------------------------------------------------------
+
+    @rx.event
+    def open_export(self, dataset_id: int) -> None:
+        row = next((d for d in self.datasets if d.id == dataset_id), None)
+        self.export_open, self.export_id = True, dataset_id
+        self.export_name = row.name if row else f"#{dataset_id}"
+        self.export_error, self.export_path, self.export_count = "", "", 0
+        self.export_hash, self.export_command = "", ""
+
+    @rx.event
+    def set_export_open(self, value: bool) -> None:
+        self.export_open = value
+
+    @rx.event
+    def set_export_format(self, value: str) -> None:
+        self.export_format = value if value in ("jsonl", "huggingface") else "jsonl"
+
+    @rx.event
+    async def export_dataset(self):  # type: ignore[no-untyped-def]
+        self.exporting, self.export_error = True, ""
+        yield
+        try:
+            async with api_client() as api:
+                result = await api.export_dataset(self.export_id, self.export_format)  # type: ignore[arg-type]
+                page = await api.list_datasets(limit=100)
+        except Exception as exc:  # noqa: BLE001
+            self.export_error = error_text(exc)
+            return
+        finally:
+            self.exporting = False
+        self.export_path, self.export_count = result.export_path, result.sample_count
+        self.export_hash, self.export_command = result.manifest_sha256, result.train_command
+        self.datasets = [dataset_row(d) for d in page.items]
+
+
+def _first_message(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        message = str(exc.errors()[0].get("msg", exc))
+        return message.removeprefix("Value error, ")
+    return str(exc)

@@ -1,0 +1,263 @@
+"""The studio: prompt form, adapter choice, the generation job, clips and their feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
+from training_dashboard.state.stats import StatsState
+
+POLL_S = 0.5
+LABELS = "ABCD"
+SUGGESTED_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclasses.dataclass
+class Clip:
+    id: int
+    label: str
+    seed: int
+    adapter_label: str
+    src: str
+    duration: float
+    rating: str = ""
+    tags: list[str] = dataclasses.field(default_factory=list)
+    free_tags: str = ""
+    notes: str = ""
+    submitted: bool = False
+
+
+def prompt_problem(text: str, tempo: str, duration: str) -> str:
+    """What keeps the form from being sent (an empty prompt is not reported, just not sendable)."""
+    if len(text) > schemas.MAX_PROMPT_CHARS:
+        return f"The prompt is {len(text)} characters; the limit is {schemas.MAX_PROMPT_CHARS}"
+    if tempo.strip():
+        if not tempo.strip().isdigit() or not 40 <= int(tempo) <= 200:
+            return "Tempo must be a whole number from 40 to 200 BPM"
+    try:
+        seconds = float(duration)
+    except ValueError:
+        return "Duration must be a number of seconds"
+    if not 0 < seconds <= 30:
+        return "Duration must be more than 0 and at most 30 seconds"
+    return ""
+
+
+def clip_from(index: int, audio: schemas.AudioBrief) -> Clip:
+    return Clip(id=audio.id, label=LABELS[index % len(LABELS)], seed=audio.seed, adapter_label=audio.adapter_label,
+                src=audio_src(audio.stream_url), duration=audio.duration)
+
+
+class StudioState(rx.State):
+    text: str = ""
+    style: str = ""
+    tempo: str = "120"
+    instruments: str = ""
+    mood: str = ""
+    duration: str = "5"
+    num_samples: str = "2"
+    adapter_choice: str = "base"
+
+    job_id: int = 0
+    job_status: str = ""
+    job_progress: int = 0
+    job_error: str = ""
+    job_adapter: str = ""
+    generating: bool = False
+    clips: list[Clip] = []
+    pref_a: str = "A"
+    pref_b: str = "B"
+    pref_result: str = ""
+
+    @rx.var
+    def char_count(self) -> str:
+        return f"{len(self.text)} / {schemas.MAX_PROMPT_CHARS}"
+
+    @rx.var
+    def over_limit(self) -> bool:
+        return len(self.text) > schemas.MAX_PROMPT_CHARS
+
+    @rx.var
+    def form_problem(self) -> str:
+        return prompt_problem(self.text, self.tempo, self.duration)
+
+    @rx.var
+    def can_generate(self) -> bool:
+        return bool(self.text.strip()) and not self.form_problem and not self.generating
+
+    @rx.var
+    def clip_labels(self) -> list[str]:
+        return [c.label for c in self.clips]
+
+    @rx.event
+    def set_text(self, value: str) -> None:
+        self.text = value
+
+    @rx.event
+    def set_style(self, value: str) -> None:
+        self.style = value
+
+    @rx.event
+    def set_tempo(self, value: str) -> None:
+        self.tempo = value
+
+    @rx.event
+    def set_instruments(self, value: str) -> None:
+        self.instruments = value
+
+    @rx.event
+    def set_mood(self, value: str) -> None:
+        self.mood = value
+
+    @rx.event
+    def set_duration(self, value: str) -> None:
+        self.duration = value
+
+    @rx.event
+    def set_num_samples(self, value: str | list[str]) -> None:
+        value = value[0] if isinstance(value, list) and value else value
+        self.num_samples = value if value in ("1", "2", "3", "4") else "1"
+
+    @rx.event
+    def set_adapter_choice(self, value: str) -> None:
+        self.adapter_choice = value
+
+    def _request_parts(self) -> tuple[schemas.PromptCreate, int, int | None, float]:
+        attributes = schemas.PromptAttributes(
+            style=self.style.strip() or None, tempo=int(self.tempo) if self.tempo.strip() else None,
+            instruments=[i.strip() for i in self.instruments.split(",") if i.strip()], mood=self.mood.strip() or None)
+        adapter_id = int(self.adapter_choice) if self.adapter_choice.isdigit() else None
+        return (schemas.PromptCreate(text=self.text, attributes=attributes), int(self.num_samples), adapter_id,
+                float(self.duration))
+
+    def _apply_job(self, job: schemas.JobPublic) -> None:
+        self.job_id, self.job_status = job.id, job.status
+        self.job_progress = round(100 * job.progress)
+        self.job_error = job.error or ""
+
+    @rx.event(background=True)
+    async def generate(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if not self.can_generate:
+                return
+            try:
+                prompt, count, adapter_id, seconds = self._request_parts()
+            except ValueError as exc:
+                self.job_error = str(exc)
+                return
+            self.generating, self.clips, self.pref_result = True, [], ""
+            self.job_id, self.job_status, self.job_progress, self.job_error = 0, "queued", 0, ""
+        try:
+            async with api_client() as api:
+                created = await api.create_prompt(prompt)
+                job = await api.generate(schemas.GenerateRequest(
+                    prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds))
+                async with self:
+                    self._apply_job(job)
+                while job.status not in TERMINAL:
+                    await asyncio.sleep(POLL_S)
+                    job = await api.get_job(job.id)
+                    async with self:
+                        self._apply_job(job)
+                if job.status == "completed":
+                    detail = await api.get_prompt(created.id)
+                    samples = [s for s in detail.samples if s.id in job.audio_ids]
+                    async with self:
+                        self.clips = [clip_from(i, s) for i, s in enumerate(samples)]
+                        self.job_adapter = samples[0].adapter_label if samples else ""
+                        self.pref_a, self.pref_b = "A", "B"
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.job_status, self.job_error = "failed", error_text(exc)
+            yield rx.toast.error(f"Generation failed: {error_text(exc)}")
+        finally:
+            async with self:
+                self.generating = False
+
+    @rx.event
+    async def cancel_job(self):  # type: ignore[no-untyped-def]
+        if not self.job_id or self.job_status in TERMINAL:
+            return
+        try:
+            async with api_client() as api:
+                self._apply_job(await api.cancel_job(self.job_id))
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not cancel: {error_text(exc)}")
+
+    # -- feedback ----------------------------------------------------------------------
+
+    def _update_clip(self, index: int, **changes: object) -> None:
+        if 0 <= index < len(self.clips):
+            self.clips[index] = dataclasses.replace(self.clips[index], **changes)  # type: ignore[arg-type]
+
+    @rx.event
+    def set_rating(self, index: int, value: str) -> None:
+        self._update_clip(index, rating=value)
+
+    @rx.event
+    def toggle_tag(self, index: int, tag: str) -> None:
+        tags = set(self.clips[index].tags)
+        tags ^= {tag}
+        self._update_clip(index, tags=sorted(tags))
+
+    @rx.event
+    def set_free_tags(self, index: int, value: str) -> None:
+        self._update_clip(index, free_tags=value)
+
+    @rx.event
+    def set_notes(self, index: int, value: str) -> None:
+        self._update_clip(index, notes=value)
+
+    @rx.event
+    async def submit_feedback(self, index: int):  # type: ignore[no-untyped-def]
+        clip = self.clips[index]
+        if not clip.rating.isdigit():
+            yield rx.toast.error("Choose a rating from 1 to 5 first")
+            return
+        try:
+            body = schemas.FeedbackCreate(audio_id=clip.id, rating=int(clip.rating),
+                                          tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
+                                          notes=clip.notes.strip() or None)
+            async with api_client() as api:
+                await api.submit_feedback(body)
+                stats = await api.feedback_stats()
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
+            return
+        self._update_clip(index, submitted=True)
+        (await self.get_state(StatsState))._apply(stats)
+        yield rx.toast.success(f"Rating for clip {clip.label} saved")
+
+    @rx.event
+    def set_pref_a(self, value: str) -> None:
+        self.pref_a = value
+
+    @rx.event
+    def set_pref_b(self, value: str) -> None:
+        self.pref_b = value
+
+    @rx.event
+    async def submit_preference(self, choice: str):  # type: ignore[no-untyped-def]
+        by_label = {c.label: c for c in self.clips}
+        first, second = by_label.get(self.pref_a), by_label.get(self.pref_b)
+        if first is None or second is None or first.id == second.id:
+            yield rx.toast.error("Pick two different clips to compare")
+            return
+        chosen, rejected = (second, first) if choice == "b" else (first, second)
+        try:
+            async with api_client() as api:
+                await api.submit_preference(schemas.PreferenceCreate(
+                    chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie"))
+                stats = await api.feedback_stats()
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Preference not saved: {error_text(exc)}")
+            return
+        self.pref_result = ("Tie between " + f"{first.label} and {second.label}" if choice == "tie"
+                            else f"{chosen.label} preferred over {rejected.label}")
+        (await self.get_state(StatsState))._apply(stats)
+        yield rx.toast.success("Preference saved")

@@ -1,0 +1,25 @@
+"""The Reflex app: UI pages plus the API, served by one backend."""
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import reflex as rx
+
+from training_dashboard.api.app import create_app, start_worker, stop_worker
+from training_dashboard.pages import studio, training  # noqa: F401  (the pages register their routes)
+
+api = create_app()
+
+
+@asynccontextmanager
+async def generation_worker():
+    # A mounted FastAPI app's own lifespan never runs: start and stop the worker with Reflex's.
+    start_worker(api)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(stop_worker, api)
+
+
+app = rx.App(api_transformer=api)
+app.register_lifespan_task(generation_worker)
