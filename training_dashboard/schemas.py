@@ -16,7 +16,6 @@ MAX_TAGS = 20
 MAX_PAGE = 1_000_000
 MAX_SEED = 2**32 - 1
 SEMVER_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
-NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$"
 
 
 def _utc(value: datetime) -> datetime:
@@ -35,7 +34,16 @@ Tag = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NAME_RE)]
+NAME_RE = r"^[^\W_][\w .\-]*\Z"  # letters (any script), digits, space . _ -; no path separators
+
+
+def _name(value: str) -> str:
+    if not re.match(NAME_RE, value):
+        raise ValueError("use letters, digits, spaces, '.', '_' and '-' only, starting with a letter or digit")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_name)]
 Score = Annotated[int, Field(ge=1, le=5, strict=True)]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path as FsPath
 
 from fastapi import APIRouter, Header, Path
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from training_dashboard import schemas
@@ -84,8 +84,8 @@ def stream_audio(db: DbDep, settings: SettingsDep, audio_id: int = IdPath,
         if start > end or start >= size:
             start = None
     if start is None:
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}", **headers},
-                        content=f"Range {range_header!r} not satisfiable for {size} bytes")
+        return JSONResponse(status_code=416, headers={"Content-Range": f"bytes */{size}", **headers},
+                            content={"detail": f"Range {range_header!r} not satisfiable for {size} bytes"})
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(_read(path, start, end - start + 1), status_code=206, media_type="audio/wav",
