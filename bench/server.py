@@ -1,0 +1,134 @@
+"""The API under test: a real ``python -m training_dashboard.api`` subprocess on loopback,
+and a thread that samples its resident memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """Starts the API the way it is served alone (uvicorn, one process, no worker)."""
+
+    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path) -> None:
+        self.data_dir, self.database_url, self.log_path = data_dir, database_url, log_path
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ps: psutil.Process | None = None
+        self.startup_s = 0.0
+
+    def start(self, timeout: float = 180.0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TD_")}
+        env.update(TD_DATA_DIR=str(self.data_dir), TD_WORKER="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        if self.database_url:
+            env["TD_DATABASE_URL"] = self.database_url
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "training_dashboard.api", "--no-worker", "--host", HOST, "--port", str(self.port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the API exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base}/api/health", timeout=2).status_code == 200:
+                    self.startup_s = time.perf_counter() - t0
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the API did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def rss(self) -> int:
+        """Resident bytes of the server and any children it started."""
+        assert self.ps is not None
+        try:
+            procs = [self.ps, *self.ps.children(recursive=True)]
+            return sum(p.memory_info().rss for p in procs)
+        except psutil.Error:
+            return 0
+
+    def torch_loaded(self) -> bool:
+        """Whether a torch shared library is mapped into the server (i.e. torch was imported)."""
+        assert self.ps is not None
+        return any("torch" in Path(m.path).name or "/torch/" in m.path for m in self.ps.memory_maps())
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class Window:
+    peak: int = 0
+    samples: int = 0
+
+
+@dataclass
+class RssSampler:
+    """Samples the server's RSS every ``interval`` s; tracks the overall and per-window peak."""
+
+    server: Server
+    interval: float = 0.02
+    peak: int = 0
+    _windows: list[Window] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> RssSampler:
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.server.rss()
+            self.peak = max(self.peak, rss)
+            for w in list(self._windows):
+                w.peak, w.samples = max(w.peak, rss), w.samples + 1
+            self._stop.wait(self.interval)
+
+    @contextmanager
+    def window(self):  # type: ignore[no-untyped-def]
+        w = Window(peak=self.server.rss())
+        self._windows.append(w)
+        try:
+            yield w
+        finally:
+            self._windows.remove(w)
+            w.peak = max(w.peak, self.server.rss())
