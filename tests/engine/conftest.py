@@ -61,5 +61,5 @@ def make_peft_adapter(runtime, path: Path, seed: int = 0, scale: float = 0.5,  #
             if "lora_B" in name and not zero_b:
                 param.copy_(torch.randn(param.shape, generator=gen) * scale)
     peft_model.peft_config["default"].base_model_name_or_path = base_model
-    peft_model.save_pretrained(str(path))
+    peft_model.save_pretrained(str(path), save_embedding_layers=False)
     return path

@@ -166,7 +166,7 @@ def verify_loaded(peft_model: Any, name: str, path: Path) -> None:
     from safetensors.torch import load_file
 
     saved = load_file(str(path / WEIGHTS_FILE))
-    live = get_peft_model_state_dict(peft_model, adapter_name=name)
+    live = get_peft_model_state_dict(peft_model, adapter_name=name, save_embedding_layers=False)
     missing = sorted(set(live) - set(saved))
     unexpected = sorted(set(saved) - set(live))
     if missing or unexpected:

@@ -1,0 +1,3 @@
+from training_dashboard.training.cli import main
+
+raise SystemExit(main())
