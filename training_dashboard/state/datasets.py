@@ -112,7 +112,7 @@ class DatasetsState(rx.State):
         noun = "sample" if self.preview_count == 1 else "samples"
         if self.dataset_type == "preference":
             noun = "preference pair" if self.preview_count == 1 else "preference pairs"
-        return f"{self.preview_count} {noun} match this filter"
+        return f"{self.preview_count} {noun} {'matches' if self.preview_count == 1 else 'match'} this filter"
 
     @rx.var
     def can_create(self) -> bool:
