@@ -67,6 +67,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         "", f"machine: {m['cores_logical']} logical cores ({m['cores_physical']} physical), "
         f"{m['memory_bytes'] / GIB:.1f} GiB RAM, {m['platform']}, Python {m['python']}",
+        f"load average at start {m.get('load_average_1_5_15')}, at end {m.get('load_average_at_end')} "
+        "(other processes on the machine skew latencies)",
         f"database: {result['database']}   scale: {result['scale']}   seed counts: "
         + ", ".join(f"{k}={v:,}" for k, v in result["seed_counts"].items()),
         "", f"{'endpoint':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'n':>5}{'req/s':>9}{'conc p50':>10}{'err':>5}",

@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 def machine() -> dict[str, Any]:
     return {"cores_physical": psutil.cpu_count(logical=False), "cores_logical": psutil.cpu_count(),
             "memory_bytes": psutil.virtual_memory().total, "platform": platform.platform(),
-            "python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
+            "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result["frontend"] = {"status": "not run (pass --frontend)"}
     result["runner_seconds"] = time.perf_counter() - t_run
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = report.evaluate(result)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
