@@ -7,7 +7,6 @@ by uvicorn (``python -m training_dashboard.api``), and in-process by the tests.
 from __future__ import annotations
 
 import logging
-import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.config import VERSION, Settings, get_settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
@@ -23,7 +23,6 @@ from training_dashboard.services.errors import ServiceError
 from training_dashboard.services.exports import recover_exports
 
 log = logging.getLogger("training_dashboard")
-PREFIX = "/api"
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool | None = None) -> FastAPI:
@@ -43,13 +42,14 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app = FastAPI(title="Training Dashboard API", version=VERSION, lifespan=lifespan,
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
     app.state.settings, app.state.db, app.state.engine = settings, db, None
+    app.state.signer = AudioSigner(settings.api_token)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_token:
-        app.add_middleware(BearerAuth, token=settings.api_token)
+        app.add_middleware(BearerAuth, token=settings.api_token, signer=app.state.signer)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -106,7 +106,7 @@ class BodyLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+                await send_json(send, 413, f"Request body larger than {self.max_bytes} bytes")
                 return
         seen = 0
 
@@ -122,35 +122,8 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+            await send_json(send, 413, f"Request body larger than {self.max_bytes} bytes")
 
 
 class _TooLarge(Exception):
     pass
-
-
-class BearerAuth:
-    """Require ``Authorization: Bearer <token>`` on every /api request."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app, self.token = app, token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            header = dict(scope.get("headers", [])).get(b"authorization", b"")
-            scheme, _, supplied = header.partition(b" ")
-            if scheme.lower() != b"bearer" or not secrets.compare_digest(supplied.strip(), self.token):
-                await _json(send, 401, "Missing or wrong API token (send Authorization: Bearer <TD_API_TOKEN>)",
-                            {b"www-authenticate": b"Bearer"})
-                return
-        await self.app(scope, receive, send)
-
-
-async def _json(send: Send, status: int, detail: str, extra: dict[bytes, bytes] | None = None) -> None:
-    import json
-
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += list((extra or {}).items())
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
@@ -22,7 +22,7 @@ _CHUNK = 64 * 1024
 
 
 @router.get("/{audio_id}", response_model=schemas.AudioPublic)
-def read_audio(db: DbDep, audio_id: int = IdPath) -> schemas.AudioPublic:
+def read_audio(request: Request, db: DbDep, audio_id: int = IdPath) -> schemas.AudioPublic:
     """A clip's metadata with its prompt and adapter."""
     with db.session() as session:
         row = session.execute(
@@ -33,7 +33,7 @@ def read_audio(db: DbDep, audio_id: int = IdPath) -> schemas.AudioPublic:
         raise NotFound(f"Audio {audio_id} not found")
     sample, prompt, adapter = row
     return schemas.AudioPublic(
-        **audio_brief(sample, adapter).model_dump(), prompt=prompt_public(prompt),
+        **audio_brief(sample, adapter, request.app.state.signer.url).model_dump(), prompt=prompt_public(prompt),
         adapter=schemas.AdapterBrief(id=adapter.id, name=adapter.name, version=adapter.version) if adapter else None,
         params=sample.params, rating_count=sample.rating_count,
     )

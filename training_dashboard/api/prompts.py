@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ
@@ -23,6 +23,6 @@ def read_prompts(db: DbDep, page: PageQ = 1, limit: LimitQ = 20) -> schemas.Page
 
 
 @router.get("/{prompt_id}", response_model=schemas.PromptDetail)
-def read_prompt(db: DbDep, prompt_id: int = IdPath) -> schemas.PromptDetail:
+def read_prompt(request: Request, db: DbDep, prompt_id: int = IdPath) -> schemas.PromptDetail:
     """A prompt with its generated clips."""
-    return prompts.get_prompt(db, prompt_id)
+    return prompts.get_prompt(db, prompt_id, request.app.state.signer.url)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import func, select
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, Prompt
 from training_dashboard.services.errors import NotFound
+
+StreamUrl = Callable[[int], str]
+
+
+def default_stream_url(audio_id: int) -> str:
+    return f"/api/audio/{audio_id}/stream"
 
 
 def create_prompt(db: Database, data: schemas.PromptCreate) -> Prompt:
@@ -43,7 +51,8 @@ def adapter_label(adapter: Adapter | None, adapter_id: int | None) -> str:
     return f"{adapter.name}@{adapter.version}"
 
 
-def audio_brief(sample: AudioSample, adapter: Adapter | None) -> schemas.AudioBrief:
+def audio_brief(sample: AudioSample, adapter: Adapter | None, stream_url: StreamUrl = default_stream_url
+                ) -> schemas.AudioBrief:
     return schemas.AudioBrief(
         id=sample.id or 0,
         job_id=sample.job_id,
@@ -52,12 +61,12 @@ def audio_brief(sample: AudioSample, adapter: Adapter | None) -> schemas.AudioBr
         seed=sample.seed,
         duration=sample.duration,
         sample_rate=sample.sample_rate,
-        stream_url=f"/api/audio/{sample.id}/stream",
+        stream_url=stream_url(sample.id or 0),
         created_at=sample.created_at,
     )
 
 
-def get_prompt(db: Database, prompt_id: int) -> schemas.PromptDetail:
+def get_prompt(db: Database, prompt_id: int, stream_url: StreamUrl = default_stream_url) -> schemas.PromptDetail:
     """A prompt with all its clips, oldest first."""
     with db.session() as session:
         prompt = session.get(Prompt, prompt_id)
@@ -70,7 +79,7 @@ def get_prompt(db: Database, prompt_id: int) -> schemas.PromptDetail:
             .order_by(AudioSample.id)
         ).all()
         return schemas.PromptDetail(
-            **prompt_public(prompt).model_dump(), samples=[audio_brief(s, a) for s, a in rows]
+            **prompt_public(prompt).model_dump(), samples=[audio_brief(s, a, stream_url) for s, a in rows]
         )
 
 

@@ -1,0 +1,70 @@
+"""Start the real API as its own process (uvicorn), and kill it like a crash would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiServer:
+    """``python -m training_dashboard.api`` on a free loopback port."""
+
+    def __init__(self, data_dir: Path, *, worker: bool = False, env: dict[str, str] | None = None) -> None:
+        self.data_dir, self.worker, self.extra_env = data_dir, worker, env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 60) -> ApiServer:
+        env = {**os.environ, "TD_DATA_DIR": str(self.data_dir), "TD_BASE_MODEL": "tiny", "HF_HUB_OFFLINE": "1",
+               **self.extra_env}
+        args = [sys.executable, "-m", "training_dashboard.api", "--port", str(self.port)]
+        if not self.worker:
+            args.append("--no-worker")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        headers = {"Authorization": f"Bearer {self.extra_env['TD_API_TOKEN']}"} if "TD_API_TOKEN" in self.extra_env \
+            else {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"API server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2, headers=headers).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"API server did not start: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flushing — a crash."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
