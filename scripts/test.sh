@@ -17,3 +17,8 @@ fi
 
 ruff check training_dashboard tests bench scripts
 python -m pytest "$@"
+
+# The API suite again on a real PostgreSQL (a throw-away cluster on 127.0.0.1).
+if [ $# -eq 0 ] && [ "${TD_SKIP_POSTGRES:-0}" != 1 ]; then
+  "$ROOT/scripts/with_postgres.sh" python -m pytest -q tests/api tests/hardening/test_bad_input.py
+fi

@@ -76,3 +76,10 @@ async def test_health_reports_database_and_model(client, settings):
 async def test_openapi_served_under_api(client):
     spec = (await client.get("/openapi.json")).json()
     assert "/api/datasets/preview" in spec["paths"] and "/api/feedback/stats" in spec["paths"]
+
+
+def test_suite_runs_on_the_configured_database(db):
+    import os
+
+    expected = "postgresql" if os.environ.get("TD_TEST_DATABASE_URL") else "sqlite"
+    assert db.engine.dialect.name == expected
