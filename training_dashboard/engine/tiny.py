@@ -100,6 +100,7 @@ def _synthetic_audio(seconds: float = 8.0):
 
 def _build(out_dir: Path) -> None:
     import torch
+    import transformers
     from transformers import (
         EncodecConfig,
         EncodecFeatureExtractor,
@@ -110,6 +111,9 @@ def _build(out_dir: Path) -> None:
         T5Config,
     )
 
+    # The pad/BOS id equals the codebook size by MusicGen's design; the config check warns about it.
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     tokenizer = _tokenizer()
     torch.manual_seed(0)
     frame_rate = SAMPLE_RATE // (8 * 5 * 4 * 4)
