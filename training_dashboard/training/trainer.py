@@ -87,6 +87,7 @@ class Trainer:
         chosen, rejected = (policy - reference)[:n], (policy - reference)[n:]
         margin = self.cfg["beta"] * (chosen - rejected)
         loss = -F.logsigmoid(margin).mean()
+        margin = margin.detach()
         return loss, {"reward_margin": float(margin.mean()), "reward_accuracy": float((margin > 0).float().mean())}
 
     def _micro_batches(self, step: int) -> list[tuple[list[tuple], list[bool]]]:
