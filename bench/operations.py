@@ -87,7 +87,7 @@ def _export_window(http: httpx.Client, meta: dict[str, Any], target: int) -> dic
 
 
 def run_all(base: str, engine: Engine, meta: dict[str, Any], sampler: RssSampler,
-            created: list[int]) -> dict[str, Any]:
+            created: list[int], exports: bool = True) -> dict[str, Any]:
     stamp = time.strftime("%Y%m%d%H%M%S")
     ops: dict[str, Any] = {}
     with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
@@ -99,6 +99,8 @@ def run_all(base: str, engine: Engine, meta: dict[str, Any], sampler: RssSampler
                                                {}, created)
         print(f"preference snapshot: {ops['preference_snapshot']['rows']:,} pairs "
               f"in {ops['preference_snapshot']['wall_s']:.2f} s", flush=True)
+        if not exports:
+            return ops
         target = max(100, round(100_000 * meta["scale"]))
         flt = _export_window(http, meta, target)
         ops["export_dataset"] = _snapshot(http, sampler, engine, f"bench-run-{stamp}-export", "supervised", flt,
@@ -131,6 +133,7 @@ def exactness(base: str, engine: Engine, meta: dict[str, Any], ops: dict[str, An
         p = ops["preference_snapshot"]
         out.append(checks.check("preference_snapshot.rows", p["rows"],
                                 checks.scalar(engine, "SELECT COUNT(*) FROM preference WHERE NOT tie")))
+    if "export_jsonl" in ops:
         e = ops["export_jsonl"]
         with open(Path(e["export_path"]) / "manifest.jsonl", "rb") as fh:
             lines = sum(1 for _ in fh)

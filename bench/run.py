@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=20, help="concurrent clients for throughput (default 20)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of concurrent load (default 10)")
     p.add_argument("--skip-operations", action="store_true", help="no snapshots / exports")
+    p.add_argument("--skip-exports", action="store_true", help="snapshots only, no JSONL / Hugging Face export")
     p.add_argument("--only", default=None, help="comma-separated endpoint names to measure (default all)")
     p.add_argument("--frontend", action="store_true", help="also measure the Reflex UI (production build)")
+    p.add_argument("--app-root", type=Path, default=None,
+                   help="serve the API from another checkout (A/B runs); default: this repository")
     p.add_argument("--keep", action="store_true", help="keep the datasets and exports the runner created")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/run-<time>.json)")
     return p
@@ -78,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "started_at": stamp, "machine": machine(), "scale": meta["scale"], "seed": meta["seed"],
         "database": engine.dialect.name, "data_dir": str(data_dir), "seed_counts": meta["counts"],
-        "seed_seconds": meta["seconds"], "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
+        "seed_seconds": meta["seconds"], "app_root": str(args.app_root or "."), "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
     }
-    server = Server(data_dir, args.database_url, out.with_suffix(".server.log"))
+    server = Server(data_dir, args.database_url, out.with_suffix(".server.log"), app_root=args.app_root)
     t_run = time.perf_counter()
     server.start()
     print(f"API up on {server.base} in {server.startup_s:.1f} s (log: {server.log_path})", flush=True)
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         with RssSampler(server) as sampler:
             ops: dict[str, Any] = {}
             if not args.skip_operations:
-                ops = operations.run_all(server.base, engine, meta, sampler, created)
+                ops = operations.run_all(server.base, engine, meta, sampler, created, exports=not args.skip_exports)
             result["operations"] = ops
             calls = endpoint_calls(meta, ops.get("supervised_snapshot", {}).get("dataset_id"))
             if args.only:

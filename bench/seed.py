@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the full workload (default 1.0)")
     p.add_argument("--seed", type=int, default=20251125, help="random seed (same seed, same data)")
     p.add_argument("--days", type=int, default=90, help="ratings and preferences spread over this many days")
-    p.add_argument("--end-date", type=date.fromisoformat, default=None, help="last day of feedback (default today)")
+    p.add_argument("--end-date", type=date.fromisoformat, default=None, help="last day of feedback (default yesterday, UTC)")
     p.add_argument("--datasets", type=int, default=50, help="frozen datasets to create (default 50)")
     p.add_argument("--wav-ms", type=int, default=50, help="length of each placeholder WAV in ms (default 50)")
     p.add_argument("--force", action="store_true", help="delete the data dir (and its tables) first")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{data_dir} already holds a seeded workload; pass --force to replace it", file=sys.stderr)
         return 2
     meta = seed_all(data_dir, args.database_url, scale=args.scale, seed=args.seed, days=args.days,
-                    end_date=args.end_date or datetime.now(UTC).date(), n_datasets=args.datasets,
+                    end_date=args.end_date or datetime.now(UTC).date() - timedelta(days=1), n_datasets=args.datasets,
                     wav_ms=args.wav_ms, force=args.force)
     print(json.dumps({k: meta[k] for k in ("counts", "seconds")}, indent=2))
     return 0

@@ -28,8 +28,9 @@ def free_port() -> int:
 class Server:
     """Starts the API the way it is served alone (uvicorn, one process, no worker)."""
 
-    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path, app_root: Path | None = None) -> None:
         self.data_dir, self.database_url, self.log_path = data_dir, database_url, log_path
+        self.app_root = (app_root or Path(__file__).resolve().parent.parent).resolve()
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -41,12 +42,13 @@ class Server:
         env.update(TD_DATA_DIR=str(self.data_dir), TD_WORKER="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
+        env["PYTHONPATH"] = str(self.app_root)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "training_dashboard.api", "--no-worker", "--host", HOST, "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.app_root,
         )
         self.ps = psutil.Process(self.proc.pid)
         deadline = time.monotonic() + timeout
