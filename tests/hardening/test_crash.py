@@ -138,3 +138,41 @@ def test_kill_during_export_leaves_no_half_export(tmp_path):
         assert done.status_code == 200 and done.json()["sample_count"] == 400
     finally:
         server.stop()
+
+
+def test_kill_during_generation_job_recovers_it(tmp_path):
+    data_dir = tmp_path / "data"
+    server = ApiServer(data_dir, worker=True).start()
+    try:
+        pid = httpx.post(f"{server.url}/prompts", json={"text": "long ambient drone"}).json()["id"]
+        job = httpx.post(f"{server.url}/generate", json={"prompt_id": pid, "num_samples": 2, "duration": 8,
+                                                         "seed": 11}).json()
+        deadline = time.monotonic() + 240
+        state = {}
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{server.url}/generate/{job['id']}").json()
+            if state["status"] == "processing" and state["progress"] > 0:
+                break
+            assert state["status"] in ("queued", "processing"), state
+            time.sleep(0.05)
+        assert state["status"] == "processing" and state["progress"] < 1, state
+    finally:
+        server.kill()
+    assert _integrity_ok(data_dir)
+    server = ApiServer(data_dir, worker=True).start()
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{server.url}/generate/{job['id']}").json()
+            if state["status"] not in ("queued", "processing"):
+                break
+            time.sleep(0.2)
+        assert state["status"] == "completed", state  # re-queued at start-up, then finished
+        assert len(state["audio_ids"]) == 2
+        for audio_id in state["audio_ids"]:
+            r = httpx.get(f"{server.url}/audio/{audio_id}/stream", headers={"Range": "bytes=0-3"})
+            assert r.status_code == 206 and r.content == b"RIFF"
+        job_dir = data_dir / "audio" / f"job-{job['id']}"
+        assert len(list(job_dir.iterdir())) == 2  # no stray partial files beside the two clips
+    finally:
+        server.stop()
