@@ -17,6 +17,7 @@ from typing import Any
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
+from training_dashboard.db.migrate import upgrade
 from training_dashboard.schemas import MAX_SEED, ModelStatus
 from training_dashboard.services import jobs
 
@@ -200,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     settings.ensure_dirs()
-    engine = Engine(settings, Database(settings.db_url), poll_interval=args.poll_interval)
+    db = Database(settings.db_url)
+    upgrade(db)  # the worker may start before the app on a fresh database
+    engine = Engine(settings, db, poll_interval=args.poll_interval)
     if args.once:
         jobs.recover_stuck_jobs(engine.db)
         while engine.process_next_job():
