@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, func, select
 
 from training_dashboard.db.models import Preference, Rating, RatingTag
 from training_dashboard.schemas import DatasetFilter
@@ -34,12 +34,12 @@ def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
         clauses.append(Rating.created_at >= day_start(f.start_date))
     if f.end_date is not None:
         clauses.append(Rating.created_at < day_start(f.end_date) + timedelta(days=1))
+    # IN (SELECT ...) lets the database drive from the (tag, rating_id) primary key instead of
+    # probing rating_tag once per rating row.
     for tag in f.required_tags:
-        clauses.append(exists().where(RatingTag.rating_id == Rating.id, RatingTag.tag == tag))
+        clauses.append(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag == tag)))
     if f.excluded_tags:
-        clauses.append(
-            ~exists().where(RatingTag.rating_id == Rating.id, RatingTag.tag.in_(f.excluded_tags))
-        )
+        clauses.append(Rating.id.not_in(select(RatingTag.rating_id).where(RatingTag.tag.in_(f.excluded_tags))))
     return clauses
 
 
