@@ -74,6 +74,14 @@ class Server:
         except psutil.Error:
             return 0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far (independent of machine load)."""
+        assert self.ps is not None
+        try:
+            return sum(sum(p.cpu_times()[:2]) for p in (self.ps, *self.ps.children(recursive=True)))
+        except psutil.Error:
+            return 0.0
+
     def torch_loaded(self) -> bool:
         """Whether a torch shared library is mapped into the server (i.e. torch was imported)."""
         assert self.ps is not None
