@@ -1,0 +1,129 @@
+"""Browser tests: the real app (`reflex run --env prod`, tiny model, temporary data dir, a free
+port) driven by Chromium through Playwright.
+
+Chromium: ``TD_CHROMIUM`` or ``/usr/bin/chromium`` (Debian's package) when present, else
+Playwright's own download (``python -m playwright install chromium``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = float(os.environ.get("TD_E2E_STARTUP_TIMEOUT", "600"))  # first run: npm install + build
+READINESS_THRESHOLD = 3
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _app_env(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TD_", "REFLEX_"))}
+    bin_dir = str(Path(sys.executable).parent)
+    env.update({
+        "PATH": bin_dir + os.pathsep + env.get("PATH", ""),
+        "REFLEX_USE_NPM": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+        "TD_DATA_DIR": str(data_dir), "TD_BASE_MODEL": "tiny", "TD_API_URL": f"http://127.0.0.1:{port}/api",
+        "TD_READINESS_THRESHOLD": str(READINESS_THRESHOLD), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"reflex run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if (httpx.get(url + "/api/health", timeout=2).status_code == 200
+                    and httpx.get(url + "/training", timeout=2, follow_redirects=True).status_code == 200):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"the app did not come up within {STARTUP_TIMEOUT_S:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    log = data_dir.parent / "reflex.log"
+    port = _free_port()
+    reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port",
+             str(port), "--backend-host", "127.0.0.1"],
+            cwd=ROOT, env=_app_env(data_dir, port), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the launcher and every child end together
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(proc, url, log)
+        yield Server(url=url, data_dir=data_dir, log=log)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("TD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS]}
+    if path := _chromium():
+        args["executable_path"] = path
+    return args
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900},
+            "permissions": ["clipboard-read", "clipboard-write"]}
