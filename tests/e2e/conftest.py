@@ -65,7 +65,8 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
         if proc.poll() is not None:
             pytest.fail(f"reflex run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            if (httpx.get(url + "/api/health", timeout=2).status_code == 200
+            health = httpx.get(url + "/api/health", timeout=2)
+            if (health.status_code == 200 and health.json()["model"]["status"] == "ready"
                     and httpx.get(url + "/training", timeout=2, follow_redirects=True).status_code == 200):
                 return
         except httpx.HTTPError:
@@ -127,3 +128,28 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900},
             "permissions": ["clipboard-read", "clipboard-write"]}
+
+
+def make_tiny_adapter(data_dir: Path, name: str, seed: int = 0) -> Path:
+    """A real PEFT LoRA for the app's tiny model (non-zero LoRA-B), wrapped the way training wraps it.
+
+    The app builds the tiny model under its data dir at start-up; call this once it is ready.
+    """
+    import torch
+    from peft import get_peft_model
+    from transformers import MusicgenForConditionalGeneration
+
+    from training_dashboard.engine.tiny import ensure_tiny_model
+    from training_dashboard.training.lora import lora_config
+
+    model = MusicgenForConditionalGeneration.from_pretrained(str(ensure_tiny_model(data_dir)))
+    peft_model = get_peft_model(model, lora_config(rank=4, alpha=8, dropout=0.0))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param_name, param in peft_model.named_parameters():
+            if "lora_B" in param_name:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.5)
+    peft_model.peft_config["default"].base_model_name_or_path = "tiny"
+    path = data_dir / "adapters" / name
+    peft_model.save_pretrained(str(path), save_embedding_layers=False)
+    return path

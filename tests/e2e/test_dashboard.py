@@ -13,8 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import READINESS_THRESHOLD, Server
-from tests.factories import make_lora_dir
+from tests.e2e.conftest import READINESS_THRESHOLD, Server, make_tiny_adapter
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +39,7 @@ def _generate_and_rate(server: Server, ratings: list[int]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def warm_adapter(server: Server) -> dict:
-    path = make_lora_dir(server.data_dir / "adapters", "warm")
+    path = make_tiny_adapter(server.data_dir, "warm")
     return httpx.post(server.api + "/adapters", json={
         "name": "warm", "version": "1.0.0", "path": str(path), "description": "Warm lo-fi tone from e2e feedback",
         "is_active": False, "training_config": {"epochs": 1, "lora_r": 4},
@@ -89,7 +88,9 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     page.get_by_test_id("prompt-duration").fill("0.5")
     expect(page.get_by_test_id("generate")).to_be_enabled()
     page.get_by_test_id("generate").click()
-    expect(page.get_by_test_id("job-status")).to_have_text("completed", timeout=GENERATION_TIMEOUT_MS)
+    status = page.get_by_test_id("job-status")
+    expect(status).to_have_text(re.compile("completed|failed|cancelled"), timeout=GENERATION_TIMEOUT_MS)
+    assert status.inner_text() == "completed", page.get_by_test_id("job-error").all_inner_texts()
     expect(page.get_by_test_id("clip-card")).to_have_count(2)
     expect(page.get_by_test_id("clip-adapter").first).to_contain_text("warm")
     job_id = int(re.search(r"#(\d+)", page.get_by_text(re.compile(r"^Job #\d+$")).inner_text()).group(1))
@@ -162,20 +163,20 @@ def test_adapter_toggle_reflected_in_studio_selector(page: Page, server: Server,
     page.goto(server.url + "/training?tab=adapters")
     page.evaluate("window.__tdMarker = 'toggle'")
     card = page.get_by_test_id("adapter-card").filter(has_text="warm")
-    page.get_by_test_id("adapter-filter").get_by_text("Active", exact=True).click()
+    page.get_by_test_id("adapter-filter").get_by_role("radio", name="Active", exact=True).click()
     expect(card).to_be_visible()
     card.get_by_test_id("adapter-toggle").click()
     expect(page.get_by_test_id("adapters-empty")).to_contain_text("No adapters match this filter")
     page.get_by_test_id("tab-progress").click()
     page.get_by_test_id("tab-adapters").click()  # the filter is kept across tabs
-    expect(page.get_by_test_id("adapter-filter").get_by_role("radio", name="Active")).to_be_checked()
+    expect(page.get_by_test_id("adapter-filter").get_by_role("radio", name="Active", exact=True)).to_be_checked()
     page.get_by_test_id("nav-studio").click()
     selector = page.get_by_test_id("adapter-selector")
     expect(selector.get_by_role("radio", name=re.compile("Base model"))).to_be_visible()
     expect(selector.get_by_role("radio", name=re.compile("warm"))).to_have_count(0)
     page.get_by_test_id("nav-training").click()
     page.get_by_test_id("tab-adapters").click()
-    page.get_by_test_id("adapter-filter").get_by_text("All", exact=True).click()
+    page.get_by_test_id("adapter-filter").get_by_role("radio", name="All", exact=True).click()
     page.get_by_test_id("adapter-card").filter(has_text="warm").get_by_test_id("adapter-toggle").click()
     expect(card.get_by_test_id("adapter-status")).to_have_text("active")
     page.get_by_test_id("nav-studio").click()
