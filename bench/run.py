@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "started_at": stamp, "machine": machine(), "scale": meta["scale"], "seed": meta["seed"],
         "database": engine.dialect.name, "data_dir": str(data_dir), "seed_counts": meta["counts"],
-        "seed_seconds": meta["seconds"], "app_root": str(args.app_root or "."), "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
+        "seed_seconds": meta["seconds"], "app_root": str(args.app_root or "."),
+        "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
     }
     server = Server(data_dir, args.database_url, out.with_suffix(".server.log"), app_root=args.app_root)
     t_run = time.perf_counter()

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import sys
-import time
 import wave
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the full workload (default 1.0)")
     p.add_argument("--seed", type=int, default=20251125, help="random seed (same seed, same data)")
     p.add_argument("--days", type=int, default=90, help="ratings and preferences spread over this many days")
-    p.add_argument("--end-date", type=date.fromisoformat, default=None, help="last day of feedback (default yesterday, UTC)")
+    p.add_argument("--end-date", type=date.fromisoformat, default=None,
+                   help="last day of feedback (default yesterday, UTC)")
     p.add_argument("--datasets", type=int, default=50, help="frozen datasets to create (default 50)")
     p.add_argument("--wav-ms", type=int, default=50, help="length of each placeholder WAV in ms (default 50)")
     p.add_argument("--force", action="store_true", help="delete the data dir (and its tables) first")

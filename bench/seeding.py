@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,10 +258,3 @@ def _drop_all(db) -> None:  # type: ignore[no-untyped-def]
     with db.engine.begin() as conn:
         SQLModel.metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str)
-
-
-__all__ = ["seed_all", "UTC", "datetime"]
