@@ -37,6 +37,17 @@ def _generate_and_rate(server: Server, ratings: list[int]) -> list[int]:
         return job["audio_ids"]
 
 
+def _screenshot(page: Page, name: str, full_page: bool = True) -> None:
+    """At 1280 px and at 390 px, then back (artifacts/ is gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size or {"width": 1280, "height": 900}
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(200)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=full_page)
+    page.set_viewport_size(size)
+
+
 @pytest.fixture(scope="module")
 def warm_adapter(server: Server) -> dict:
     path = make_tiny_adapter(server.data_dir, "warm")
@@ -47,6 +58,13 @@ def warm_adapter(server: Server) -> dict:
 
 
 def test_empty_states_and_tab_in_url(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    expect(page.get_by_test_id("clips-empty")).to_be_visible()
+    expect(page.get_by_test_id("generate")).to_be_disabled()  # no prompt yet
+    page.get_by_test_id("prompt-text").fill("x")
+    page.get_by_test_id("prompt-tempo").fill("300")
+    expect(page.get_by_test_id("prompt-problem")).to_contain_text("Tempo must be a whole number from 40 to 200")
+    expect(page.get_by_test_id("generate")).to_be_disabled()
     page.goto(server.url + "/training")
     expect(page.get_by_test_id("datasets-empty")).to_contain_text("A dataset is a frozen snapshot")
     page.get_by_test_id("tab-adapters").click()
@@ -111,6 +129,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
         expect(readiness).to_contain_text(left)
     page.get_by_test_id("prefer-a").click()
     expect(page.get_by_test_id("pref-result")).to_have_text("A preferred over B")
+    _screenshot(page, "studio-clips")
 
     # Progress tab: ready, and its button opens the Datasets tab's form
     page.get_by_test_id("readiness-link").click()
@@ -131,6 +150,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     expect(form.get_by_text("Minimum rating: 4★")).to_be_visible()
     preview = form.get_by_test_id("ds-preview")
     expect(preview).to_have_text("3 samples match this filter")
+    _screenshot(page, "training-dataset-form")
     previewed = int(preview.inner_text().split()[0])
     expect(form.get_by_test_id("ds-create")).to_be_enabled()
     form.get_by_test_id("ds-create").click()
@@ -151,6 +171,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     expect(page.get_by_test_id("export-hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     page.get_by_test_id("export-copy").click()
     expect(page.get_by_text("Command copied")).to_be_visible()
+    _screenshot(page, "training-export-dialog", full_page=False)
     assert page.evaluate("navigator.clipboard.readText()") == command.inner_text()
     page.keyboard.press("Escape")
     expect(row.get_by_test_id("ds-row-export")).to_contain_text("Exported (jsonl")
@@ -175,7 +196,8 @@ def test_adapter_toggle_reflected_in_studio_selector(page: Page, server: Server,
     expect(selector.get_by_role("radio", name=re.compile("Base model"))).to_be_visible()
     expect(selector.get_by_role("radio", name=re.compile("warm"))).to_have_count(0)
     page.get_by_test_id("nav-training").click()
-    page.get_by_test_id("tab-adapters").click()
+    expect(page).to_have_url(re.compile(r"/training\?tab=adapters$"))  # back to the tab last shown
+    expect(page.get_by_test_id("tab-adapters")).to_have_attribute("aria-selected", "true")
     page.get_by_test_id("adapter-filter").get_by_role("radio", name="All", exact=True).click()
     page.get_by_test_id("adapter-card").filter(has_text="warm").get_by_test_id("adapter-toggle").click()
     expect(card.get_by_test_id("adapter-status")).to_have_text("active")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.audio_player import audio_player
+from training_dashboard.components.layout import empty_state
 from training_dashboard.state.stats import StatsState
 from training_dashboard.state.studio import SUGGESTED_TAGS, Clip, StudioState
 
@@ -93,6 +94,12 @@ def readiness_line() -> rx.Component:
 
 def clips_section() -> rx.Component:
     return rx.vstack(
+        rx.cond((StudioState.clips.length() == 0) & (StudioState.job_status == ""), empty_state(
+            "No clips yet",
+            "Write a prompt, pick the base model or an adapter, and press Generate. Each clip gets a player, a "
+            "1–5 rating, tags and notes; with two or more you can also say which one is better.",
+            testid="clips-empty",
+        )),
         rx.grid(rx.foreach(StudioState.clips, clip_card), columns=rx.breakpoints(initial="1", md="2"), spacing="3",
                 width="100%"),
         preference_picker(),

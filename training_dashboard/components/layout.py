@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-NAV = (("Studio", "/"), ("Training", "/training"))
+from training_dashboard.state.training import TrainingState
+
+# Back to the tab last shown: the address and the tab agree from the first frame.
+NAV = (("Studio", "/"), ("Training", "/training?tab=" + TrainingState.tab))
 
 
-def nav_link(label: str, href: str, current: bool) -> rx.Component:
+def nav_link(label: str, href: str | rx.Var[str], current: bool) -> rx.Component:
     return rx.link(
         label, href=href, weight="bold" if current else "regular", color_scheme="iris" if current else "gray",
         underline="none", aria_current="page" if current else None, data_testid=f"nav-{label.lower()}",
