@@ -90,7 +90,8 @@ def table(result: dict[str, Any]) -> str:
                 size = o["output_size"]
                 desc = (f"{size['files']:,} files, manifest {mb(size['manifest_bytes'])}, apparent "
                         f"{mb(size['apparent_bytes'])}, on disk {mb(size['disk_bytes_unique_inodes'])}"
-                        if "files" in size else f"{size['rows']:,} member rows, DB +{mb(size['db_growth_bytes'])}")
+                        if "files" in size
+                        else f"{size['rows']:,} member rows, DB file growth {mb(size['db_growth_bytes'])}")
                 lines.append(f"{name:<22}{o['rows']:9,}{o['wall_s']:9.2f}{o.get('server_cpu_s', 0):8.2f}"
                              f"{mb(o['peak_rss_bytes']):>11}  {desc}")
     srv = result.get("server", {})
