@@ -37,6 +37,13 @@ def _generate_and_rate(server: Server, ratings: list[int]) -> list[int]:
         return job["audio_ids"]
 
 
+def _open_tab(page: Page, name: str) -> None:
+    """Click a tab and wait until the app shows it (the next click must not race the switch)."""
+    page.get_by_test_id(f"tab-{name}").click()
+    expect(page.get_by_test_id(f"tab-{name}")).to_have_attribute("aria-selected", "true")
+    expect(page).to_have_url(re.compile(f"tab={name}$"))
+
+
 def _screenshot(page: Page, name: str, full_page: bool = True) -> None:
     """At 1280 px and at 390 px, then back (artifacts/ is gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -67,7 +74,7 @@ def test_empty_states_and_tab_in_url(page: Page, server: Server) -> None:
     expect(page.get_by_test_id("generate")).to_be_disabled()
     page.goto(server.url + "/training")
     expect(page.get_by_test_id("datasets-empty")).to_contain_text("A dataset is a frozen snapshot")
-    page.get_by_test_id("tab-adapters").click()
+    _open_tab(page, "adapters")
     expect(page).to_have_url(re.compile(r"/training\?tab=adapters$"))
     expect(page.get_by_test_id("adapters-empty")).to_contain_text("No adapters yet")
     page.reload()  # the tab survives a reload because it lives in the URL
@@ -75,7 +82,7 @@ def test_empty_states_and_tab_in_url(page: Page, server: Server) -> None:
     expect(page.get_by_test_id("tab-adapters")).to_have_attribute("aria-selected", "true")
     page.goto(server.url + "/training?tab=progress")
     expect(page.get_by_test_id("readiness-fraction")).to_have_text(f"0 / {READINESS_THRESHOLD} samples")
-    page.get_by_test_id("tab-datasets").click()
+    _open_tab(page, "datasets")
     page.get_by_role("button", name="Create your first dataset").click()
     expect(page.get_by_test_id("dataset-form")).to_be_visible()
     expect(page.get_by_test_id("ds-preview")).to_have_text("0 samples match this filter")
@@ -89,7 +96,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
 
     # Activate the adapter on the training page; it shows at once
     page.get_by_test_id("nav-training").click()
-    page.get_by_test_id("tab-adapters").click()
+    _open_tab(page, "adapters")
     card = page.get_by_test_id("adapter-card").filter(has_text="warm")
     expect(card.get_by_test_id("adapter-status")).to_have_text("inactive")
     card.get_by_test_id("adapter-toggle").click()
@@ -114,6 +121,14 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     job_id = int(re.search(r"#(\d+)", page.get_by_text(re.compile(r"^Job #\d+$")).inner_text()).group(1))
     job = httpx.get(f"{server.api}/generate/{job_id}").json()
     assert job["adapter_id"] == warm_adapter["id"] and len(job["audio_ids"]) == 2
+
+    # the player streams the WAV from the API and can seek
+    audio = page.get_by_test_id("clip-audio").first
+    assert re.search(r"/api/audio/\d+/stream$", audio.get_attribute("src") or "")
+    handle = audio.element_handle()
+    page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.4", arg=handle)
+    audio.evaluate("el => { el.currentTime = 0.25; }")
+    page.wait_for_function("el => !el.seeking && Math.abs(el.currentTime - 0.25) < 0.05", arg=handle)
 
     # rate both clips; the readiness line follows each rating
     readiness = page.get_by_test_id("readiness-line")
@@ -188,8 +203,8 @@ def test_adapter_toggle_reflected_in_studio_selector(page: Page, server: Server,
     expect(card).to_be_visible()
     card.get_by_test_id("adapter-toggle").click()
     expect(page.get_by_test_id("adapters-empty")).to_contain_text("No adapters match this filter")
-    page.get_by_test_id("tab-progress").click()
-    page.get_by_test_id("tab-adapters").click()  # the filter is kept across tabs
+    _open_tab(page, "progress")
+    _open_tab(page, "adapters")  # the filter is kept across tabs
     expect(page.get_by_test_id("adapter-filter").get_by_role("radio", name="Active", exact=True)).to_be_checked()
     page.get_by_test_id("nav-studio").click()
     selector = page.get_by_test_id("adapter-selector")

@@ -20,8 +20,9 @@ def _tag_toggle(clip: Clip, index: rx.Var[int], tag: str) -> rx.Component:
 def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
     return rx.vstack(
         rx.radio_group.root(
-            *(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)),
-            value=clip.rating, on_change=lambda v: StudioState.set_rating(index, v), direction="row",
+            rx.hstack(rx.text("Rating", size="2", weight="medium"),
+                      *(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), spacing="3", wrap="wrap"),
+            value=clip.rating, on_change=lambda v: StudioState.set_rating(index, v),
             custom_attrs={"data-testid": "rating", "aria-label": "Rating 1 to 5"},
         ),
         rx.flex(*(_tag_toggle(clip, index, tag) for tag in SUGGESTED_TAGS), wrap="wrap", gap="1"),
