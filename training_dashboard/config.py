@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, description="Bearer token required on /api when set.")
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
     readiness_min_rating: int = Field(default=4, ge=1, le=5)
-    adapter_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list, description="Adapters must live under one of these.")
+    adapter_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Adapters must live under one of these."
+    )
     host: str = Field(default="127.0.0.1", description="Bind address of the backend / API.")
     port: int = Field(default=8000, ge=1, le=65535)
     worker: bool = Field(default=True, description="Run the generation worker inside the app process.")

@@ -33,7 +33,7 @@ async def test_jsonl_export_layout_and_hard_links(client, db, settings):
     assert export["train_command"] == (
         f"python -m training_dashboard.training sft --data {export['export_path']} --name dnb-supervised-sft"
     )
-    assert not [p for p in settings.exports_dir.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    assert not [p for p in settings.exports_dir.iterdir() if p.name.startswith((".tmp-", ".old-"))]  # no temp dirs
 
 
 async def test_huggingface_export_loads_with_datasets(client, db, settings):
@@ -84,5 +84,20 @@ async def test_missing_audio_file_fails_export_cleanly(client, db, settings):
     (settings.resolved_data_dir / "audio" / "factory-1-1.wav").unlink()
     r = await client.post(f"/datasets/{ds['id']}/export", json={"format": "jsonl"})
     assert r.status_code == 400 and "missing" in r.json()["detail"]
-    assert list(settings.exports_dir.iterdir()) == []  # nothing half-written, nothing registered
+    assert [p.name for p in settings.exports_dir.iterdir()] == [".exporting.lock"]  # nothing half-written
     assert (await client.get(f"/datasets/{ds['id']}")).json()["exports"] == []
+
+
+def test_recovery_leaves_a_live_export_of_another_process_alone(settings):
+    import fcntl
+
+    from training_dashboard.services.exports import ACTIVE_LOCK
+
+    settings.ensure_dirs()
+    live = settings.exports_dir / f".tmp-{'c' * 32}"
+    live.mkdir()
+    with open(settings.exports_dir / ACTIVE_LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # what an exporting process holds
+        assert recover_exports(settings.exports_dir) == 0
+        assert live.is_dir()
+    assert recover_exports(settings.exports_dir) == 1 and not live.exists()

@@ -129,7 +129,7 @@ def test_kill_during_export_leaves_no_half_export(tmp_path):
     assert _integrity_ok(data_dir)
     server = ApiServer(data_dir).start()
     try:
-        assert [p.name for p in exports_dir.iterdir() if p.name.startswith(".")] == []  # recovery cleaned up
+        assert [p.name for p in exports_dir.iterdir() if p.name.startswith((".tmp-", ".old-"))] == []  # cleaned
         info = httpx.get(f"{server.url}/datasets/{dataset.id}").json()
         for export_row in info["exports"]:  # anything registered is complete on disk
             lines = (exports_dir / export_row["export_path"]).joinpath("manifest.jsonl").read_text().splitlines()

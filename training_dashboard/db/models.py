@@ -67,6 +67,7 @@ class Rating(SQLModel, table=True):
     __table_args__ = (
         Index("ix_rating_rating_id", "rating", "id"),
         Index("ix_rating_adapter_rating", "adapter_id", "rating"),
+        Index("ix_rating_adapter_id", "adapter_id", "id"),
         Index("ix_rating_created_at", "created_at"),
         Index("ix_rating_prompt_id", "prompt_id"),
         Index("ix_rating_audio_id", "audio_id"),
@@ -99,7 +100,8 @@ class RatingTag(SQLModel, table=True):
 class Preference(SQLModel, table=True):
     __table_args__ = (
         Index("ix_preference_created_at", "created_at"),
-        Index("ix_preference_adapters", "chosen_adapter_id", "rejected_adapter_id"),
+        Index("ix_preference_adapters", "chosen_adapter_id", "rejected_adapter_id", "tie"),
+        Index("ix_preference_rejected_adapter", "rejected_adapter_id", "chosen_adapter_id", "tie"),
         Index("ix_preference_chosen", "chosen_id"),
         Index("ix_preference_rejected", "rejected_id"),
     )

@@ -33,7 +33,8 @@ class Database:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000}
+                url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+                pool_size=20, max_overflow=20,  # the server has 40 worker threads; avoid reconnect churn
             )
             _install_sqlite_pragmas(self.engine)
         else:

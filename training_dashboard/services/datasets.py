@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -14,14 +15,22 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, Dataset, DatasetExport, DatasetMember, Preference, Rating, RatingTag
 from training_dashboard.services.counters import adapter_key
 from training_dashboard.services.errors import Conflict, NotFound
-from training_dashboard.services.filters import count_of, query_for
+from training_dashboard.services.filters import count_of, query_for, supervised_query
 
 
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
     """How many items a dataset with this filter would hold right now."""
-    query = query_for(kind, flt)
     with db.session() as session:
-        return session.scalar(count_of(query)) or 0
+        if kind == "supervised" and flt.excluded_tags and not flt.required_tags:
+            # count(A \ E) = count(A) - count(A ∩ E): two index-driven counts instead of an
+            # anti-join that probes the excluded set once per rating of A (1M probes when A is
+            # everything). With required tags A is already enumerated row by row, so the plain
+            # NOT IN below costs less than enumerating it twice.
+            # One statement, so both counts come from the same snapshot on PostgreSQL too.
+            kept = supervised_query(flt.model_copy(update={"excluded_tags": []}))
+            dropped = kept.where(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags))))
+            return session.scalar(select(count_of(kept).scalar_subquery() - count_of(dropped).scalar_subquery())) or 0
+        return session.scalar(count_of(query_for(kind, flt))) or 0
 
 
 def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
@@ -61,10 +70,21 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
 def _compute_stats(session: Session, dataset: Dataset) -> dict:  # type: ignore[type-arg]
     members = select(DatasetMember.item_id).where(DatasetMember.dataset_id == dataset.id)
     if dataset.type == "supervised":
-        rows = select(Rating).where(Rating.id.in_(members)).subquery()
-        distribution = dict(session.execute(select(rows.c.rating, func.count()).group_by(rows.c.rating)).all())
-        unique_prompts = session.scalar(select(func.count(func.distinct(rows.c.prompt_id)))) or 0
-        per_adapter = session.execute(select(rows.c.adapter_id, func.count()).group_by(rows.c.adapter_id)).all()
+        member = (DatasetMember.item_id == Rating.id) & (DatasetMember.dataset_id == dataset.id)
+        # One pass gives both the distribution and the per-adapter counts (was two passes,
+        # each over a subquery selecting every column of rating).
+        distribution: dict[int, int] = {}
+        adapter_counts: dict[int | None, int] = {}
+        for rating, adapter_id, n in session.execute(
+            select(Rating.rating, Rating.adapter_id, func.count()).join(DatasetMember, member)
+            .group_by(Rating.rating, Rating.adapter_id)
+        ):
+            distribution[rating] = distribution.get(rating, 0) + n
+            adapter_counts[adapter_id] = adapter_counts.get(adapter_id, 0) + n
+        per_adapter = list(adapter_counts.items())
+        unique_prompts = session.scalar(
+            select(func.count(func.distinct(Rating.prompt_id))).join(DatasetMember, member)
+        ) or 0
         tags = session.execute(
             select(RatingTag.tag, func.count()).where(RatingTag.rating_id.in_(members))
             .group_by(RatingTag.tag).order_by(func.count().desc(), RatingTag.tag).limit(100)
@@ -143,7 +163,8 @@ def list_datasets(db: Database, page: int, limit: int) -> schemas.Page[schemas.D
     with db.session() as session:
         total = session.scalar(select(func.count()).select_from(Dataset)) or 0
         datasets = list(session.scalars(
-            select(Dataset).order_by(Dataset.id.desc()).offset((page - 1) * limit).limit(limit)
+            select(Dataset).options(defer(Dataset.stats)).order_by(Dataset.id.desc())
+            .offset((page - 1) * limit).limit(limit)
         ))
         return schemas.Page[schemas.DatasetPublic](items=_publics(session, datasets), total=total)
 

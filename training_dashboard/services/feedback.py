@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from itertools import combinations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -45,7 +45,7 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
     return db.write(run)
 
 
-def rating_public(r: Rating) -> schemas.FeedbackPublic:
+def rating_public(r: Rating | Row) -> schemas.FeedbackPublic:  # type: ignore[type-arg]
     return schemas.FeedbackPublic(
         id=r.id or 0, audio_id=r.audio_id, prompt_id=r.prompt_id, adapter_id=r.adapter_id, rating=r.rating,
         criteria=schemas.Criteria(musicality=r.musicality, coherence=r.coherence,
@@ -110,8 +110,10 @@ def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, 
         clauses.append(Rating.prompt_id == prompt_id)
     with db.session() as session:
         total = session.scalar(select(func.count()).select_from(Rating).where(*clauses)) or 0
-        rows = session.scalars(
-            select(Rating).where(*clauses).order_by(Rating.id.desc()).offset((page - 1) * limit).limit(limit)
+        # Plain columns (rows quack like Rating for rating_public): no ORM identity-map work per row.
+        rows = session.execute(
+            select(*Rating.__table__.columns).where(*clauses).order_by(Rating.id.desc())
+            .offset((page - 1) * limit).limit(limit)
         ).all()
         return schemas.Page[schemas.FeedbackPublic](items=[rating_public(r) for r in rows], total=total)
 
