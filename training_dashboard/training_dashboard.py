@@ -1,6 +1,7 @@
 """The Reflex app: UI pages plus the API, served by one backend."""
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 import reflex as rx
@@ -9,6 +10,10 @@ from training_dashboard.api.app import create_app, start_worker, stop_worker
 from training_dashboard.pages import studio, training  # noqa: F401  (the pages register their routes)
 
 api = create_app()
+_host = rx.config.get_config().backend_host
+if _host not in ("127.0.0.1", "localhost", "::1"):
+    logging.getLogger("training_dashboard").warning(
+        "Backend listening on %s: UI and API are reachable from other machines. Set TD_API_TOKEN.", _host)
 
 
 @asynccontextmanager

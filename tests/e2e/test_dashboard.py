@@ -237,3 +237,15 @@ def test_screenshots(page: Page, server: Server, width: int) -> None:
         page.screenshot(path=SCREENSHOTS / f"training-{tab}-{width}.png", full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"/training?tab={tab} scrolls sideways at {width} px"
+
+
+def test_only_the_apps_own_origin_is_allowed(server: Server) -> None:
+    """The served app answers CORS preflights for its own origin, never for a foreign one."""
+    port = server.url.rsplit(":", 1)[1]
+    preflight = {"Access-Control-Request-Method": "POST"}
+    own = httpx.options(f"{server.api}/prompts", headers={"Origin": f"http://127.0.0.1:{port}", **preflight})
+    assert own.headers.get("access-control-allow-origin") == f"http://127.0.0.1:{port}"
+    foreign = httpx.options(f"{server.api}/prompts", headers={"Origin": "http://evil.example", **preflight})
+    assert "access-control-allow-origin" not in foreign.headers
+    get = httpx.get(f"{server.api}/health", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in get.headers
