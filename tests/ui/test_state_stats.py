@@ -25,4 +25,5 @@ async def test_stats_load_and_readiness(root, transport, api, db, settings) -> N
     assert stats.readiness_text == "3 more ratings needed for training"
     assert stats.readiness_fraction == "2 / 5 samples" and stats.readiness_percent == 40 and not stats.ready
     assert [r["count"] for r in stats.rating_chart] == [0, 1, 0, 1, 1]
+    assert [r["percent"] for r in stats.rating_chart] == ["0.0%", "100.0%", "0.0%", "100.0%", "100.0%"]
     assert sum(r.count for r in stats.by_adapter) == 3

@@ -47,7 +47,9 @@ class StatsState(rx.State):
 
     @rx.var
     def rating_chart(self) -> list[dict[str, str | int]]:
-        return [{"label": r.label, "count": r.count} for r in self.ratings]
+        """One bar per star: label, count and the bar's width in percent of the largest."""
+        top = max((r.count for r in self.ratings), default=0) or 1
+        return [{"label": r.label, "count": r.count, "percent": f"{100 * r.count / top:.1f}%"} for r in self.ratings]
 
     @rx.var
     def ready(self) -> bool:
