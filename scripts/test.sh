@@ -16,7 +16,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TD_CHROMIUM:-}" ]; then
 fi
 
 ruff check training_dashboard tests bench scripts
-python -m pytest "$@"
+python -m pytest --durations=15 "$@"
 
 # The API suite again on a real PostgreSQL (a throw-away cluster on 127.0.0.1).
 if [ $# -eq 0 ] && [ "${TD_SKIP_POSTGRES:-0}" != 1 ]; then

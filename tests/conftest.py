@@ -61,3 +61,9 @@ def _fresh_pg_database(admin_url: str, name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + "/" + dbname
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, which would break every asyncio test collected after it."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
