@@ -15,6 +15,7 @@ MAX_PROMPT_CHARS = 2000
 MAX_TAGS = 20
 MAX_PAGE = 1_000_000
 MAX_SEED = 2**32 - 1
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
 SEMVER_RE = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 
 
@@ -45,6 +46,7 @@ def _name(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_name)]
 Score = Annotated[int, Field(ge=1, le=5, strict=True)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Model(BaseModel):
@@ -112,9 +114,9 @@ JobStatus = Literal["queued", "processing", "completed", "failed", "cancelled"]
 
 
 class GenerateRequest(Model):
-    prompt_id: Annotated[int, Field(ge=1)]
+    prompt_id: Id
     num_samples: Annotated[int, Field(ge=1, le=4, strict=True)] = 1
-    adapter_id: Annotated[int, Field(ge=1)] | None = None
+    adapter_id: Id | None = None
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     duration: Annotated[float, Field(gt=0, le=30, allow_inf_nan=False)] = 5.0
     temperature: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] = 1.0
@@ -164,7 +166,7 @@ class Criteria(Model):
 
 
 class FeedbackCreate(Model):
-    audio_id: Annotated[int, Field(ge=1)]
+    audio_id: Id
     rating: Score
     criteria: Criteria = Criteria()
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
@@ -191,8 +193,8 @@ class FeedbackPublic(Model):
 
 
 class PreferenceCreate(Model):
-    chosen_id: Annotated[int, Field(ge=1)]
-    rejected_id: Annotated[int, Field(ge=1)]
+    chosen_id: Id
+    rejected_id: Id
     tie: bool = False
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
 
@@ -204,7 +206,7 @@ class PreferenceCreate(Model):
 
 
 class RankingCreate(Model):
-    audio_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=8)]
+    audio_ids: Annotated[list[Id], Field(min_length=2, max_length=8)]
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
 
     @field_validator("audio_ids")
@@ -257,7 +259,7 @@ class DatasetFilter(Model):
     max_rating: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
     required_tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
     excluded_tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
-    adapter_id: Annotated[int, Field(ge=1)] | Literal["base"] | None = None
+    adapter_id: Id | Literal["base"] | None = None
     start_date: date | None = None
     end_date: date | None = None
 
@@ -338,7 +340,7 @@ class AdapterCreate(Model):
     path: Annotated[str, Field(min_length=1, max_length=1000)]
     description: Annotated[CleanStr, Field(max_length=2000)] | None = None
     base_model: Annotated[CleanStr, Field(min_length=1, max_length=500)] | None = None
-    dataset_id: Annotated[int, Field(ge=1)] | None = None
+    dataset_id: Id | None = None
     manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     training_config: dict[str, Any] = {}
     report: dict[str, Any] = {}

@@ -43,6 +43,16 @@ async def test_ids_of_the_wrong_kind(client, db, settings):
     assert (await client.get("/prompts/abc")).status_code == 422
     assert (await client.get("/datasets/1.5")).status_code == 422
     assert (await client.get(f"/audio/{2**70}")).status_code == 422
+    # ids beyond a 32-bit INTEGER column: 422, not an overflow deep in the driver (found by the fuzz)
+    assert (await client.get(f"/audio/{2**31}")).status_code == 422
+    assert (await client.post("/generate", json={"prompt_id": 2**63})).status_code == 422
+    assert (await client.post("/feedback", json={"audio_id": 2**40, "rating": 3})).status_code == 422
+    assert (await client.post("/preferences", json={"chosen_id": 1, "rejected_id": 2**31})).status_code == 422
+    assert (await client.get("/feedback", params={"adapter_id": "9" * 15})).status_code == 400
+    assert (await client.get("/feedback", params={"adapter_id": "9" * 30})).status_code == 422
+    assert (await client.get("/feedback", params={"prompt_id": 2**33})).status_code == 422
+    r = await client.post("/datasets/preview", json={"filter": {"adapter_id": 2**31}})
+    assert r.status_code == 422 and "adapter_id" in r.json()["detail"]
     assert (await client.post("/feedback", json={"audio_id": "1", "rating": 3})).status_code in (201, 422)
     # an audio id used as a prompt id, a prompt id as an adapter id: unknown ids are 404s
     assert (await client.post("/generate", json={"prompt_id": audio_id + 100})).status_code == 404

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Path, Query, Response
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import adapters
 
 router = APIRouter(prefix="/adapters", tags=["adapters"])
-IdPath = Path(ge=1, le=2**62)
+IdPath = Path(ge=1, le=MAX_ID)
 
 
 @router.post("", status_code=201, response_model=schemas.AdapterPublic)

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep
 from training_dashboard.db.models import Adapter, AudioSample, Prompt
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services.errors import NotFound
 from training_dashboard.services.prompts import audio_brief, prompt_public
 
 router = APIRouter(prefix="/audio", tags=["audio"])
-IdPath = Path(ge=1, le=2**62)
+IdPath = Path(ge=1, le=MAX_ID)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 64 * 1024
 

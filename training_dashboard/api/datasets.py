@@ -6,10 +6,11 @@ from fastapi import APIRouter, Path, Response
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import datasets, exports
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-IdPath = Path(ge=1, le=2**62)
+IdPath = Path(ge=1, le=MAX_ID)
 
 
 @router.post("/preview", response_model=schemas.DatasetPreview)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import feedback
 
 router = APIRouter(tags=["feedback"])
@@ -29,8 +30,8 @@ def read_feedback(
     db: DbDep,
     page: PageQ = 1,
     limit: LimitQ = 50,
-    audio_id: Annotated[int | None, Query(ge=1)] = None,
-    prompt_id: Annotated[int | None, Query(ge=1)] = None,
+    audio_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    prompt_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     adapter_id: Annotated[str | None, Query(max_length=20, description="an adapter id or 'base'")] = None,
     min_rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     max_rating: Annotated[int | None, Query(ge=1, le=5)] = None,

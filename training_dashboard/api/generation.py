@@ -4,10 +4,11 @@ from fastapi import APIRouter, Path
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import jobs
 
 router = APIRouter(prefix="/generate", tags=["generation"])
-IdPath = Path(ge=1, le=2**62)
+IdPath = Path(ge=1, le=MAX_ID)
 
 
 def _public(db, job_id: int) -> schemas.JobPublic:  # type: ignore[no-untyped-def]

@@ -4,10 +4,11 @@ from fastapi import APIRouter, Path, Request
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import prompts
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
-IdPath = Path(ge=1, le=2**62)
+IdPath = Path(ge=1, le=MAX_ID)
 
 
 @router.post("", status_code=201, response_model=schemas.PromptPublic)

@@ -159,7 +159,7 @@ def feedback_filter(min_rating: int | None, max_rating: int | None, adapter_id: 
     """Build (and validate) a rating filter from query parameters."""
     adapter: int | str | None = adapter_id
     if adapter_id is not None and adapter_id != "base":
-        if not adapter_id.isdigit() or int(adapter_id) < 1:
+        if not adapter_id.isdigit() or not 1 <= int(adapter_id) <= schemas.MAX_ID:
             raise BadRequest("adapter_id must be a positive integer or 'base'")
         adapter = int(adapter_id)
     try:
