@@ -1,8 +1,25 @@
 """Reflex configuration. Environment variables (REFLEX_*) override every field."""
 
 import os
+from pathlib import Path
 
 import reflex as rx
+
+
+def _keep_data_out_of_hot_reload() -> None:
+    """Dev mode reloads the backend when files under the project change. The database, audio,
+    exports and benchmark data are written constantly (the worker polls the job queue), which
+    would restart the backend forever: exclude them (``REFLEX_HOT_RELOAD_EXCLUDE_PATHS``)."""
+    root = Path(__file__).resolve().parent
+    data = Path(os.environ.get("TD_DATA_DIR") or root / "data").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    candidates = [data, root / "bench", root / "artifacts", root / "tests"]
+    paths = [str(p) for p in candidates if p.exists() and p.parent == root]
+    if paths:
+        os.environ.setdefault("REFLEX_HOT_RELOAD_EXCLUDE_PATHS", ":".join(paths))
+
+
+_keep_data_out_of_hot_reload()
 
 
 def _allowed_origins() -> list[str]:

@@ -71,16 +71,16 @@ def feedback_stats() -> rx.Component:
             width="100%", custom_attrs={"data-testid": "rating-chart"},
         ),
         rx.card(
-            rx.text("Samples by adapter", size="2", weight="medium"),
+            rx.text("Rated samples by model", size="2", weight="medium"),
             rx.cond(
                 s.by_adapter.length() > 0,
                 rx.table.root(
                     rx.table.header(rx.table.row(rx.table.column_header_cell("Model"),
-                                                 rx.table.column_header_cell("Clips"))),
+                                                 rx.table.column_header_cell("Ratings"))),
                     rx.table.body(rx.foreach(s.by_adapter, _adapter_row)),
                     size="1", width="100%",
                 ),
-                rx.text("No clips generated yet.", size="2", color_scheme="gray"),
+                rx.text("No rated clips yet.", size="2", color_scheme="gray"),
             ),
             width="100%",
         ),
