@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,12 @@ def test_api_starts_without_importing_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[2])
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_dev_hot_reload_ignores_the_data_dir():
+    """The worker writes the database constantly; watched, it would restart `reflex run` forever."""
+    root = Path(__file__).parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TD_", "REFLEX_HOT"))}
+    code = "import os, rxconfig; print(os.environ['REFLEX_HOT_RELOAD_EXCLUDE_PATHS'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, env=env)
+    assert str(root / "data") in out.stdout.strip().split(":")
