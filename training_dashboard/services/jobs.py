@@ -169,11 +169,6 @@ def set_progress(db: Database, job_id: int, progress: float) -> bool:
     return db.write(run)
 
 
-def is_cancel_requested(db: Database, job_id: int) -> bool:
-    with db.session() as session:
-        return bool(session.scalar(select(GenerationJob.cancel_requested).where(GenerationJob.id == job_id)))
-
-
 def complete_job(db: Database, job_id: int, samples: list[GeneratedSample]) -> list[int]:
     """Store the clips and mark the job completed, in one transaction. Returns audio ids."""
 
