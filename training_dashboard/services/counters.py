@@ -7,16 +7,37 @@ deadlock. :func:`rebuild_counters` recomputes them from the source tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from training_dashboard.db.models import AudioSample, Counter, Preference, Rating
+from training_dashboard.db.models import Adapter, AudioSample, Counter, Preference, Rating
 
 
 def adapter_key(adapter_id: int | None) -> str:
     return "base" if adapter_id is None else str(adapter_id)
+
+
+def adapter_label(adapter_id: int | None, name: str | None = None, version: str | None = None) -> str:
+    """How feedback names the model of a clip: "base", "name@version", or a deleted adapter."""
+    if adapter_id is None:
+        return "base"
+    return f"{name}@{version}" if name is not None else f"adapter #{adapter_id} (deleted)"
+
+
+def adapter_labels(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """Labels for adapter keys ("base" or an id as text), with one query for the ids."""
+    ids = {int(k) for k in keys if k.isdigit()}
+    found = {a.id: a for a in session.scalars(select(Adapter).where(Adapter.id.in_(ids)))} if ids else {}
+    labels = {}
+    for key in keys:
+        adapter = found.get(int(key)) if key.isdigit() else None
+        labels[key] = adapter_label(int(key) if key.isdigit() else None, adapter and adapter.name,
+                                    adapter and adapter.version)
+    return labels
 
 
 def bump(session: Session, deltas: dict[str, int]) -> None:

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, Dataset, DatasetExport, DatasetMember, Preference, Rating, RatingTag
-from training_dashboard.services.counters import adapter_key
+from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.errors import Conflict, NotFound
 from training_dashboard.services.filters import count_of, query_for, supervised_query
 
@@ -109,14 +109,9 @@ def dataset_stats(db: Database, dataset_id: int) -> schemas.DatasetStats:
     with db.session() as session:
         dataset = _get(session, dataset_id)
         stats = dict(dataset.stats)
-        keys = [int(k) for k in stats.get("samples_by_adapter", {}) if k != "base"]
-        names = {
-            str(a.id): f"{a.name}@{a.version}" for a in session.scalars(select(Adapter).where(Adapter.id.in_(keys)))
-        } if keys else {}
-    by_adapter = {
-        ("base" if k == "base" else names.get(k, f"adapter #{k} (deleted)")): n
-        for k, n in stats.get("samples_by_adapter", {}).items()
-    }
+        counts = stats.get("samples_by_adapter", {})
+        labels = adapter_labels(session, counts)
+    by_adapter = {labels[k]: n for k, n in counts.items()}
     return schemas.DatasetStats(
         dataset_id=dataset_id, sample_count=dataset.sample_count,
         rating_distribution=stats.get("rating_distribution", {}), unique_prompts=stats.get("unique_prompts", 0),

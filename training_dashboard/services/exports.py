@@ -37,6 +37,7 @@ from training_dashboard.db.models import (
     Rating,
     utcnow,
 )
+from training_dashboard.services.counters import adapter_label
 from training_dashboard.services.errors import BadRequest, NotFound
 
 MANIFEST = "manifest.jsonl"
@@ -82,7 +83,7 @@ def _supervised_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[s
             "id": rid, "sample_id": sid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
             "audio": f"audio/{sid}.wav", "rating": rating,
             "criteria": {"musicality": musicality, "coherence": coherence, "emotional_alignment": emotional},
-            "tags": list(tags or []), "adapter": _label(adapter_id, a_name, a_version),
+            "tags": list(tags or []), "adapter": adapter_label(adapter_id, a_name, a_version),
             "adapter_id": adapter_id, "seed": seed, "duration": duration, "sample_rate": rate,
         }, [(sid, path)]
 
@@ -108,7 +109,8 @@ def _preference_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[s
         yield {
             "id": pid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
             "chosen": f"audio/{cid}.wav", "rejected": f"audio/{rid}.wav", "chosen_id": cid, "rejected_id": rid,
-            "chosen_adapter": _label(cad, c_name, c_version), "rejected_adapter": _label(rad, r_name, r_version),
+            "chosen_adapter": adapter_label(cad, c_name, c_version),
+            "rejected_adapter": adapter_label(rad, r_name, r_version),
         }, [(cid, cpath), (rid, rpath)]
 
 
@@ -121,12 +123,6 @@ def _stream(session: Session, stmt):  # type: ignore[no-untyped-def]
 
 def _attrs(style: str | None, tempo: int | None, instruments: list[str] | None, mood: str | None) -> dict[str, Any]:
     return {"style": style, "tempo": tempo, "instruments": list(instruments or []), "mood": mood}
-
-
-def _label(adapter_id: int | None, name: str | None, version: str | None) -> str:
-    if adapter_id is None:
-        return "base"
-    return f"{name}@{version}" if name is not None else f"adapter #{adapter_id} (deleted)"
 
 
 def _link(src: str, dst: str) -> None:

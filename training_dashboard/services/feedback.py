@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import Adapter, AudioSample, Preference, Rating, RatingTag
-from training_dashboard.services.counters import adapter_key, bump, read_counters
+from training_dashboard.db.models import AudioSample, Preference, Rating, RatingTag
+from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
 
@@ -122,22 +122,13 @@ def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.Fee
     """Totals, distribution, per-adapter figures and training readiness, from the counters."""
     with db.session() as session:
         counters = read_counters(session)
-        adapter_ids = {int(k.split(".")[1]) for k in counters if k.startswith("adapter.") and k.split(".")[1].isdigit()}
-        adapters = {
-            a.id: a for a in session.scalars(select(Adapter).where(Adapter.id.in_(adapter_ids)))
-        } if adapter_ids else {}
+        keys = [n.split(".")[1] for n, v in counters.items() if n.startswith("adapter.") and n.endswith(".count") and v]
+        labels = adapter_labels(session, keys)
     distribution = {str(r): counters.get(f"rating.{r}", 0) for r in range(1, 6)}
     by_adapter: dict[str, int] = {}
     avg_by_adapter: dict[str, float] = {}
-    for name, value in counters.items():
-        if not (name.startswith("adapter.") and name.endswith(".count")) or value == 0:
-            continue
-        key = name.split(".")[1]
-        if key == "base":
-            label = "base"
-        else:
-            adapter = adapters.get(int(key))
-            label = f"{adapter.name}@{adapter.version}" if adapter else f"adapter #{key} (deleted)"
+    for key in keys:
+        label, value = labels[key], counters[f"adapter.{key}.count"]
         by_adapter[label] = value
         avg_by_adapter[label] = round(counters.get(f"adapter.{key}.sum", 0) / value, 3)
     eligible = sum(distribution[str(r)] for r in range(min_rating, 6))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, Prompt
+from training_dashboard.services.counters import adapter_label
 from training_dashboard.services.errors import NotFound
 
 StreamUrl = Callable[[int], str]
@@ -43,21 +44,13 @@ def prompt_public(prompt: Prompt) -> schemas.PromptPublic:
     )
 
 
-def adapter_label(adapter: Adapter | None, adapter_id: int | None) -> str:
-    if adapter_id is None:
-        return "base"
-    if adapter is None:
-        return f"adapter #{adapter_id} (deleted)"
-    return f"{adapter.name}@{adapter.version}"
-
-
 def audio_brief(sample: AudioSample, adapter: Adapter | None, stream_url: StreamUrl = default_stream_url
                 ) -> schemas.AudioBrief:
     return schemas.AudioBrief(
         id=sample.id or 0,
         job_id=sample.job_id,
         adapter_id=sample.adapter_id,
-        adapter_label=adapter_label(adapter, sample.adapter_id),
+        adapter_label=adapter_label(sample.adapter_id, *((adapter.name, adapter.version) if adapter else ())),
         seed=sample.seed,
         duration=sample.duration,
         sample_rate=sample.sample_rate,
