@@ -177,3 +177,7 @@ class ApiClient:
     # health
     async def health(self) -> schemas.Health:
         return await self._get(schemas.Health, "health")
+
+    # leaderboard
+    async def leaderboard(self, include_deleted: bool = False) -> schemas.Leaderboard:
+        return await self._get(schemas.Leaderboard, "leaderboard", {"include_deleted": include_deleted})

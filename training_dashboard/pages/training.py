@@ -8,6 +8,7 @@ from training_dashboard.components.adapter_list import adapter_list
 from training_dashboard.components.dataset_list import dataset_panel
 from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
+from training_dashboard.components.leaderboard import leaderboard_panel
 from training_dashboard.state.training import TrainingState
 
 
@@ -21,7 +22,7 @@ def training() -> rx.Component:
         rx.tabs.root(
             rx.tabs.list(_tab("datasets", "Datasets"), _tab("adapters", "Adapters"), _tab("progress", "Progress")),
             rx.tabs.content(dataset_panel(), value="datasets", padding_top="1em"),
-            rx.tabs.content(adapter_list(), value="adapters", padding_top="1em"),
+            rx.tabs.content(adapter_list(), leaderboard_panel(), value="adapters", padding_top="1em"),
             rx.tabs.content(progress_panel(), value="progress", padding_top="1em"),
             value=TrainingState.tab, on_change=TrainingState.set_tab, width="100%",
         ),
