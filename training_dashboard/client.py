@@ -202,13 +202,15 @@ class ApiClient:
         return await self._get(schemas.Page[schemas.AudioListItem], "audio", params)
 
     async def next_clip(self, rater_id: int, *, blind: bool = True, adapter_id: int | str | None = None,
-                        prompt_id: int | None = None) -> schemas.QueueClip | None:
+                        prompt_id: int | None = None, exclude: list[int] | None = None) -> schemas.QueueClip | None:
         """The next clip for a rater (``QueueClipRevealed`` when not blind); None when none is left."""
         params: dict[str, Any] = {"rater_id": rater_id, "blind": str(blind).lower()}
         if adapter_id is not None:
             params["adapter_id"] = adapter_id
         if prompt_id is not None:
             params["prompt_id"] = prompt_id
+        if exclude:
+            params["exclude"] = exclude[-100:]
         response = await self._call("GET", "queue/next", params=params)
         if response.status_code == 204:
             return None

@@ -471,6 +471,8 @@ class JobSummary(Model):
     num_samples: int
     params: dict[str, Any]
     audio_ids: list[int]
+    seeds: list[int] = []
+    stream_urls: list[str] = []
     error: str | None
     created_at: UTCDateTime
     finished_at: UTCDateTime | None

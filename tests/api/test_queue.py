@@ -150,3 +150,17 @@ async def test_blind_answers_serialise_without_adapter_keys(client, db, settings
         r = await client.get("/queue/next", params={"rater_id": ana})
         assert "adapter" not in json.dumps(r.json())
         await client.post("/feedback", json={"audio_id": r.json()["audio_id"], "rating": 2, "rater_id": ana})
+
+
+async def test_skipped_clips_are_excluded(client, db, settings):
+    _, _, base, lora = await _setup(client, db, settings, n=4)
+    ana = await _rater(client, "Ana")
+    clips = base + lora
+    r = await client.get("/queue/next", params=[("rater_id", ana), ("exclude", clips[0]), ("exclude", clips[1])])
+    assert r.json()["audio_id"] == clips[2]
+    r = await client.get("/queue/next", params=[("rater_id", ana), *[("exclude", c) for c in clips]])
+    assert r.status_code == 204
+    r = await client.get("/queue/next", params=[("rater_id", ana), ("exclude", 2**40)])
+    assert r.status_code == 200 and r.json()["audio_id"] == clips[0]  # out-of-range ids exclude nothing
+    r = await client.get("/queue/next", params=[("rater_id", ana), *[("exclude", 1)] * 101])
+    assert r.status_code == 422

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
@@ -29,10 +29,10 @@ def create_job(body: schemas.GenerateRequest, db: DbDep, settings: SettingsDep) 
 
 
 @router.get("", response_model=schemas.Page[schemas.JobSummary])
-def read_jobs(db: DbDep, status: schemas.JobStatus | None = None, page: PageQ = 1,
+def read_jobs(request: Request, db: DbDep, status: schemas.JobStatus | None = None, page: PageQ = 1,
               limit: LimitQ = 20) -> schemas.Page[schemas.JobSummary]:
     """Generation history: jobs newest first with prompt, attributes, adapter and clip ids."""
-    return history.list_jobs(db, status, page, limit)
+    return history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url)
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic)

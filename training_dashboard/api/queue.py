@@ -19,10 +19,12 @@ PromptQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 @router.get("/next", response_model=schemas.QueueClipRevealed | schemas.QueueClip,
             responses={204: {"description": "Nothing left for this rater"}})
 def read_next_clip(request: Request, db: DbDep, settings: SettingsDep, rater_id: RaterQ, blind: bool = True,
-                   adapter_id: AdapterQ = None, prompt_id: PromptQ = None) -> Response | schemas.QueueClip:
+                   adapter_id: AdapterQ = None, prompt_id: PromptQ = None,
+                   exclude: Annotated[list[int], Query(max_length=100, description="clips skipped")] = [],  # noqa: B006
+                   ) -> Response | schemas.QueueClip:
     """The next clip this rater has not rated: fewest ratings first, oldest first (blind by default)."""
     clip = queue.next_clip(db, rater_id, settings.ratings_per_clip, blind=blind,
-                           adapter_id=queue.adapter_filter(adapter_id), prompt_id=prompt_id,
+                           adapter_id=queue.adapter_filter(adapter_id), prompt_id=prompt_id, exclude=exclude,
                            stream_url=request.app.state.signer.url)
     if clip is None:
         return Response(status_code=204)

@@ -14,7 +14,8 @@ from training_dashboard.services.queue import AdapterFilter
 from training_dashboard.services.raters import get_rater
 
 
-def list_jobs(db: Database, status: str | None, page: int, limit: int) -> schemas.Page[schemas.JobSummary]:
+def list_jobs(db: Database, status: str | None, page: int, limit: int,
+              stream_url: StreamUrl = default_stream_url) -> schemas.Page[schemas.JobSummary]:
     """Jobs newest first, each with its prompt, adapter and clip ids."""
     where = [GenerationJob.status == status] if status else []
     with db.session() as session:
@@ -25,19 +26,21 @@ def list_jobs(db: Database, status: str | None, page: int, limit: int) -> schema
             .outerjoin(Adapter, Adapter.id == GenerationJob.adapter_id)
             .where(*where).order_by(GenerationJob.id.desc()).offset((page - 1) * limit).limit(limit)
         ).all()
-        clips: dict[int, list[int]] = {}
+        clips: dict[int, list[tuple[int, int]]] = {}
         job_ids = [job.id for job, *_ in rows]
         if job_ids:
-            for job_id, audio_id in session.execute(
-                select(AudioSample.job_id, AudioSample.id).where(AudioSample.job_id.in_(job_ids))
+            for job_id, audio_id, seed in session.execute(
+                select(AudioSample.job_id, AudioSample.id, AudioSample.seed).where(AudioSample.job_id.in_(job_ids))
                 .order_by(AudioSample.id)
             ):
-                clips.setdefault(job_id, []).append(audio_id)
+                clips.setdefault(job_id, []).append((audio_id, seed))
     items = [
         schemas.JobSummary(
             id=job.id, status=job.status, prompt=prompt_public(prompt), adapter_id=job.adapter_id,
             adapter_label=adapter_label(job.adapter_id, name, version), num_samples=job.num_samples,
-            params=job.params, audio_ids=clips.get(job.id, []), error=job.error, created_at=job.created_at,
+            params=job.params, audio_ids=[a for a, _ in clips.get(job.id, [])],
+            seeds=[seed for _, seed in clips.get(job.id, [])],
+            stream_urls=[stream_url(a) for a, _ in clips.get(job.id, [])], error=job.error, created_at=job.created_at,
             finished_at=job.finished_at,
         )
         for job, prompt, name, version in rows

@@ -8,6 +8,7 @@ candidate, so the answer costs a few index lookups however large the table is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 
 from sqlalchemy import exists, func, select
@@ -38,17 +39,21 @@ def _clauses(rater_id: int, target: int, adapter_id: AdapterFilter, prompt_id: i
 
 
 def next_clip(db: Database, rater_id: int, target: int, *, blind: bool = True, adapter_id: AdapterFilter = None,
-              prompt_id: int | None = None, stream_url: StreamUrl = default_stream_url
+              prompt_id: int | None = None, exclude: Sequence[int] = (), stream_url: StreamUrl = default_stream_url
               ) -> schemas.QueueClip | schemas.QueueClipRevealed | None:
     """The next clip for a rater, or None when nothing is left for them.
+
+    ``exclude`` lists clips the rater skipped in this sitting (they stay in the queue).
 
     Raises:
         NotFound: unknown rater.
     """
     with db.session() as session:
         get_rater(session, rater_id)
+        skipped = [i for i in exclude if 1 <= i <= schemas.MAX_ID]
         audio_id = session.scalar(
-            select(AudioSample.id).where(*_clauses(rater_id, target, adapter_id, prompt_id))
+            select(AudioSample.id).where(*_clauses(rater_id, target, adapter_id, prompt_id),
+                                         AudioSample.id.not_in(skipped))
             .order_by(AudioSample.rating_count, AudioSample.id).limit(1)
         )
         if audio_id is None:
