@@ -67,13 +67,6 @@ class RaterState(rx.State):
         if self.current_id:
             self.switching = False
 
-    @rx.event
-    def set_open(self, value: bool):  # type: ignore[no-untyped-def]
-        if value:
-            return RaterState.open_picker
-        self.close_picker()
-        return None
-
     @rx.event(background=True)
     async def load_raters(self):  # type: ignore[no-untyped-def]
         async with self:
