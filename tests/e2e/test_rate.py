@@ -43,6 +43,7 @@ def test_rate_five_clips_with_the_keyboard(page: Page, server: Server) -> None:
     picker = page.get_by_test_id("rater-picker")
     expect(picker).to_contain_text("Who is listening?")
     page.get_by_test_id("rater-name").fill("Keyboard Kim")
+    expect(page.get_by_test_id("rater-add")).to_be_enabled()  # Enter submits through the enabled button
     page.keyboard.press("Enter")
     expect(picker).to_be_hidden()
     expect(page.get_by_test_id("rater-switch")).to_contain_text("Keyboard Kim")
@@ -107,7 +108,7 @@ def test_rate_five_clips_with_the_keyboard(page: Page, server: Server) -> None:
 def test_studio_history_reproduces_a_prompt(page: Page, server: Server) -> None:
     page.goto(server.url + "/")
     history = page.get_by_test_id("history")
-    expect(history.get_by_test_id("history-job").first).to_contain_text("queue: rainy synthwave")
+    expect(history.get_by_test_id("history-job").first).to_contain_text("queue: rainy synthwave", timeout=30_000)
     expect(history.get_by_test_id("history-clip").first).to_be_visible()
     history.get_by_test_id("history-use").first.click()
     expect(page.get_by_test_id("prompt-text")).to_have_value("queue: rainy synthwave")
