@@ -181,3 +181,48 @@ class ApiClient:
     # leaderboard
     async def leaderboard(self, include_deleted: bool = False) -> schemas.Leaderboard:
         return await self._get(schemas.Leaderboard, "leaderboard", {"include_deleted": include_deleted})
+
+    # raters, history, the listening queue, data quality
+    async def create_rater(self, body: schemas.RaterCreate) -> schemas.RaterPublic:
+        return await self._send(schemas.RaterPublic, "POST", "raters", body)
+
+    async def list_raters(self) -> list[schemas.RaterPublic]:
+        response = await self._call("GET", "raters")
+        return TypeAdapter(list[schemas.RaterPublic]).validate_python(response.json())
+
+    async def list_jobs(self, status: schemas.JobStatus | None = None, page: int = 1,
+                        limit: int = 20) -> schemas.Page[schemas.JobSummary]:
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if status:
+            params["status"] = status
+        return await self._get(schemas.Page[schemas.JobSummary], "generate", params)
+
+    async def list_audio(self, *, prompt_id: int | None = None, adapter_id: int | str | None = None,
+                         rated_by: int | None = None, not_rated_by: int | None = None, page: int = 1,
+                         limit: int = 50) -> schemas.Page[schemas.AudioListItem]:
+        params = {k: v for k, v in {"prompt_id": prompt_id, "adapter_id": adapter_id, "rated_by": rated_by,
+                                    "not_rated_by": not_rated_by, "page": page, "limit": limit}.items()
+                  if v is not None}
+        return await self._get(schemas.Page[schemas.AudioListItem], "audio", params)
+
+    async def next_clip(self, rater_id: int, *, blind: bool = True, adapter_id: int | str | None = None,
+                        prompt_id: int | None = None, exclude: list[int] | None = None) -> schemas.QueueClip | None:
+        """The next clip for a rater (``QueueClipRevealed`` when not blind); None when none is left."""
+        params: dict[str, Any] = {"rater_id": rater_id, "blind": str(blind).lower()}
+        if adapter_id is not None:
+            params["adapter_id"] = adapter_id
+        if prompt_id is not None:
+            params["prompt_id"] = prompt_id
+        if exclude:
+            params["exclude"] = exclude[-100:]
+        response = await self._call("GET", "queue/next", params=params)
+        if response.status_code == 204:
+            return None
+        model = schemas.QueueClip if blind else schemas.QueueClipRevealed
+        return model.model_validate(response.json())
+
+    async def queue_summary(self, rater_id: int) -> schemas.QueueSummary:
+        return await self._get(schemas.QueueSummary, "queue/summary", {"rater_id": rater_id})
+
+    async def feedback_quality(self) -> schemas.FeedbackQuality:
+        return await self._get(schemas.FeedbackQuality, "feedback/quality")

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     worker: bool = Field(default=True, description="Run the generation worker inside the app process.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ratings_per_clip: int = Field(default=3, ge=1, le=100,
+                                  description="The listening queue offers a clip until it has this many ratings.")
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod

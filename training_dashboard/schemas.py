@@ -172,6 +172,7 @@ class FeedbackCreate(Model):
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
     notes: Annotated[CleanStr, Field(max_length=5000)] | None = None
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+    rater_id: Id | None = None
 
     @field_validator("tags")
     @classmethod
@@ -190,6 +191,7 @@ class FeedbackPublic(Model):
     notes: str | None
     rater: str | None
     created_at: UTCDateTime
+    rater_id: int | None = None
 
 
 class PreferenceCreate(Model):
@@ -197,6 +199,7 @@ class PreferenceCreate(Model):
     rejected_id: Id
     tie: bool = False
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+    rater_id: Id | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> PreferenceCreate:
@@ -208,6 +211,7 @@ class PreferenceCreate(Model):
 class RankingCreate(Model):
     audio_ids: Annotated[list[Id], Field(min_length=2, max_length=8)]
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
+    rater_id: Id | None = None
 
     @field_validator("audio_ids")
     @classmethod
@@ -225,6 +229,7 @@ class PreferencePublic(Model):
     tie: bool
     rater: str | None
     created_at: UTCDateTime
+    rater_id: int | None = None
 
 
 class Readiness(Model):
@@ -262,6 +267,9 @@ class DatasetFilter(Model):
     adapter_id: Id | Literal["base"] | None = None
     start_date: date | None = None
     end_date: date | None = None
+    rater_ids: Annotated[list[Id], Field(max_length=100)] = []
+    min_raters: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
+    aggregate: Literal["rating", "clip"] = "rating"
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetFilter:
@@ -274,6 +282,7 @@ class DatasetFilter(Model):
             raise ValueError(f"tags both required and excluded: {', '.join(sorted(both))}")
         self.required_tags = sorted(set(self.required_tags))
         self.excluded_tags = sorted(set(self.excluded_tags))
+        self.rater_ids = sorted(set(self.rater_ids))
         return self
 
 
@@ -432,6 +441,7 @@ def slugify(name: str) -> str:
     return slug[:80]
 
 
+
 AudioPublic.model_rebuild()
 
 
@@ -466,3 +476,115 @@ class Leaderboard(Model):
     confidence: float
     bootstrap_rounds: int
     regularization: float
+
+# --- raters, history, the listening queue, data quality (issue 11) ---------------------
+
+
+class RaterCreate(Model):
+    name: Name
+
+
+class RaterPublic(Model):
+    id: int
+    name: str
+    created_at: UTCDateTime
+    rating_count: int = 0
+    preference_count: int = 0
+
+
+class JobSummary(Model):
+    """A history entry: a job with its prompt, adapter and clips."""
+
+    id: int
+    status: JobStatus
+    prompt: PromptPublic
+    adapter_id: int | None
+    adapter_label: str
+    num_samples: int
+    params: dict[str, Any]
+    audio_ids: list[int]
+    seeds: list[int] = []
+    stream_urls: list[str] = []
+    error: str | None
+    created_at: UTCDateTime
+    finished_at: UTCDateTime | None
+
+
+class AudioListItem(AudioBrief):
+    prompt_id: int
+    rating_count: int
+
+
+class QueueClip(Model):
+    """The next clip for a rater, blind: nothing in it names or hints at the adapter."""
+
+    audio_id: int
+    stream_url: str
+    duration: float
+    sample_rate: int
+    prompt: PromptPublic
+    rating_count: int
+    target: int
+
+
+class QueueClipRevealed(QueueClip):
+    adapter_id: int | None
+    adapter_label: str
+
+
+class QueueSummary(Model):
+    rater_id: int
+    target: int
+    remaining: int
+    rated_today: int
+    rated_total: int
+
+
+class Agreement(Model):
+    level: Literal["ordinal"] = "ordinal"
+    alpha: float | None
+    clips: int
+    ratings: int
+    raters: int
+
+
+class RaterQuality(Model):
+    rater_id: int
+    name: str
+    ratings: int
+    mean_rating: float | None
+    shared_clips: int
+    mean_distance: float | None
+    outlier: bool
+    preferences: int
+    preferences_checked: int
+    contradictions: int
+    contradiction_rate: float | None
+    intransitive_triads: int
+
+
+class CoverageBucket(Model):
+    kind: Literal["style", "mood", "tag", "adapter"]
+    value: str
+    eligible: int
+    ratings: int
+
+
+class Coverage(Model):
+    min_rating: int
+    by_style: dict[str, int]
+    by_mood: dict[str, int]
+    by_tag: dict[str, int]
+    by_adapter: dict[str, int]
+    thinnest: list[CoverageBucket]
+    notes: list[str]
+
+
+class FeedbackQuality(Model):
+    agreement: Agreement
+    raters: list[RaterQuality]
+    outlier_distance: float | None
+    contradictions: int
+    preferences_checked: int
+    intransitive_triads: int
+    coverage: Coverage

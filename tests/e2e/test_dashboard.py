@@ -117,7 +117,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     expect(status).to_have_text(re.compile("completed|failed|cancelled"), timeout=GENERATION_TIMEOUT_MS)
     assert status.inner_text() == "completed", page.get_by_test_id("job-error").all_inner_texts()
     expect(page.get_by_test_id("clip-card")).to_have_count(2)
-    expect(page.get_by_test_id("clip-adapter").first).to_contain_text("warm")
+    expect(page.get_by_test_id("clip-adapter-hidden").first).to_be_visible()  # blind A/B until the choice
     job_id = int(re.search(r"#(\d+)", page.get_by_text(re.compile(r"^Job #\d+$")).inner_text()).group(1))
     job = httpx.get(f"{server.api}/generate/{job_id}").json()
     assert job["adapter_id"] == warm_adapter["id"] and len(job["audio_ids"]) == 2
@@ -144,6 +144,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
         expect(readiness).to_contain_text(left)
     page.get_by_test_id("prefer-a").click()
     expect(page.get_by_test_id("pref-result")).to_have_text("A preferred over B")
+    expect(page.get_by_test_id("clip-adapter").first).to_contain_text("warm")  # revealed once stored
     _screenshot(page, "studio-clips")
 
     # Progress tab: ready, and its button opens the Datasets tab's form

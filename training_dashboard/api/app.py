@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.api import queue as queue_api
+from training_dashboard.api import raters as raters_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.api.leaderboard import router as leaderboard_router
 from training_dashboard.config import VERSION, Settings, get_settings
@@ -48,6 +50,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
+
+    for module in (raters_api, queue_api):
+        app.include_router(module.router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_token:

@@ -4,22 +4,39 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path as FsPath
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, SettingsDep
+from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.db.models import Adapter, AudioSample, Prompt
 from training_dashboard.schemas import MAX_ID
+from training_dashboard.services import history
 from training_dashboard.services.errors import NotFound
 from training_dashboard.services.prompts import audio_brief, prompt_public
+from training_dashboard.services.queue import adapter_filter
 
 router = APIRouter(prefix="/audio", tags=["audio"])
 IdPath = Path(ge=1, le=MAX_ID)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CHUNK = 64 * 1024
+
+
+@router.get("", response_model=schemas.Page[schemas.AudioListItem])
+def read_audio_list(
+    request: Request, db: DbDep, page: PageQ = 1, limit: LimitQ = 50,
+    prompt_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    adapter_id: Annotated[str | None, Query(max_length=20, description="an adapter id or 'base'")] = None,
+    rated_by: Annotated[int | None, Query(ge=1, le=MAX_ID, description="clips this rater has rated")] = None,
+    not_rated_by: Annotated[int | None, Query(ge=1, le=MAX_ID, description="clips this rater has not rated")] = None,
+) -> schemas.Page[schemas.AudioListItem]:
+    """Clips newest first, by prompt, adapter, and who has (not) rated them."""
+    return history.list_audio(db, prompt_id=prompt_id, adapter_id=adapter_filter(adapter_id), rated_by=rated_by,
+                              not_rated_by=not_rated_by, page=page, limit=limit,
+                              stream_url=request.app.state.signer.url)
 
 
 @router.get("/{audio_id}", response_model=schemas.AudioPublic)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, SettingsDep
+from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import jobs
+from training_dashboard.services import history, jobs
 
 router = APIRouter(prefix="/generate", tags=["generation"])
 IdPath = Path(ge=1, le=MAX_ID)
@@ -26,6 +26,13 @@ def create_job(body: schemas.GenerateRequest, db: DbDep, settings: SettingsDep) 
     params = body.model_dump(exclude={"prompt_id", "num_samples", "adapter_id"})
     job = jobs.enqueue_job(db, body.prompt_id, body.adapter_id, body.num_samples, params, settings.base_model)
     return _public(db, job.id or 0)
+
+
+@router.get("", response_model=schemas.Page[schemas.JobSummary])
+def read_jobs(request: Request, db: DbDep, status: schemas.JobStatus | None = None, page: PageQ = 1,
+              limit: LimitQ = 20) -> schemas.Page[schemas.JobSummary]:
+    """Generation history: jobs newest first with prompt, attributes, adapter and clip ids."""
+    return history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url)
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic)

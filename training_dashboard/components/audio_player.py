@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.state.studio import Clip
+from training_dashboard.state.studio import Clip, StudioState
 
 
 def audio_player(clip: Clip) -> rx.Component:
@@ -12,7 +12,11 @@ def audio_player(clip: Clip) -> rx.Component:
         rx.hstack(
             rx.badge(clip.label, size="3", variant="solid", custom_attrs={"data-testid": "clip-label"}),
             rx.text("seed ", clip.seed.to_string(), size="1", color_scheme="gray"),
-            rx.badge(clip.adapter_label, variant="soft", custom_attrs={"data-testid": "clip-adapter"}),
+            # Blind A/B: which model made a clip shows only once the choice between clips is stored.
+            rx.cond((StudioState.clips.length() < 2) | (StudioState.pref_result != ""),
+                    rx.badge(clip.adapter_label, variant="soft", custom_attrs={"data-testid": "clip-adapter"}),
+                    rx.badge("model hidden until you choose", variant="outline", color_scheme="gray",
+                             custom_attrs={"data-testid": "clip-adapter-hidden"})),
             spacing="2", align="center", wrap="wrap",
         ),
         rx.el.audio(src=clip.src, controls=True, preload="metadata", style={"width": "100%"},

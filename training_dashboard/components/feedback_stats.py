@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import skeleton_rows
+from training_dashboard.components.rate_quality import quality_panel
 from training_dashboard.state.stats import CountRow, StatsState
 from training_dashboard.state.training import TrainingState
 
@@ -91,6 +92,7 @@ def feedback_stats() -> rx.Component:
 def progress_panel() -> rx.Component:
     return rx.cond(
         StatsState.loaded,
-        rx.vstack(training_readiness(), feedback_stats(), spacing="3", width="100%", align="stretch"),
+        rx.vstack(training_readiness(), feedback_stats(), quality_panel(), spacing="3", width="100%",
+                  align="stretch"),
         skeleton_rows(),
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.rate_picker import rater_picker, rater_switch
 from training_dashboard.state.training import TrainingState
 
 # Back to the tab last shown: the address and the tab agree from the first frame.
-NAV = (("Studio", "/"), ("Training", "/training?tab=" + TrainingState.tab))
+NAV = (("Studio", "/"), ("Rate", "/rate"), ("Training", "/training?tab=" + TrainingState.tab))
 
 
 def nav_link(label: str, href: str | rx.Var[str], current: bool) -> rx.Component:
@@ -21,12 +22,14 @@ def nav_link(label: str, href: str | rx.Var[str], current: bool) -> rx.Component
 def page_shell(*children: rx.Component, current: str) -> rx.Component:
     header = rx.flex(
         rx.heading("Training Dashboard", size="4", as_="div"),
-        rx.flex(*(nav_link(label, href, label == current) for label, href in NAV), as_="nav", gap="2"),
+        rx.flex(*(nav_link(label, href, label == current) for label, href in NAV), rater_switch(), as_="nav",
+                gap="2", align="center"),
         justify="between", align="center", wrap="wrap", gap="2", padding_y="0.75em",
         border_bottom="1px solid var(--gray-a5)",
     )
     return rx.container(
         header,
+        rater_picker(),
         rx.box(*children, padding_y="1em", width="100%"),
         size="4", padding_x=rx.breakpoints(initial="0.75em", sm="1.5em"),
     )

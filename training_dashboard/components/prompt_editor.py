@@ -39,6 +39,8 @@ def prompt_editor() -> rx.Component:
                 value=s.num_samples, on_change=s.set_num_samples, custom_attrs={"data-testid": "num-samples"},
             )),
             adapter_selector(s.adapter_choice, s.set_adapter_choice),
+            field("Seed", _input(s.seed, s.set_seed, "seed", placeholder="random", inputmode="numeric"),
+                  "Same seed, settings and adapter reproduce a clip"),
             rx.cond(s.form_problem, rx.callout(s.form_problem, color_scheme="red", size="1", icon="triangle_alert",
                                                custom_attrs={"data-testid": "prompt-problem"})),
             rx.hstack(
@@ -65,8 +67,9 @@ def job_progress() -> rx.Component:
                     rx.badge(s.job_status, color_scheme=rx.match(
                         s.job_status, ("completed", "green"), ("failed", "red"), ("cancelled", "gray"), "blue"),
                         custom_attrs={"data-testid": "job-status"}),
-                    rx.cond(s.job_adapter, rx.text("with ", s.job_adapter, size="1", color_scheme="gray",
-                                                   custom_attrs={"data-testid": "job-adapter"})),
+                    rx.cond(s.job_adapter & ((s.clips.length() < 2) | (s.pref_result != "")),
+                            rx.text("with ", s.job_adapter, size="1", color_scheme="gray",
+                                    custom_attrs={"data-testid": "job-adapter"})),
                     spacing="2", align="center", wrap="wrap",
                 ),
                 rx.progress(value=s.job_progress, max=100, width="100%", custom_attrs={"data-testid": "job-progress"}),

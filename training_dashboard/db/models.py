@@ -49,6 +49,11 @@ class GenerationJob(SQLModel, table=True):
 
 class AudioSample(SQLModel, table=True):
     __tablename__ = "audio_sample"
+    # The listening queue walks clips fewest ratings first, oldest first.
+    __table_args__ = (
+        Index("ix_audio_sample_rating_count_id", "rating_count", "id"),
+        Index("ix_audio_sample_rater_count", "rater_count"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
@@ -60,6 +65,7 @@ class AudioSample(SQLModel, table=True):
     file_path: str = Field(max_length=1000)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     rating_count: int = 0
+    rater_count: int = 0  # distinct named raters (rater_id) who rated it: agreement and min_raters use it
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -71,6 +77,8 @@ class Rating(SQLModel, table=True):
         Index("ix_rating_created_at", "created_at"),
         Index("ix_rating_prompt_id", "prompt_id"),
         Index("ix_rating_audio_id", "audio_id"),
+        Index("ix_rating_rater_audio", "rater_id", "audio_id"),
+        Index("ix_rating_rater_created", "rater_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,6 +92,7 @@ class Rating(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notes: str | None = Field(default=None, sa_column=Column(Text))
     rater: str | None = Field(default=None, max_length=100)
+    rater_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -104,6 +113,7 @@ class Preference(SQLModel, table=True):
         Index("ix_preference_rejected_adapter", "rejected_adapter_id", "chosen_adapter_id", "tie"),
         Index("ix_preference_chosen", "chosen_id"),
         Index("ix_preference_rejected", "rejected_id"),
+        Index("ix_preference_rater_prompt", "rater_id", "prompt_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,6 +124,7 @@ class Preference(SQLModel, table=True):
     rejected_adapter_id: int | None = None
     tie: bool = False
     rater: str | None = Field(default=None, max_length=100)
+    rater_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -175,3 +186,36 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class Rater(SQLModel, table=True):
+    """A person who listens and rates; ratings and preferences point at one by ``rater_id``.
+
+    ``rater_id`` on feedback is a plain indexed integer, like adapter ids: adding it to a
+    million existing ratings is one ``ADD COLUMN``, and old feedback keeps ``NULL``.
+    """
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    # Running totals kept in the same transaction as each rating / preference.
+    rating_count: int = 0
+    rating_sum: int = 0
+    preference_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CoverageCount(SQLModel, table=True):
+    """Ratings per (bucket, star): coverage of style, mood, tag and adapter without a scan.
+
+    ``kind`` is "style", "mood", "tag" or "adapter"; ``value`` the bucket (lower-cased for
+    style and mood, an adapter key for adapters). Kept in the rating's own transaction.
+    """
+
+    __tablename__ = "coverage_count"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=200)
+    rating: int = Field(primary_key=True)
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))

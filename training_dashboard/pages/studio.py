@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.feedback_panel import clips_section
+from training_dashboard.components.history_list import history_list
 from training_dashboard.components.layout import page_shell
 from training_dashboard.components.prompt_editor import job_progress, prompt_editor
 from training_dashboard.state.adapters import AdapterState
@@ -16,7 +17,7 @@ def studio() -> rx.Component:
     return page_shell(
         rx.grid(
             prompt_editor(),
-            rx.vstack(job_progress(), clips_section(), spacing="3", width="100%", align="stretch"),
+            rx.vstack(job_progress(), clips_section(), history_list(), spacing="3", width="100%", align="stretch"),
             columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
         ),
         current="Studio",

@@ -12,16 +12,25 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import Adapter, Dataset, DatasetExport, DatasetMember, Preference, Rating, RatingTag
+from training_dashboard.db.models import (
+    Adapter,
+    Dataset,
+    DatasetExport,
+    DatasetMember,
+    Preference,
+    Rater,
+    Rating,
+    RatingTag,
+)
 from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.errors import Conflict, NotFound
-from training_dashboard.services.filters import count_of, query_for, supervised_query
+from training_dashboard.services.filters import count_of, items_query, query_for, supervised_query
 
 
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
     """How many items a dataset with this filter would hold right now."""
     with db.session() as session:
-        if kind == "supervised" and flt.excluded_tags and not flt.required_tags:
+        if kind == "supervised" and flt.aggregate == "rating" and flt.excluded_tags and not flt.required_tags:
             # count(A \ E) = count(A) - count(A ∩ E): two index-driven counts instead of an
             # anti-join that probes the excluded set once per rating of A (1M probes when A is
             # everything). With required tags A is already enumerated row by row, so the plain
@@ -30,7 +39,7 @@ def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
             kept = supervised_query(flt.model_copy(update={"excluded_tags": []}))
             dropped = kept.where(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags))))
             return session.scalar(select(count_of(kept).scalar_subquery() - count_of(dropped).scalar_subquery())) or 0
-        return session.scalar(count_of(query_for(kind, flt))) or 0
+        return session.scalar(count_of(items_query(kind, flt))) or 0
 
 
 def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
@@ -45,6 +54,11 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
     def run(session: Session) -> Dataset:
         if isinstance(data.filter.adapter_id, int) and session.get(Adapter, data.filter.adapter_id) is None:
             raise NotFound(f"Adapter {data.filter.adapter_id} not found")
+        if data.filter.rater_ids:
+            known = set(session.scalars(select(Rater.id).where(Rater.id.in_(data.filter.rater_ids))))
+            missing = [r for r in data.filter.rater_ids if r not in known]
+            if missing:
+                raise NotFound(f"Rater {missing[0]} not found")
         if session.scalar(select(Dataset.id).where(Dataset.name == data.name)) is not None:
             raise Conflict(f"A dataset named '{data.name}' already exists; choose another name")
         dataset = Dataset(name=data.name, description=data.description, type=data.type,
@@ -55,6 +69,13 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
         session.execute(
             insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id))
         )
+        if data.type == "supervised" and data.filter.aggregate == "clip":  # one item per clip
+            dataset.sample_count = session.scalar(
+                select(func.count(func.distinct(Rating.audio_id))).join(
+                    DatasetMember, (DatasetMember.item_id == Rating.id) & (DatasetMember.dataset_id == dataset.id))
+            ) or 0
+            dataset.stats = _clip_stats(session, dataset)
+            return dataset
         dataset.sample_count = session.scalar(
             select(func.count()).select_from(DatasetMember).where(DatasetMember.dataset_id == dataset.id)
         ) or 0
@@ -102,6 +123,29 @@ def _compute_stats(session: Session, dataset: Dataset) -> dict:  # type: ignore[
         "samples_by_adapter": {adapter_key(a): int(n) for a, n in per_adapter},
         "tag_frequencies": {t: int(n) for t, n in tags},
     }
+
+
+def _clip_stats(session: Session, dataset: Dataset) -> dict:  # type: ignore[type-arg]
+    """Statistics of a per-clip dataset: clips by rounded mean rating and by adapter."""
+    member = (DatasetMember.item_id == Rating.id) & (DatasetMember.dataset_id == dataset.id)
+    per_clip = (select(Rating.audio_id, Rating.adapter_id, Rating.prompt_id, func.sum(Rating.rating).label("s"),
+                       func.count().label("n"))
+                .join(DatasetMember, member).group_by(Rating.audio_id, Rating.adapter_id, Rating.prompt_id))
+    distribution: dict[str, int] = {str(r): 0 for r in range(1, 6)}
+    by_adapter: dict[str, int] = {}
+    prompts = set()
+    for _, adapter_id, prompt_id, total, n in session.execute(per_clip):
+        star = str(min(5, max(1, int(total / n + 0.5))))  # half up, the way people round stars
+        distribution[star] += 1
+        by_adapter[adapter_key(adapter_id)] = by_adapter.get(adapter_key(adapter_id), 0) + 1
+        prompts.add(prompt_id)
+    tags = session.execute(
+        select(RatingTag.tag, func.count(func.distinct(Rating.audio_id)))
+        .join(Rating, Rating.id == RatingTag.rating_id).join(DatasetMember, member)
+        .group_by(RatingTag.tag).order_by(func.count(func.distinct(Rating.audio_id)).desc(), RatingTag.tag).limit(100)
+    ).all()
+    return {"rating_distribution": distribution if by_adapter else {}, "unique_prompts": len(prompts),
+            "samples_by_adapter": by_adapter, "tag_frequencies": {t: int(n) for t, n in tags}}
 
 
 def dataset_stats(db: Database, dataset_id: int) -> schemas.DatasetStats:

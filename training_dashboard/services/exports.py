@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -117,6 +117,33 @@ def _preference_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[s
 _PROMPT_COLUMNS = (Prompt.text, Prompt.style, Prompt.tempo, Prompt.instruments, Prompt.mood)
 
 
+def _clip_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[str, Any], list[tuple[int, str]]]]:
+    """One row per clip (``aggregate="clip"``): the mean and count of its frozen member ratings."""
+    per_clip = (
+        select(Rating.audio_id.label("audio_id"), func.sum(Rating.rating).label("total"),
+               func.count().label("n"))
+        .join(DatasetMember, (DatasetMember.item_id == Rating.id) & (DatasetMember.dataset_id == dataset_id))
+        .group_by(Rating.audio_id).subquery()
+    )
+    stmt = (
+        select(per_clip.c.audio_id, per_clip.c.total, per_clip.c.n, AudioSample.file_path, AudioSample.adapter_id,
+               AudioSample.seed, AudioSample.duration, AudioSample.sample_rate, *_PROMPT_COLUMNS, Adapter.name,
+               Adapter.version)
+        .join(AudioSample, AudioSample.id == per_clip.c.audio_id)
+        .join(Prompt, Prompt.id == AudioSample.prompt_id)
+        .outerjoin(Adapter, Adapter.id == AudioSample.adapter_id)
+        .order_by(per_clip.c.audio_id)
+    )
+    for (sid, total, n, path, adapter_id, seed, duration, rate, text, style, tempo, instruments, mood,
+         a_name, a_version) in _stream(session, stmt):
+        yield {
+            "id": sid, "sample_id": sid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
+            "audio": f"audio/{sid}.wav", "rating": round(total / n, 4), "rating_count": n,
+            "adapter": adapter_label(adapter_id, a_name, a_version), "adapter_id": adapter_id, "seed": seed,
+            "duration": duration, "sample_rate": rate,
+        }, [(sid, path)]
+
+
 def _stream(session: Session, stmt):  # type: ignore[no-untyped-def]
     return session.connection().execution_options(yield_per=5000).execute(stmt)
 
@@ -143,6 +170,8 @@ def _write_jsonl_export(db: Database, data_dir: Path, dataset: Dataset, tmp: Pat
     root, audio = str(data_dir), str(audio_dir)
     digest, count, linked = hashlib.sha256(), 0, set()
     rows = _supervised_rows if dataset.type == "supervised" else _preference_rows
+    if dataset.type == "supervised" and dataset.filter.get("aggregate") == "clip":
+        rows = _clip_rows
     with db.session() as session, open(tmp / MANIFEST, "wb") as manifest:
         for row, samples in rows(session, dataset.id or 0):
             for sample_id, file_path in samples:

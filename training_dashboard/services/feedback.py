@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import AudioSample, Preference, Rating, RatingTag
+from training_dashboard.db.models import AudioSample, Preference, Prompt, Rating, RatingTag
+from training_dashboard.services import quality, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
@@ -23,10 +24,17 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         sample = session.get(AudioSample, data.audio_id)
         if sample is None:
             raise NotFound(f"Audio {data.audio_id} not found")
+        rater = raters.rater_name(session, data.rater_id, data.rater)
+        if data.rater_id is not None:
+            raters.note_rating(session, data.rater_id, data.audio_id, data.rating)
+        prompt = session.get(Prompt, sample.prompt_id)
+        quality.bump_coverage(session, quality.coverage_deltas(
+            prompt and prompt.style, prompt and prompt.mood, sample.adapter_id, data.tags, data.rating))
         rating = Rating(
             audio_id=data.audio_id, prompt_id=sample.prompt_id, adapter_id=sample.adapter_id, rating=data.rating,
             musicality=data.criteria.musicality, coherence=data.criteria.coherence,
-            emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes, rater=data.rater,
+            emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes, rater=rater,
+            rater_id=data.rater_id,
         )
         session.add(rating)
         session.flush()
@@ -50,11 +58,12 @@ def rating_public(r: Rating | Row) -> schemas.FeedbackPublic:  # type: ignore[ty
         id=r.id or 0, audio_id=r.audio_id, prompt_id=r.prompt_id, adapter_id=r.adapter_id, rating=r.rating,
         criteria=schemas.Criteria(musicality=r.musicality, coherence=r.coherence,
                                   emotional_alignment=r.emotional_alignment),
-        tags=list(r.tags or []), notes=r.notes, rater=r.rater, created_at=r.created_at,
+        tags=list(r.tags or []), notes=r.notes, rater=r.rater, created_at=r.created_at, rater_id=r.rater_id,
     )
 
 
-def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: str | None) -> Preference:
+def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: str | None,
+          rater_id: int | None = None) -> Preference:
     query = select(AudioSample).where(AudioSample.id.in_([chosen_id, rejected_id]))
     samples = {s.id: s for s in session.scalars(query)}
     for audio_id in (chosen_id, rejected_id):
@@ -66,7 +75,7 @@ def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: 
             f"Clips {chosen_id} and {rejected_id} answer different prompts; compare clips of the same prompt"
         )
     pref = Preference(prompt_id=chosen.prompt_id, chosen_id=chosen_id, rejected_id=rejected_id, tie=tie, rater=rater,
-                      chosen_adapter_id=chosen.adapter_id, rejected_adapter_id=rejected.adapter_id)
+                      rater_id=rater_id, chosen_adapter_id=chosen.adapter_id, rejected_adapter_id=rejected.adapter_id)
     session.add(pref)
     return pref
 
@@ -75,8 +84,11 @@ def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preferenc
     """Store an A/B choice (or an explicit tie) between two clips of the same prompt."""
 
     def run(session: Session) -> Preference:
-        pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, data.rater)
+        rater = raters.rater_name(session, data.rater_id, data.rater)
+        pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, rater, data.rater_id)
         session.flush()
+        if data.rater_id is not None:
+            raters.note_preferences(session, data.rater_id, 1)
         bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
         return pref
 
@@ -87,8 +99,11 @@ def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference
     """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs."""
 
     def run(session: Session) -> list[Preference]:
-        prefs = [_pair(session, a, b, False, data.rater) for a, b in combinations(data.audio_ids, 2)]
+        rater = raters.rater_name(session, data.rater_id, data.rater)
+        prefs = [_pair(session, a, b, False, rater, data.rater_id) for a, b in combinations(data.audio_ids, 2)]
         session.flush()
+        if data.rater_id is not None:
+            raters.note_preferences(session, data.rater_id, len(prefs))
         bump(session, {"preferences.pairs": len(prefs)})
         return prefs
 
@@ -97,7 +112,8 @@ def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference
 
 def preference_public(p: Preference) -> schemas.PreferencePublic:
     return schemas.PreferencePublic(id=p.id or 0, prompt_id=p.prompt_id, chosen_id=p.chosen_id,
-                                    rejected_id=p.rejected_id, tie=p.tie, rater=p.rater, created_at=p.created_at)
+                                    rejected_id=p.rejected_id, tie=p.tie, rater=p.rater, created_at=p.created_at,
+                                    rater_id=p.rater_id)
 
 
 def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, flt: schemas.DatasetFilter,

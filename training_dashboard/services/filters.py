@@ -2,6 +2,11 @@
 
 ``supervised_query`` selects rating ids; ``preference_query`` selects preference ids.
 Every field of :class:`~training_dashboard.schemas.DatasetFilter` becomes a WHERE clause.
+
+With ``aggregate="clip"`` a supervised dataset holds one item per clip: ``clip_query``
+selects the clips whose matching ratings' mean lies within min/max rating, and the
+snapshot stores those ratings (``supervised_query``), so a frozen dataset's means never
+change; the preview counts clips, export writes one row per clip.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import Select, and_, func, select
 
-from training_dashboard.db.models import Preference, Rating, RatingTag
+from training_dashboard.db.models import AudioSample, Preference, Rating, RatingTag
 from training_dashboard.schemas import DatasetFilter
 from training_dashboard.services.errors import BadRequest
 
@@ -22,10 +27,14 @@ def day_start(d) -> datetime:  # type: ignore[no-untyped-def]
 def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
     """WHERE clauses on ``rating`` for a filter (dates inclusive, whole UTC days)."""
     clauses = []
-    if f.min_rating is not None:
+    if f.min_rating is not None and f.aggregate == "rating":
         clauses.append(Rating.rating >= f.min_rating)
-    if f.max_rating is not None:
+    if f.max_rating is not None and f.aggregate == "rating":
         clauses.append(Rating.rating <= f.max_rating)
+    if f.rater_ids:
+        clauses.append(Rating.rater_id.in_(f.rater_ids))
+    if f.min_raters is not None:
+        clauses.append(Rating.audio_id.in_(select(AudioSample.id).where(AudioSample.rater_count >= f.min_raters)))
     if f.adapter_id == "base":
         clauses.append(Rating.adapter_id.is_(None))
     elif f.adapter_id is not None:
@@ -44,8 +53,23 @@ def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
 
 
 def supervised_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
-    """Rating ids matching the filter."""
-    return select(Rating.id).where(and_(True, *rating_clauses(f)))
+    """Rating ids matching the filter (with ``aggregate="clip"``: the ratings of the kept clips)."""
+    query = select(Rating.id).where(and_(True, *rating_clauses(f)))
+    if f.aggregate == "clip":
+        query = query.where(Rating.audio_id.in_(clip_query(f)))
+    return query
+
+
+def clip_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    """Clip ids whose matching ratings' mean lies within min/max rating (exact integer test:
+    sum >= min * count, not a floating-point average)."""
+    having = []
+    if f.min_rating is not None:
+        having.append(func.sum(Rating.rating) >= f.min_rating * func.count())
+    if f.max_rating is not None:
+        having.append(func.sum(Rating.rating) <= f.max_rating * func.count())
+    return (select(Rating.audio_id).where(and_(True, *rating_clauses(f))).group_by(Rating.audio_id)
+            .having(and_(True, *having)))
 
 
 def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
@@ -56,12 +80,14 @@ def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
     filters describe single clips and are refused for preference datasets.
     """
     unsupported = [
-        name for name in ("min_rating", "max_rating") if getattr(f, name) is not None
+        name for name in ("min_rating", "max_rating", "min_raters") if getattr(f, name) is not None
     ] + [name for name in ("required_tags", "excluded_tags") if getattr(f, name)]
+    if f.aggregate != "rating":
+        unsupported.append("aggregate")
     if unsupported:
         raise BadRequest(
             f"{', '.join(unsupported)} apply to supervised datasets only; "
-            "a preference dataset filters by adapter and date"
+            "a preference dataset filters by adapter, rater and date"
         )
     clauses = [Preference.tie.is_(False)]
     if f.adapter_id == "base":
@@ -72,11 +98,19 @@ def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
         clauses.append(Preference.created_at >= day_start(f.start_date))
     if f.end_date is not None:
         clauses.append(Preference.created_at < day_start(f.end_date) + timedelta(days=1))
+    if f.rater_ids:
+        clauses.append(Preference.rater_id.in_(f.rater_ids))
     return select(Preference.id).where(and_(*clauses))
 
 
 def query_for(kind: str, f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    """What the snapshot stores: rating ids or preference ids."""
     return supervised_query(f) if kind == "supervised" else preference_query(f)
+
+
+def items_query(kind: str, f: DatasetFilter) -> Select:  # type: ignore[type-arg]
+    """What the preview counts and export writes one row for: clips when aggregated, else members."""
+    return clip_query(f) if kind == "supervised" and f.aggregate == "clip" else query_for(kind, f)
 
 
 def count_of(query: Select) -> Select:  # type: ignore[type-arg]

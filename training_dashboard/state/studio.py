@@ -9,6 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
+from training_dashboard.state.rater import RaterState
 from training_dashboard.state.stats import StatsState
 
 POLL_S = 0.5
@@ -62,6 +63,7 @@ class StudioState(rx.State):
     duration: str = "5"
     num_samples: str = "2"
     adapter_choice: str = "base"
+    seed: str = ""  # empty: random; "Use this prompt" in the History fills it to reproduce a clip
 
     job_id: int = 0
     job_status: str = ""
@@ -127,6 +129,10 @@ class StudioState(rx.State):
     def set_adapter_choice(self, value: str) -> None:
         self.adapter_choice = value
 
+    @rx.event
+    def set_seed(self, value: str) -> None:
+        self.seed = value.strip()
+
     def _request_parts(self) -> tuple[schemas.PromptCreate, int, int | None, float]:
         attributes = schemas.PromptAttributes(
             style=self.style.strip() or None, tempo=int(self.tempo) if self.tempo.strip() else None,
@@ -147,6 +153,9 @@ class StudioState(rx.State):
                 return
             try:
                 prompt, count, adapter_id, seconds = self._request_parts()
+                seed = int(self.seed) if self.seed else None
+                if seed is not None and not 0 <= seed <= schemas.MAX_SEED:
+                    raise ValueError(f"Seed must be a whole number from 0 to {schemas.MAX_SEED}")
             except ValueError as exc:
                 self.job_error = str(exc)
                 return
@@ -156,7 +165,7 @@ class StudioState(rx.State):
             async with api_client() as api:
                 created = await api.create_prompt(prompt)
                 job = await api.generate(schemas.GenerateRequest(
-                    prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds))
+                    prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds, seed=seed))
                 async with self:
                     self._apply_job(job)
                 while job.status not in TERMINAL:
@@ -178,6 +187,9 @@ class StudioState(rx.State):
         finally:
             async with self:
                 self.generating = False
+        from training_dashboard.state.history import HistoryState  # the new job joins the History list
+
+        yield HistoryState.load_history
 
     @rx.event
     async def cancel_job(self):  # type: ignore[no-untyped-def]
@@ -222,7 +234,8 @@ class StudioState(rx.State):
         try:
             body = schemas.FeedbackCreate(audio_id=clip.id, rating=int(clip.rating),
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
-                                          notes=clip.notes.strip() or None)
+                                          notes=clip.notes.strip() or None,
+                                          rater_id=(await self.get_state(RaterState)).current_id or None)
             async with api_client() as api:
                 await api.submit_feedback(body)
                 stats = await api.feedback_stats()
@@ -252,7 +265,8 @@ class StudioState(rx.State):
         try:
             async with api_client() as api:
                 await api.submit_preference(schemas.PreferenceCreate(
-                    chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie"))
+                    chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie",
+                    rater_id=(await self.get_state(RaterState)).current_id or None))
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Preference not saved: {error_text(exc)}")

@@ -1,0 +1,166 @@
+"""The listening queue: order, never twice, blind answers, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.factories import make_clips, make_lora_dir
+
+
+async def _rater(client, name):
+    return (await client.post("/raters", json={"name": name})).json()["id"]
+
+
+async def _setup(client, db, settings, n=4):
+    root = settings.resolved_adapter_roots[0]
+    make_lora_dir(root, "secret-lora")
+    adapter = (await client.post("/adapters", json={"name": "secret-lora", "version": "2.0.0", "path": "secret-lora",
+                                                    "is_active": True})).json()
+    pid = (await client.post("/prompts", json={"text": "rainy synthwave", "attributes": {"mood": "wistful"}})).json()
+    base = make_clips(db, settings, pid["id"], n=n // 2)
+    lora = make_clips(db, settings, pid["id"], n=n - n // 2, adapter_id=adapter["id"])
+    return pid["id"], adapter["id"], base, lora
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
+
+
+async def test_next_is_blind_by_default(client, db, settings):
+    pid, adapter_id, base, lora = await _setup(client, db, settings)
+    ana = await _rater(client, "Ana")
+    for params in ({"rater_id": ana}, {"rater_id": ana, "blind": "true"}, {"rater_id": ana, "adapter_id": adapter_id}):
+        r = await client.get("/queue/next", params=params)
+        assert r.status_code == 200
+        body = r.json()
+        assert not [k for k in _keys(body) if "adapter" in k.lower()], body
+        assert "secret-lora" not in r.text and "job_id" not in r.text
+        assert body["prompt"]["text"] == "rainy synthwave" and body["stream_url"].endswith("/stream")
+        assert body["target"] == 3 and body["rating_count"] == 0
+    revealed = (await client.get("/queue/next", params={"rater_id": ana, "adapter_id": adapter_id,
+                                                         "blind": "false"})).json()
+    assert revealed["adapter_id"] == adapter_id and revealed["adapter_label"] == "secret-lora@2.0.0"
+    # The stream URL plays.
+    clip = (await client.get("/queue/next", params={"rater_id": ana})).json()
+    audio = await client.get(clip["stream_url"].removeprefix("/api"))
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+
+
+async def test_order_fewest_ratings_then_oldest_and_never_twice(client, db, settings):
+    _, _, base, lora = await _setup(client, db, settings, n=4)
+    clips = base + lora
+    ana, bo = await _rater(client, "Ana"), await _rater(client, "Bo")
+    # Bo rates the two oldest clips: they now have one rating each.
+    for audio_id in clips[:2]:
+        await client.post("/feedback", json={"audio_id": audio_id, "rating": 3, "rater_id": bo})
+    served = []
+    for _ in range(10):
+        r = await client.get("/queue/next", params={"rater_id": ana})
+        if r.status_code == 204:
+            assert r.content == b""
+            break
+        audio_id = r.json()["audio_id"]
+        served.append(audio_id)
+        rated = await client.post("/feedback", json={"audio_id": audio_id, "rating": 4, "rater_id": ana})
+        assert rated.status_code == 201
+    assert served == [clips[2], clips[3], clips[0], clips[1]]  # unrated first, then oldest
+    assert len(set(served)) == len(served)
+    # Bo has rated two; the other two are next for him.
+    assert (await client.get("/queue/next", params={"rater_id": bo})).json()["audio_id"] == clips[2]
+    summary = (await client.get("/queue/summary", params={"rater_id": bo})).json()
+    assert summary == {"rater_id": bo, "target": 3, "remaining": 2, "rated_today": 2, "rated_total": 2}
+
+
+async def test_target_ratings_per_clip(client, db, settings):
+    _, _, base, lora = await _setup(client, db, settings, n=2)
+    raters = [await _rater(client, f"r{i}") for i in range(4)]
+    for rater in raters[:3]:  # three ratings: the target
+        await client.post("/feedback", json={"audio_id": base[0], "rating": 3, "rater_id": rater})
+    r = await client.get("/queue/next", params={"rater_id": raters[3]})
+    assert r.json()["audio_id"] == lora[0]
+    await client.post("/feedback", json={"audio_id": lora[0], "rating": 3, "rater_id": raters[3]})
+    assert (await client.get("/queue/next", params={"rater_id": raters[3]})).status_code == 204
+    assert (await client.get("/queue/summary", params={"rater_id": raters[3]})).json()["remaining"] == 0
+
+
+async def test_filters_and_bad_input(client, db, settings):
+    pid, adapter_id, base, lora = await _setup(client, db, settings)
+    ana = await _rater(client, "Ana")
+    assert (await client.get("/queue/next", params={"rater_id": ana, "adapter_id": adapter_id})).json()["audio_id"] \
+        == lora[0]
+    assert (await client.get("/queue/next", params={"rater_id": ana, "adapter_id": "base"})).json()["audio_id"] \
+        == base[0]
+    assert (await client.get("/queue/next", params={"rater_id": ana, "prompt_id": pid + 1})).status_code == 204
+    r = await client.get("/queue/next", params={"rater_id": 999})
+    assert r.status_code == 404 and "Rater 999" in r.json()["detail"]
+    assert (await client.get("/queue/summary", params={"rater_id": 999})).status_code == 404
+    for params in ({}, {"rater_id": 0}, {"rater_id": "x"}, {"rater_id": ana, "blind": "maybe"},
+                   {"rater_id": ana, "adapter_id": "lora"}, {"rater_id": ana, "prompt_id": -1},
+                   {"rater_id": 2**31}):
+        r = await client.get("/queue/next", params=params)
+        assert r.status_code in (400, 422) and r.json()["detail"], params
+
+
+async def test_five_concurrent_raters_each_in_order(client, db, settings):
+    pid = (await client.post("/prompts", json={"text": "drone"})).json()["id"]
+    clips = make_clips(db, settings, pid, n=8)
+    raters = [await _rater(client, f"rater-{i}") for i in range(5)]
+
+    async def listen(rater_id):
+        seen = []
+        for _ in range(20):
+            r = await client.get("/queue/next", params={"rater_id": rater_id})
+            if r.status_code == 204:
+                return seen
+            body = r.json()
+            seen.append((body["rating_count"], body["audio_id"]))
+            r = await client.post("/feedback", json={"audio_id": body["audio_id"], "rating": 3, "rater_id": rater_id})
+            assert r.status_code == 201
+            await asyncio.sleep(0)
+        raise AssertionError("queue did not drain")
+
+    sequences = await asyncio.gather(*(listen(r) for r in raters))
+    for seq in sequences:
+        ids = [audio_id for _, audio_id in seq]
+        assert len(ids) == len(set(ids)), "a clip served twice to one rater"
+        # Ratings only grow, so a rater's (ratings at serve time, id) sequence strictly increases.
+        assert seq == sorted(seq) and len(set(seq)) == len(seq)
+    # Drained: every clip has the target number of ratings (or more, from raters racing).
+    counts = {c: 0 for c in clips}
+    for seq in sequences:
+        for _, audio_id in seq:
+            counts[audio_id] += 1
+    assert all(n >= 3 for n in counts.values()), counts
+    page = (await client.get("/audio", params={"prompt_id": pid, "limit": 50})).json()["items"]
+    assert all(item["rating_count"] == counts[item["id"]] for item in page)
+
+
+async def test_blind_answers_serialise_without_adapter_keys(client, db, settings):
+    """The JSON itself (not just the model) carries no adapter key, for any clip."""
+    _, _, base, lora = await _setup(client, db, settings, n=4)
+    ana = await _rater(client, "Ana")
+    for _ in range(4):
+        r = await client.get("/queue/next", params={"rater_id": ana})
+        assert "adapter" not in json.dumps(r.json())
+        await client.post("/feedback", json={"audio_id": r.json()["audio_id"], "rating": 2, "rater_id": ana})
+
+
+async def test_skipped_clips_are_excluded(client, db, settings):
+    _, _, base, lora = await _setup(client, db, settings, n=4)
+    ana = await _rater(client, "Ana")
+    clips = base + lora
+    r = await client.get("/queue/next", params=[("rater_id", ana), ("exclude", clips[0]), ("exclude", clips[1])])
+    assert r.json()["audio_id"] == clips[2]
+    r = await client.get("/queue/next", params=[("rater_id", ana), *[("exclude", c) for c in clips]])
+    assert r.status_code == 204
+    r = await client.get("/queue/next", params=[("rater_id", ana), ("exclude", 2**40)])
+    assert r.status_code == 200 and r.json()["audio_id"] == clips[0]  # out-of-range ids exclude nothing
+    r = await client.get("/queue/next", params=[("rater_id", ana), *[("exclude", 1)] * 101])
+    assert r.status_code == 422

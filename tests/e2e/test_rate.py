@@ -1,0 +1,117 @@
+"""The listening queue in Chromium: a rater rates five clips on /rate with the keyboard only,
+and the Progress tab shows agreement once a second rater overlaps."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_dashboard import GENERATION_TIMEOUT_MS, _open_tab, _screenshot
+
+pytestmark = pytest.mark.e2e
+STARS = [4, 2, 5, 1, 3]
+
+
+def _generate(server: Server, n: int) -> list[int]:
+    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+        prompt = http.post("prompts", json={"text": "queue: rainy synthwave",
+                                            "attributes": {"style": "synthwave", "mood": "wistful"}}).json()
+        job = http.post("generate", json={"prompt_id": prompt["id"], "num_samples": n, "duration": 0.5}).json()
+        deadline = time.monotonic() + GENERATION_TIMEOUT_MS / 1000
+        while job["status"] not in ("completed", "failed", "cancelled") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            job = http.get(f"generate/{job['id']}").raise_for_status().json()
+        assert job["status"] == "completed", job
+        return job["audio_ids"]
+
+
+def _card_id(page: Page) -> str:
+    card = page.get_by_test_id("rate-card")
+    expect(card).to_be_visible()
+    return card.get_attribute("data-audio-id") or ""
+
+
+def test_rate_five_clips_with_the_keyboard(page: Page, server: Server) -> None:
+    _generate(server, 4)
+    _generate(server, 4)  # eight clips: enough to skip one and rate five
+    page.goto(server.url + "/rate")
+    picker = page.get_by_test_id("rater-picker")
+    expect(picker).to_contain_text("Who is listening?")
+    page.get_by_test_id("rater-name").fill("Keyboard Kim")
+    expect(page.get_by_test_id("rater-add")).to_be_enabled()  # Enter submits through the enabled button
+    page.keyboard.press("Enter")
+    expect(picker).to_be_hidden()
+    expect(page.get_by_test_id("rater-switch")).to_contain_text("Keyboard Kim")
+    left = page.get_by_test_id("rate-left")
+    expect(left).to_contain_text(re.compile(r"\d+ left for you · 0 rated today"))
+    start_left = int(left.inner_text().split()[0])
+    expect(page.get_by_test_id("rate-card")).not_to_contain_text("tiny")  # blind: no model named
+
+    first = _card_id(page)
+    page.keyboard.press("s")  # skip
+    expect(page.get_by_test_id("rate-card")).not_to_have_attribute("data-audio-id", first)
+
+    audio_paused = "document.getElementById('rate-audio').paused"
+    page.wait_for_function("document.getElementById('rate-audio').readyState >= 1")
+    assert page.evaluate(audio_paused)
+    page.keyboard.press(" ")
+    page.wait_for_function(f"!{audio_paused}")
+    page.keyboard.press(" ")
+    page.wait_for_function(audio_paused)
+
+    rated = []
+    for n, stars in enumerate(STARS, start=1):
+        current = _card_id(page)
+        page.keyboard.press(str(stars))
+        expect(page.get_by_test_id(f"rate-star-{stars}")).to_have_attribute("aria-pressed", "true")
+        if n == 1:
+            _screenshot(page, "rate-chosen")
+        page.keyboard.press("Enter")
+        # Stored, and only now the model is revealed; the next clip is up.
+        expect(page.get_by_test_id("rate-last")).to_contain_text(f"Clip #{current}: {stars}★ saved · made by base")
+        expect(page.get_by_test_id("rate-card")).not_to_have_attribute("data-audio-id", current)
+        expect(left).to_contain_text(f"{n} rated today")
+        rated.append(int(current))
+    expect(left).to_contain_text(f"{start_left - 5} left for you")
+    _screenshot(page, "rate-after-five")
+
+    raters = httpx.get(server.api + "/raters").json()
+    kim = next(r for r in raters if r["name"] == "Keyboard Kim")
+    assert kim["rating_count"] == 5
+    mine = httpx.get(server.api + "/audio", params={"rated_by": kim["id"], "limit": 50}).json()
+    assert sorted(item["id"] for item in mine["items"]) == sorted(rated)
+    for audio_id, stars in zip(rated, STARS, strict=True):
+        got = httpx.get(server.api + "/feedback", params={"audio_id": audio_id}).json()["items"]
+        assert any(f["rating"] == stars and f["rater_id"] == kim["id"] for f in got)
+
+    # A second rater overlaps on the same five clips: the Progress tab shows agreement.
+    other = httpx.post(server.api + "/raters", json={"name": "Second Sam"}).raise_for_status().json()
+    for audio_id, stars in zip(rated, STARS, strict=True):
+        httpx.post(server.api + "/feedback", json={"audio_id": audio_id, "rating": stars,
+                                                   "rater_id": other["id"]}).raise_for_status()
+    page.goto(server.url + "/training?tab=progress")
+    _open_tab(page, "progress")
+    expect(page.get_by_test_id("quality-agreement")).to_contain_text(
+        "Krippendorff's α (ordinal) = 1.000 over 5 clips rated by 2 raters")
+    expect(page.get_by_test_id("quality-alpha")).to_have_text("1.000")
+    expect(page.get_by_test_id("quality-rater")).to_have_count(2)
+    expect(page.get_by_test_id("quality-coverage")).to_contain_text("eligible")
+    page.get_by_test_id("quality-panel").scroll_into_view_if_needed()
+    _screenshot(page, "progress-quality")
+
+
+def test_studio_history_reproduces_a_prompt(page: Page, server: Server) -> None:
+    page.goto(server.url + "/")
+    history = page.get_by_test_id("history")
+    expect(history.get_by_test_id("history-job").first).to_contain_text("queue: rainy synthwave", timeout=30_000)
+    expect(history.get_by_test_id("history-clip").first).to_be_visible()
+    history.get_by_test_id("history-use").first.click()
+    expect(page.get_by_test_id("prompt-text")).to_have_value("queue: rainy synthwave")
+    expect(page.get_by_test_id("prompt-style")).to_have_value("synthwave")
+    expect(page.get_by_test_id("prompt-seed")).to_have_value(re.compile(r"^\d+$"))
+    _screenshot(page, "studio-history")

@@ -1,0 +1,71 @@
+"""The /rate page's card: one clip, the 1-5 buttons, tags, submit and skip."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from training_dashboard.components.layout import empty_state
+from training_dashboard.state.rate import RATE_TAGS, RateState
+
+
+def _star(n: int) -> rx.Component:
+    chosen = RateState.rating == str(n)
+    return rx.button(f"{n}★", on_click=RateState.set_rating(str(n)), variant=rx.cond(chosen, "solid", "outline"),
+                     size="3", aria_pressed=chosen, custom_attrs={"data-testid": f"rate-star-{n}"})
+
+
+def _tag(tag: str) -> rx.Component:
+    return rx.badge(tag, variant=rx.cond(RateState.tags.contains(tag), "solid", "outline"), cursor="pointer",
+                    as_="button", on_click=RateState.toggle_tag(tag), size="2",
+                    custom_attrs={"data-testid": f"rate-tag-{tag}"})
+
+
+def rate_card() -> rx.Component:
+    s = RateState
+    return rx.card(
+        rx.vstack(
+            rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "rate-prompt"}),
+            rx.cond(s.prompt_attributes, rx.text(s.prompt_attributes, size="2", color_scheme="gray")),
+            rx.el.audio(src=s.src, controls=True, preload="auto", id="rate-audio", style={"width": "100%"},
+                        custom_attrs={"data-testid": "rate-audio"}),
+            rx.hstack(*(_star(n) for n in range(1, 6)), spacing="2", wrap="wrap"),
+            rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", gap="1"),
+            rx.hstack(
+                rx.button("Submit (Enter)", on_click=s.submit, disabled=~s.can_submit, loading=s.submitting,
+                          custom_attrs={"data-testid": "rate-submit"}),
+                rx.button("Skip (S)", on_click=s.skip, variant="soft", color_scheme="gray",
+                          custom_attrs={"data-testid": "rate-skip"}),
+                spacing="2",
+            ),
+            rx.text("Keys: 1–5 rate · Enter submits and moves on · Space plays/pauses · S skips. "
+                    "The model that made a clip is shown only after your rating is stored.",
+                    size="1", color_scheme="gray"),
+            spacing="3", width="100%", align="stretch",
+        ),
+        width="100%", custom_attrs={"data-testid": "rate-card", "data-audio-id": s.audio_id},
+    )
+
+
+def rate_panel() -> rx.Component:
+    s = RateState
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Listen and rate", size="5"),
+            rx.badge(s.left_text, size="2", custom_attrs={"data-testid": "rate-left"}),
+            justify="between", align="center", width="100%", wrap="wrap",
+        ),
+        rx.cond(s.last_result, rx.callout(s.last_result, icon="check", color_scheme="green", size="1",
+                                          custom_attrs={"data-testid": "rate-last"})),
+        rx.cond(s.error, rx.callout(s.error, icon="circle_alert", color_scheme="red", size="1")),
+        rx.cond(
+            s.has_clip,
+            rate_card(),
+            rx.cond(s.empty, empty_state(
+                "Nothing left for you",
+                "Every clip has enough ratings, or you have rated all of them. Generate more in the studio.",
+                rx.link("Go to the studio →", href="/"), testid="rate-empty",
+            ), rx.cond(s.loading, rx.skeleton(height="14em", width="100%", loading=True),
+                       rx.text("Choose who is listening to start.", size="2", color_scheme="gray"))),
+        ),
+        spacing="3", width="100%", align="stretch", max_width="44em",
+    )

@@ -1,0 +1,102 @@
+"""Raters: who listens. Each rating and preference may name one by ``rater_id``.
+
+A rater's totals (ratings, their sum, preferences) and each clip's count of distinct named
+raters are kept in the same transaction as the feedback, so listing raters and filtering
+clips "rated by at least n raters" never scan the ratings.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from training_dashboard import schemas
+from training_dashboard.db import Database
+from training_dashboard.db.models import AudioSample, Preference, Rater, Rating
+from training_dashboard.services.errors import BadRequest, Conflict, NotFound
+
+
+def rater_public(rater: Rater) -> schemas.RaterPublic:
+    return schemas.RaterPublic(id=rater.id or 0, name=rater.name, created_at=rater.created_at,
+                               rating_count=rater.rating_count, preference_count=rater.preference_count)
+
+
+def create_rater(db: Database, data: schemas.RaterCreate) -> Rater:
+    """Add a rater.
+
+    Raises:
+        Conflict: the name is taken (names are unique, compared case-insensitively).
+    """
+
+    def run(session: Session) -> Rater:
+        if session.scalar(select(Rater.id).where(func.lower(Rater.name) == data.name.lower())) is not None:
+            raise Conflict(f"A rater named '{data.name}' already exists; pick it or choose another name")
+        rater = Rater(name=data.name)
+        session.add(rater)
+        session.flush()
+        return rater
+
+    try:
+        return db.write(run)
+    except IntegrityError as exc:  # a concurrent create took the name between check and insert
+        raise Conflict(f"A rater named '{data.name}' already exists; pick it or choose another name") from exc
+
+
+def list_raters(db: Database) -> list[Rater]:
+    """Every rater, by name."""
+    with db.session() as session:
+        return list(session.scalars(select(Rater).order_by(Rater.name, Rater.id)))
+
+
+def get_rater(session: Session, rater_id: int) -> Rater:
+    rater = session.get(Rater, rater_id)
+    if rater is None:
+        raise NotFound(f"Rater {rater_id} not found")
+    return rater
+
+
+def rater_name(session: Session, rater_id: int | None, rater_text: str | None) -> str | None:
+    """The free-text ``rater`` stored with feedback: the rater's name when an id is given.
+
+    Raises:
+        NotFound: unknown rater id.
+        BadRequest: both given and they disagree.
+    """
+    if rater_id is None:
+        return rater_text
+    rater = get_rater(session, rater_id)
+    if rater_text is not None and rater_text != rater.name:
+        raise BadRequest(f"rater '{rater_text}' does not match rater {rater_id} ('{rater.name}'); send one of them")
+    return rater.name
+
+
+def note_rating(session: Session, rater_id: int, audio_id: int, rating: int) -> None:
+    """Count a rating by a known rater (call before the rating row is inserted)."""
+    first = not session.scalar(select(exists().where(Rating.rater_id == rater_id, Rating.audio_id == audio_id)))
+    session.execute(update(Rater).where(Rater.id == rater_id)
+                    .values(rating_count=Rater.rating_count + 1, rating_sum=Rater.rating_sum + rating))
+    if first:
+        session.execute(update(AudioSample).where(AudioSample.id == audio_id)
+                        .values(rater_count=AudioSample.rater_count + 1))
+
+
+def note_preferences(session: Session, rater_id: int, n: int) -> None:
+    session.execute(update(Rater).where(Rater.id == rater_id).values(preference_count=Rater.preference_count + n))
+
+
+def rebuild_rater_totals(session: Session) -> None:
+    """Recompute raters' totals and clips' rater counts from the source tables (repair, bench)."""
+    session.execute(update(Rater).values(rating_count=0, rating_sum=0, preference_count=0))
+    for rater_id, n, total in session.execute(
+        select(Rating.rater_id, func.count(), func.sum(Rating.rating)).where(Rating.rater_id.is_not(None))
+        .group_by(Rating.rater_id)
+    ).all():
+        session.execute(update(Rater).where(Rater.id == rater_id).values(rating_count=n, rating_sum=int(total or 0)))
+    for rater_id, n in session.execute(
+        select(Preference.rater_id, func.count()).where(Preference.rater_id.is_not(None)).group_by(Preference.rater_id)
+    ).all():
+        session.execute(update(Rater).where(Rater.id == rater_id).values(preference_count=n))
+    per_clip = (select(func.count(func.distinct(Rating.rater_id))).where(Rating.audio_id == AudioSample.id)
+                .scalar_subquery())
+    session.execute(update(AudioSample).values(rater_count=per_clip))

@@ -1,0 +1,113 @@
+"""The studio's History: the latest jobs, their clips playable and rateable, and
+"Use this prompt" to refill the editor with the same settings and seed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, audio_src, error_text, short_date
+from training_dashboard.state.rate import attributes_text
+from training_dashboard.state.rater import RaterState
+
+HISTORY_LIMIT = 10
+
+
+@dataclasses.dataclass
+class HistoryClip:
+    id: int
+    seed: int
+    src: str
+    rated: str = ""
+
+
+@dataclasses.dataclass
+class HistoryJob:
+    id: int
+    status: str
+    prompt_text: str
+    attributes: str
+    adapter_label: str
+    created: str
+    clips: list[HistoryClip] = dataclasses.field(default_factory=list)
+
+
+def history_job(job: schemas.JobSummary) -> HistoryJob:
+    return HistoryJob(
+        id=job.id, status=job.status, prompt_text=job.prompt.text, attributes=attributes_text(job.prompt.attributes),
+        adapter_label=job.adapter_label, created=short_date(job.created_at),
+        clips=[HistoryClip(id=a, seed=s, src=audio_src(u)) for a, s, u in
+               zip(job.audio_ids, job.seeds, job.stream_urls, strict=False)],
+    )
+
+
+def editor_fields(job: schemas.JobSummary) -> dict[str, str]:
+    """The studio editor's fields that reproduce a job: prompt, attributes, settings, seed."""
+    attrs, params = job.prompt.attributes, job.params
+    seed = job.seeds[0] if job.seeds else params.get("seed")
+    return {
+        "text": job.prompt.text, "style": attrs.style or "", "tempo": str(attrs.tempo) if attrs.tempo else "",
+        "instruments": ", ".join(attrs.instruments), "mood": attrs.mood or "",
+        "duration": f"{float(params.get('duration', 5.0)):g}", "num_samples": str(job.num_samples),
+        "adapter_choice": str(job.adapter_id) if job.adapter_id else "base",
+        "seed": "" if seed is None else str(seed),
+    }
+
+
+class HistoryState(rx.State):
+    jobs: list[HistoryJob] = []
+    loading: bool = False
+    _summaries: dict[int, schemas.JobSummary] = {}
+
+    @rx.event(background=True)
+    async def load_history(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self.loading:
+                return
+            self.loading = True
+        try:
+            async with api_client() as api:
+                page = await api.list_jobs(limit=HISTORY_LIMIT)
+            async with self:
+                self._summaries = {j.id: j for j in page.items}
+                self.jobs = [history_job(j) for j in page.items]
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not load the history: {error_text(exc)}")
+        finally:
+            async with self:
+                self.loading = False
+
+    @rx.event
+    async def use_prompt(self, job_id: int):  # type: ignore[no-untyped-def]
+        from training_dashboard.state.studio import StudioState  # the editor lives there
+
+        job = self._summaries.get(job_id)
+        if job is None:
+            return
+        studio = await self.get_state(StudioState)
+        for name, value in editor_fields(job).items():
+            setattr(studio, name, value)
+        yield rx.toast.info(f"Prompt of job #{job_id} loaded with seed {studio.seed or 'random'}")
+
+    @rx.event
+    async def rate_clip(self, audio_id: int, value: str):  # type: ignore[no-untyped-def]
+        rater_id = (await self.get_state(RaterState)).current_id
+        if not rater_id:
+            yield RaterState.open_picker
+            return
+        try:
+            async with api_client() as api:
+                await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=int(value),
+                                                                 rater_id=rater_id))
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
+            return
+        for j, job in enumerate(self.jobs):
+            for c, clip in enumerate(job.clips):
+                if clip.id == audio_id:
+                    clips = list(job.clips)
+                    clips[c] = dataclasses.replace(clip, rated=value)
+                    self.jobs[j] = dataclasses.replace(job, clips=clips)
+        yield rx.toast.success(f"Clip #{audio_id}: {value}★ saved")

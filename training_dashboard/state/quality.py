@@ -1,0 +1,78 @@
+"""Data quality on the Progress tab: agreement, raters, preference consistency, coverage."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, error_text
+
+
+@dataclasses.dataclass
+class RaterRow:
+    name: str
+    ratings: int
+    mean: str
+    shared: int
+    distance: str
+    outlier: bool
+    consistency: str
+    triads: int
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def agreement_text(agreement: schemas.Agreement) -> str:
+    if agreement.alpha is None:
+        return "Not enough overlap yet: agreement needs clips rated by at least two raters"
+    return (f"Krippendorff's α (ordinal) = {agreement.alpha:.3f} over {agreement.clips} clip"
+            f"{'' if agreement.clips == 1 else 's'} rated by {agreement.raters} raters")
+
+
+def rater_rows(raters: list[schemas.RaterQuality]) -> list[RaterRow]:
+    return [RaterRow(
+        name=r.name, ratings=r.ratings, mean=_num(r.mean_rating), shared=r.shared_clips, distance=_num(r.mean_distance),
+        outlier=r.outlier, triads=r.intransitive_triads,
+        consistency=(f"{r.contradictions}/{r.preferences_checked} contradict" if r.preferences_checked else "–"),
+    ) for r in raters]
+
+
+class QualityState(rx.State):
+    alpha: str = ""
+    agreement: str = ""
+    raters: list[RaterRow] = []
+    coverage_notes: list[str] = []
+    preference_line: str = ""
+    loaded: bool = False
+    loading: bool = False
+
+    def _apply(self, q: schemas.FeedbackQuality) -> None:
+        self.alpha = _num(q.agreement.alpha, 3)
+        self.agreement = agreement_text(q.agreement)
+        self.raters = rater_rows(q.raters)
+        self.coverage_notes = q.coverage.notes
+        self.preference_line = (f"{q.contradictions} of {q.preferences_checked} checkable preferences contradict "
+                                f"the same rater's ratings by 2+ stars · {q.intransitive_triads} intransitive "
+                                f"triad{'' if q.intransitive_triads == 1 else 's'}")
+        self.loaded = True
+
+    @rx.event(background=True)
+    async def load_quality(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self.loading:
+                return
+            self.loading = True
+        try:
+            async with api_client() as api:
+                quality = await api.feedback_quality()
+            async with self:
+                self._apply(quality)
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not load data quality: {error_text(exc)}")
+        finally:
+            async with self:
+                self.loading = False

@@ -1,0 +1,155 @@
+"""The /rate page: one clip at a time from the listening queue, blind until rated."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.state.rater import RaterState
+
+RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
+
+# Keyboard: 1-5 choose a rating, Enter submits, space plays/pauses, S skips. The script
+# only clicks the page's own buttons (so mouse and keyboard run the same handlers) and
+# ignores keys typed into a text field. Installed once per browser tab.
+KEYS_JS = """
+if (!window.__tdRateKeys) {
+  window.__tdRateKeys = true;
+  document.addEventListener('keydown', (e) => {
+    if (!location.pathname.startsWith('/rate')) return;
+    const t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
+                            if (el && !el.disabled) { el.click(); return true; } return false; };
+    if (e.key >= '1' && e.key <= '5') { if (click('rate-star-' + e.key)) e.preventDefault(); }
+    else if (e.key === 'Enter') { if (click('rate-submit')) e.preventDefault(); }
+    else if (e.key === 's' || e.key === 'S') { if (click('rate-skip')) e.preventDefault(); }
+    else if (e.key === ' ' || e.code === 'Space') {
+      const a = document.getElementById('rate-audio');
+      if (a) { e.preventDefault(); if (a.paused) { a.play(); } else { a.pause(); } }
+    }
+  });
+}
+"""
+
+
+def attributes_text(attrs: schemas.PromptAttributes) -> str:
+    parts = [attrs.style or "", f"{attrs.tempo} BPM" if attrs.tempo else "", ", ".join(attrs.instruments),
+             attrs.mood or ""]
+    return " · ".join(p for p in parts if p)
+
+
+class RateState(rx.State):
+    audio_id: int = 0
+    src: str = ""
+    prompt_text: str = ""
+    prompt_attributes: str = ""
+    duration: float = 0.0
+    rating: str = ""
+    tags: list[str] = []
+    empty: bool = False
+    loading: bool = False
+    submitting: bool = False
+    error: str = ""
+    remaining: int = 0
+    rated_today: int = 0
+    target: int = 0
+    last_result: str = ""
+    skipped: list[int] = []
+
+    @rx.var
+    def has_clip(self) -> bool:
+        return self.audio_id > 0
+
+    @rx.var
+    def can_submit(self) -> bool:
+        return self.audio_id > 0 and self.rating in ("1", "2", "3", "4", "5") and not self.submitting
+
+    @rx.var
+    def left_text(self) -> str:
+        return f"{self.remaining} left for you · {self.rated_today} rated today"
+
+    @rx.event
+    def load_page(self):  # type: ignore[no-untyped-def]
+        self.skipped = []
+        return [rx.call_script(KEYS_JS), RateState.load_next]
+
+    @rx.event
+    def set_rating(self, value: str) -> None:
+        if value in ("1", "2", "3", "4", "5"):
+            self.rating = value
+
+    @rx.event
+    def toggle_tag(self, tag: str) -> None:
+        self.tags = sorted(set(self.tags) ^ {tag})
+
+    @rx.event
+    def skip(self):  # type: ignore[no-untyped-def]
+        if self.audio_id:
+            self.skipped = [*self.skipped, self.audio_id][-100:]
+        return RateState.load_next
+
+    def _show(self, clip: schemas.QueueClip | None) -> None:
+        self.rating, self.tags = "", []
+        if clip is None:
+            self.audio_id, self.src, self.prompt_text, self.prompt_attributes = 0, "", "", ""
+            self.empty = True
+            return
+        self.empty = False
+        self.audio_id, self.src, self.duration = clip.audio_id, audio_src(clip.stream_url), clip.duration
+        self.prompt_text, self.prompt_attributes = clip.prompt.text, attributes_text(clip.prompt.attributes)
+
+    def _summary(self, summary: schemas.QueueSummary) -> None:
+        self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
+
+    @rx.event(background=True)
+    async def load_next(self):  # type: ignore[no-untyped-def]
+        async with self:
+            rater_id = (await self.get_state(RaterState)).current_id
+            skipped = list(self.skipped)
+            if not rater_id:
+                self.audio_id, self.empty = 0, False
+                return
+            self.loading, self.error = True, ""
+        try:
+            async with api_client() as api:
+                clip = await api.next_clip(rater_id, exclude=skipped)
+                summary = await api.queue_summary(rater_id)
+            async with self:
+                self._show(clip)
+                self._summary(summary)
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.error = error_text(exc)
+        finally:
+            async with self:
+                self.loading = False
+
+    @rx.event(background=True)
+    async def submit(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if not self.can_submit:
+                return
+            rater_id = (await self.get_state(RaterState)).current_id
+            if not rater_id:
+                yield rx.toast.error("Choose who is listening first")
+                return
+            body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
+                                          rater_id=rater_id)
+            self.submitting = True
+        try:
+            async with api_client() as api:
+                await api.submit_feedback(body)
+                # Only now, with the rating stored, may the rater learn which model made the clip.
+                audio = await api.get_audio(body.audio_id)
+            async with self:
+                self.last_result = f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
+            return
+        finally:
+            async with self:
+                self.submitting = False
+        yield RateState.load_next

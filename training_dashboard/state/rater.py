@@ -1,0 +1,110 @@
+"""Who is listening: the current rater, remembered in the browser (localStorage)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, error_text
+
+
+@dataclasses.dataclass
+class RaterOption:
+    id: int
+    name: str
+    ratings: int
+
+
+def rater_problem(name: str, taken: list[str]) -> str:
+    """Why a new name cannot be added ("" when it can)."""
+    name = name.strip()
+    if not name:
+        return ""
+    try:
+        schemas.RaterCreate(name=name)
+    except ValueError:
+        return "Use letters, digits, spaces, '.', '_' and '-' (up to 100), starting with a letter or digit"
+    if name.lower() in {t.lower() for t in taken}:
+        return f"'{name}' is already on the list: pick it above"
+    return ""
+
+
+class RaterState(rx.State):
+    # Kept in the browser: the same person stays selected across visits and tabs.
+    rater_id: str = rx.LocalStorage("", name="td_rater_id", sync=True)
+    rater_name: str = rx.LocalStorage("", name="td_rater_name", sync=True)
+    raters: list[RaterOption] = []
+    new_name: str = ""
+    switching: bool = False
+    loading: bool = False
+
+    @rx.var
+    def current_id(self) -> int:
+        """The rater id to send with feedback (0: nobody chosen yet)."""
+        return int(self.rater_id) if self.rater_id.isdigit() else 0
+
+    @rx.var
+    def name_problem(self) -> str:
+        return rater_problem(self.new_name, [r.name for r in self.raters])
+
+    @rx.var
+    def can_add(self) -> bool:
+        return bool(self.new_name.strip()) and not self.name_problem
+
+    @rx.event
+    def set_new_name(self, value: str) -> None:
+        self.new_name = value
+
+    @rx.event
+    def open_picker(self):  # type: ignore[no-untyped-def]
+        self.switching = True
+        return RaterState.load_raters
+
+    @rx.event
+    def close_picker(self) -> None:
+        if self.current_id:
+            self.switching = False
+
+    @rx.event(background=True)
+    async def load_raters(self):  # type: ignore[no-untyped-def]
+        async with self:
+            self.loading = True
+        try:
+            async with api_client() as api:
+                listed = await api.list_raters()
+            async with self:
+                self.raters = [RaterOption(id=r.id, name=r.name, ratings=r.rating_count) for r in listed]
+                if self.current_id and self.current_id not in {r.id for r in listed}:
+                    self.rater_id, self.rater_name = "", ""  # the database was reset: choose again
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
+        finally:
+            async with self:
+                self.loading = False
+
+    @rx.event
+    def choose(self, rater_id: int, name: str):  # type: ignore[no-untyped-def]
+        self.rater_id, self.rater_name, self.switching = str(rater_id), name, False
+        events = [rx.toast.info(f"Listening as {name}")]
+        if self.router.url.path.startswith("/rate"):  # the queue is per rater: start over for this one
+            from training_dashboard.state.rate import RateState
+
+            events.append(RateState.load_page)
+        return events
+
+    @rx.event
+    async def add_rater(self):  # type: ignore[no-untyped-def]
+        if not self.can_add:
+            return
+        try:
+            async with api_client() as api:
+                rater = await api.create_rater(schemas.RaterCreate(name=self.new_name.strip()))
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not add the rater: {error_text(exc)}")
+            return
+        self.raters = sorted([*self.raters, RaterOption(id=rater.id, name=rater.name, ratings=0)],
+                             key=lambda r: r.name)
+        self.new_name = ""
+        yield RaterState.choose(rater.id, rater.name)
