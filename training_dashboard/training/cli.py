@@ -157,18 +157,20 @@ def _execute(task: str, run: dict[str, Any], hyper: dict[str, Any], data_dir: Pa
         "final_eval_loss": state.last_eval, "final_train_loss": state.losses[-1] if state.losses else None,
         "stopped_early": state.stopped_early, "device": base.device, "registered_adapter_id": None,
     }
+    from safetensors import SafetensorError
+
     try:
         report |= _keep_adapter(trainer, state, run_dir)
         report["wall_time_s"] = round(time.time() - started, 2)
         _finish_report(report, run_dir)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:
         print(f"error: saving the adapter or its report in {run_dir} failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as exc:  # the kept adapter would change nothing: never offer it
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    for warning in report["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in report["warnings"]:  # on stdout: part of the result, as in the report
+        print(f"warning: {warning}")
     print(f"saved the {report['adapter']} adapter (step {report['adapter_step']}) and training_report.json "
           f"in {run_dir}")
     if run["no_register"]:

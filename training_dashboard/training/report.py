@@ -12,6 +12,7 @@ from typing import Any
 
 REPORT_FILE = "training_report.json"
 NOT_IMPROVED_MARK = "held-out loss did not improve"
+STILL = 1e-4  # held-out losses this close to the untrained one mean training barely changed anything
 SUMMARY_KEYS = ("task", "best_eval_loss", "initial_eval_loss", "final_eval_loss", "final_train_loss", "steps",
                 "stopped_early", "wall_time_s", "examples_train", "examples_heldout", "dataset_name", "adapter",
                 "adapter_step", "heldout_improved", "warnings")
@@ -53,8 +54,11 @@ def not_improved_warning(report: dict[str, Any], evals: list[tuple[int, float]])
     hyper = report["hyperparameters"]
     seen = ", ".join(f"{loss:.4f} at step {step}" for step, loss in evals[-6:])
     held, train = report["examples_heldout"], report["examples_train"]
-    tips = ["more data (rate or compare more clips)", f"a lower learning rate (--lr, now {hyper['lr']:g})",
-            f"more patience (--patience, now {hyper['patience']})"]
+    initial = report.get("initial_eval_loss")
+    moved = initial is not None and any(abs(loss - initial) > STILL for _, loss in evals)
+    lr_tip = (f"a lower learning rate (--lr, now {hyper['lr']:g})" if moved or not evals else
+              f"a higher learning rate (--lr, now {hyper['lr']:g}) or more --epochs: the held-out loss barely moved")
+    tips = ["more data (rate or compare more clips)", lr_tip, f"more patience (--patience, now {hyper['patience']})"]
     tips.append(f"no held-out split (--val-fraction 0): with {held} held-out example(s) the held-out loss is "
                 f"mostly noise" if held < 20 else "a larger held-out split (--val-fraction) for a steadier signal")
     return (f"The held-out loss never improved: {_num(report.get('initial_eval_loss'))} before training (step 0), then "

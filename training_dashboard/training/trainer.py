@@ -230,6 +230,7 @@ class Trainer:
         set_peft_model_state_dict(self.model, load_file(str(path / "adapter_model.safetensors")))
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
+        self._apply_lr()
         self.state = RunState(**saved["state"])
         if self.state.best_step == 0:  # a checkpoint from before the baseline stopped counting as "best"
             self.state.best_eval = self.state.best_step = None
@@ -242,6 +243,16 @@ class Trainer:
             kept = [ln for ln in metrics.read_text().splitlines() if json.loads(ln)["step"] <= self.state.step]
             metrics.write_text("".join(f"{ln}\n" for ln in kept))
         self.echo(f"resumed from {path} at step {self.state.step}")
+
+
+    def _apply_lr(self) -> None:
+        """Make the schedule follow this run's ``lr`` and step count: the scheduler state from a
+        checkpoint holds the old peak (so ``--lr`` on ``--resume`` would be silently ignored)."""
+        lr, sched = self.cfg["lr"], self.scheduler
+        sched.base_lrs = [lr for _ in self.optimizer.param_groups]
+        for group, fn in zip(self.optimizer.param_groups, sched.lr_lambdas, strict=True):
+            group["initial_lr"], group["lr"] = lr, lr * fn(sched.last_epoch)
+        sched._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
 def latest_checkpoint(path: Path) -> Path:
