@@ -303,7 +303,8 @@ async def test_resume_keeps_a_best_adapter_saved_after_the_last_checkpoint(clien
     report = json.loads((out / "training_report.json").read_text())
     resumed = eval_losses(out)
     assert [s for s, _ in resumed] == [0, 1, 2, 3, 4, 5] and resumed[3][1] > first["best_eval_loss"]
-    assert report["hyperparameters"]["lr"] == 1e-7
+    assert report["hyperparameters"]["lr"] == 1e-7  # and it is the rate the resumed steps used:
+    assert all(r["lr"] <= 1e-7 for r in metrics(out) if "loss" in r and r["step"] > 2)
     assert report["best_step"] == 3 and report["best_eval_loss"] == pytest.approx(first["best_eval_loss"])
     assert report["adapter"] == "best held-out" and report["adapter_step"] == 3
     assert (out / "adapter_model.safetensors").read_bytes() == best_weights

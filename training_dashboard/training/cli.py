@@ -17,6 +17,8 @@ from typing import Any
 from training_dashboard import training
 from training_dashboard.training.options import OPTIONS, OptionError, check_version, merge, read_config_file
 
+EXIT_EPILOG = ("exit status: 0 saved (and registered), 1 failed, 2 bad usage or data, 3 saved but not registered, "
+               "130 interrupted (details: python -m training_dashboard.training --help)")
 RUN_KEYS = ("data", "name", "version", "output", "base_model", "api_url", "no_register")
 EXIT_OK = 0  # adapter trained and saved (and registered unless --no-register)
 EXIT_FAILED = 1  # the run failed: base model, training, or saving the adapter / report
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                             ("dpo", "preference optimisation (DPO) on a preference export")):
         p = sub.add_parser(task, help=help_text, description=f"{help_text}. Every option can also come from "
                            "--config FILE (JSON; flags given here override it).",
-                           argument_default=argparse.SUPPRESS)
+                           argument_default=argparse.SUPPRESS, epilog=EXIT_EPILOG)
         p.add_argument("--data", metavar="DIR", help="the export directory (JSONL or Hugging Face format)")
         p.add_argument("--config", metavar="FILE", type=Path, help="JSON file of options")
         p.add_argument("--output", metavar="DIR", help="run directory (default: <adapter root>/<name>-<version>)")
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"{text} [{low:g}..{high:g}, default {default:g}]")
         p.add_argument("--target-modules", metavar="LIST", help="LoRA targets in the MusicGen decoder, comma-separated "
                        "(q_proj,k_proj,v_proj,out_proj,fc1,fc2; default q_proj,v_proj)")
-    reg = sub.add_parser("register", help="register a finished run with the API")
+    reg = sub.add_parser("register", help="register a finished run with the API", epilog="exit status: 0 "
+                         "registered, 2 not a finished run, 3 not registered (API unreachable or refused it)")
     reg.add_argument("run_dir", type=Path)
     reg.add_argument("--api-url", default=None)
     return parser

@@ -1,5 +1,16 @@
 """The training report, the plain-words verdict on held-out loss, and registration of the
-finished adapter through the API client."""
+finished adapter through the API client.
+
+``training_report.json`` (a stable contract: the dashboard reads it) holds: task, name,
+version, base_model, dataset_id, dataset_name, manifest_sha256, export_path, export_format,
+hyperparameters, steps, total_steps, examples_train, examples_heldout, initial_eval_loss
+(step 0, untrained), best_eval_loss and best_step (the best trained adapter that beat step 0;
+null when none did), final_eval_loss, final_train_loss, stopped_early, wall_time_s, device,
+adapter ("best held-out" or "final"), adapter_step (the step of the adapter kept),
+heldout_improved (true / false; null without a held-out split), warnings (plain sentences)
+and registered_adapter_id (null until registered). Held-out losses are null without a
+held-out split.
+"""
 
 from __future__ import annotations
 
