@@ -172,10 +172,10 @@ def _execute(task: str, run: dict[str, Any], hyper: dict[str, Any], data_dir: Pa
     except ValueError as exc:  # the kept adapter would change nothing: never offer it
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    for warning in report["warnings"]:  # on stdout: part of the result, as in the report
-        print(f"warning: {warning}")
     print(f"saved the {report['adapter']} adapter (step {report['adapter_step']}) and training_report.json "
           f"in {run_dir}")
+    for warning in report["warnings"]:  # on stdout: part of the result, as in the report
+        print(f"warning: {warning}")
     if run["no_register"]:
         return EXIT_OK
     from training_dashboard.training.report import register
