@@ -18,4 +18,21 @@ Examples (copy-paste)::
 
     # Register a finished run later (e.g. the API was down when training ended):
     python -m training_dashboard.training register data/adapters/lofi-sft-1.0.0
+
+What a run writes in its run dir: ``metrics.jsonl`` (one JSON object a line: training steps
+``{step, epoch, loss, lr, grad_norm[, reward_margin, reward_accuracy], time}``, evaluations
+``{step, eval_loss, time}``; step 0 is the untrained adapter), ``checkpoints/``, ``best/``
+(the best trained adapter on held-out data), the adapter itself and ``training_report.json``.
+
+The adapter kept is the one with the lowest held-out loss, if training ever took it below
+the untrained adapter's (step 0); otherwise the final one, registered marked "held-out loss
+did not improve" (report: ``heldout_improved: false`` and a warning that says what to try).
+
+Exit status:
+    0    adapter trained and saved (and registered, unless --no-register)
+    1    the run failed: the base model did not load, or saving the adapter or report failed
+    2    bad usage: options, the export or the run directory (nothing was trained)
+    3    adapter saved, but not registered (API unreachable or refused it); the message
+         gives the reason and the ``register`` command to retry
+    130  interrupted (Ctrl-C): continue with --resume RUN_DIR
 """

@@ -4,6 +4,11 @@ held-out evaluation with early stopping, and ``metrics.jsonl``.
 The batch order is a pure function of (seed, epoch, step), and the checkpoint holds the
 adapter, optimizer, scheduler, step and torch RNG state, so a resumed run repeats the
 steps an uninterrupted run would have taken.
+
+The held-out loss measured before training (step 0) is the baseline, never a candidate:
+``best/`` only ever holds a trained adapter whose held-out loss went below the baseline
+(and below every earlier one). ``best/best_eval.json`` records its step and loss, so a
+resumed run knows the best adapter on disk even when it was saved after the checkpoint.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from training_dashboard.training.data import Export, example_text
 from training_dashboard.training.lora import lora_config
 
 STATE_FILE = "trainer_state.pt"
+BEST_DIR = "best"
+BEST_FILE = "best_eval.json"  # in BEST_DIR: {"step", "eval_loss"} of the adapter saved there
+MIN_DELTA = 1e-6  # a held-out loss must drop by more than this to count as an improvement
 
 
 @dataclass
 class RunState:
     step: int = 0
-    best_eval: float | None = None
-    best_step: int | None = None
+    best_eval: float | None = None  # the best trained adapter's held-out loss (None: never beat step 0)
+    best_step: int | None = None  # its step, always >= 1
     initial_eval: float | None = None
     last_eval: float | None = None
     bad_evals: int = 0
@@ -146,10 +154,8 @@ class Trainer:
         metrics = self.run_dir / "metrics.jsonl"
         if resume is not None:
             self._restore(resume, metrics)
-        elif self.val_items:
-            self.state.initial_eval = self.state.best_eval = self.evaluate()
-            self.state.best_step = 0
-            self._save_adapter(self.run_dir / "best")
+        elif self.val_items:  # the untrained baseline: reported, compared against, never kept as "best"
+            self.state.initial_eval = self.evaluate()
             _append(metrics, {"step": 0, "eval_loss": self.state.initial_eval})
         last = min(self.total_steps, self.cfg["max_steps"] or self.total_steps)
         bar = tqdm(total=last, initial=self.state.step, desc=self.task, unit="step", dynamic_ncols=True)
@@ -164,28 +170,43 @@ class Trainer:
             bar.set_postfix(loss=f"{record['loss']:.4f}")
             if step % every == 0 or step == last:
                 bar.write(_line(record))
-            if step % self.steps_per_epoch == 0 or (self.cfg["eval_every"] and step % self.cfg["eval_every"] == 0):
-                self._eval_and_maybe_stop(step, metrics, bar.write)
+            if (step % self.steps_per_epoch == 0 or step == last
+                    or (self.cfg["eval_every"] and step % self.cfg["eval_every"] == 0)):
+                self._eval_and_maybe_stop(step, last, metrics, bar.write)
             if self.cfg["checkpoint_every"] and step % self.cfg["checkpoint_every"] == 0:
                 self._checkpoint(step)
         bar.close()
         return self.state
 
-    def _eval_and_maybe_stop(self, step: int, metrics: Path, write: Callable[[str], None]) -> None:
+    def _eval_and_maybe_stop(self, step: int, last: int, metrics: Path, write: Callable[[str], None]) -> None:
         loss = self.evaluate()
         if loss is None:
             return
-        self.state.last_eval = loss
+        st = self.state
+        st.last_eval = loss
         _append(metrics, {"step": step, "eval_loss": loss})
-        if self.state.best_eval is None or loss < self.state.best_eval - 1e-6:
-            self.state.best_eval, self.state.best_step, self.state.bad_evals = loss, step, 0
-            self._save_adapter(self.run_dir / "best")
+        reference = min((x for x in (st.initial_eval, st.best_eval) if x is not None), default=math.inf)
+        # After a resume, the step of a best saved past the checkpoint comes round again: the
+        # same loss then is that same adapter, and counts as the improvement it was.
+        again = step == st.best_step and st.best_eval is not None and loss <= st.best_eval + MIN_DELTA
+        if loss < reference - MIN_DELTA or again:
+            st.best_eval, st.best_step, st.bad_evals = loss, step, 0
+            self._save_best(step, loss)
         else:
-            self.state.bad_evals += 1
-        write(f"step {step}: held-out loss {loss:.4f} (best {self.state.best_eval:.4f} at step {self.state.best_step})")
-        if self.cfg["patience"] and self.state.bad_evals >= self.cfg["patience"]:
-            self.state.stopped_early = True
+            st.bad_evals += 1
+        if st.best_step is not None:
+            write(f"step {step}: held-out loss {loss:.4f} (best {st.best_eval:.4f} at step {st.best_step})")
+        else:
+            write(f"step {step}: held-out loss {loss:.4f} (not below the untrained {st.initial_eval:.4f} yet)")
+        if self.cfg["patience"] and st.bad_evals >= self.cfg["patience"] and step < last:
+            st.stopped_early = True
             write(f"early stop: no held-out improvement in {self.cfg['patience']} evaluations")
+
+    def _save_best(self, step: int, loss: float) -> None:
+        path = self.run_dir / BEST_DIR
+        (path / BEST_FILE).unlink(missing_ok=True)  # never a record describing another adapter
+        self._save_adapter(path)
+        (path / BEST_FILE).write_text(json.dumps({"step": step, "eval_loss": loss}) + "\n", encoding="utf-8")
 
     def _save_adapter(self, path: Path) -> None:
         # save_embedding_layers=False: otherwise PEFT looks the base model up (on the Hub).
@@ -209,12 +230,29 @@ class Trainer:
         set_peft_model_state_dict(self.model, load_file(str(path / "adapter_model.safetensors")))
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
+        self._apply_lr()
         self.state = RunState(**saved["state"])
+        if self.state.best_step == 0:  # a checkpoint from before the baseline stopped counting as "best"
+            self.state.best_eval = self.state.best_step = None
+        best = _read_best(self.run_dir / BEST_DIR)
+        if best is not None and (self.state.best_eval is None or best[1] < self.state.best_eval):
+            # saved after this checkpoint by the interrupted run: it is the adapter on disk
+            self.state.best_step, self.state.best_eval = best
         torch.set_rng_state(saved["rng"])
         if metrics.exists():  # drop what the interrupted run logged after this checkpoint
             kept = [ln for ln in metrics.read_text().splitlines() if json.loads(ln)["step"] <= self.state.step]
             metrics.write_text("".join(f"{ln}\n" for ln in kept))
         self.echo(f"resumed from {path} at step {self.state.step}")
+
+
+    def _apply_lr(self) -> None:
+        """Make the schedule follow this run's ``lr`` and step count: the scheduler state from a
+        checkpoint holds the old peak (so ``--lr`` on ``--resume`` would be silently ignored)."""
+        lr, sched = self.cfg["lr"], self.scheduler
+        sched.base_lrs = [lr for _ in self.optimizer.param_groups]
+        for group, fn in zip(self.optimizer.param_groups, sched.lr_lambdas, strict=True):
+            group["initial_lr"], group["lr"] = lr, lr * fn(sched.last_epoch)
+        sched._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
 def latest_checkpoint(path: Path) -> Path:
@@ -226,6 +264,16 @@ def latest_checkpoint(path: Path) -> Path:
     if not found:
         raise ValueError(f"{path} is neither a checkpoint nor a run directory with checkpoints")
     return found[-1]
+
+
+def _read_best(path: Path) -> tuple[int, float] | None:
+    """(step, held-out loss) of the adapter in ``best/``, or None when there is none."""
+    try:
+        data = json.loads((path / BEST_FILE).read_text(encoding="utf-8"))
+        step, loss = int(data["step"]), float(data["eval_loss"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (step, loss) if step >= 1 and math.isfinite(loss) else None
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
