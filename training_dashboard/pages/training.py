@@ -8,7 +8,7 @@ from training_dashboard.components.adapter_list import adapter_list
 from training_dashboard.components.dataset_list import dataset_panel
 from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
-from training_dashboard.state.training import TrainingState
+from training_dashboard.state.training import SHOWN_TAB, TrainingState, show_tab, show_tab_from_address
 
 
 def _tab(value: str, label: str) -> rx.Component:
@@ -23,7 +23,9 @@ def training() -> rx.Component:
             rx.tabs.content(dataset_panel(), value="datasets", padding_top="1em"),
             rx.tabs.content(adapter_list(), value="adapters", padding_top="1em"),
             rx.tabs.content(progress_panel(), value="progress", padding_top="1em"),
-            value=TrainingState.tab, on_change=TrainingState.set_tab, width="100%",
+            # Switched in the browser at once; the backend hears of it after (see state/training.py).
+            value=SHOWN_TAB.value, on_change=[show_tab(), TrainingState.set_tab], on_mount=show_tab_from_address(),
+            width="100%",
         ),
         current="Training",
     )
