@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
+
+from reflex.istate.data import ReflexURL
+
 from tests.ui.conftest import run
 from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.stats import StatsState
-from training_dashboard.state.training import TrainingState, tab_from_query, tab_url
+from training_dashboard.state.training import TrainingState, show_tab, show_tab_from_address, tab_from_query, tab_url
 
 
 def test_tab_from_query() -> None:
@@ -14,13 +18,22 @@ def test_tab_from_query() -> None:
     assert tab_url("progress") == "/training?tab=progress"
 
 
-async def test_set_tab_rewrites_the_address_only(root) -> None:  # type: ignore[no-untyped-def]
+async def test_set_tab_only_remembers_the_tab(root) -> None:  # type: ignore[no-untyped-def]
+    """The browser already switched and rewrote the address (show_tab): no event goes back to it."""
     state = await root.get_state(TrainingState)
-    events = await run(TrainingState.set_tab, state, "adapters")
+    assert await run(TrainingState.set_tab, state, "adapters") == []
     assert state.tab == "adapters"
-    assert "replaceState" in str(events[0]) and "/training?tab=adapters" in str(events[0])
     await run(TrainingState.set_tab, state, "nope")
     assert state.tab == "datasets"
+
+
+def test_show_tab_runs_in_the_browser() -> None:
+    """A JavaScript function (no backend event): sets the client-side tab, then the address."""
+    clicked, fixed, from_address = str(show_tab()), str(show_tab("progress")), str(show_tab_from_address())
+    for js in (clicked, fixed, from_address):
+        assert "_client_state_setTraining_tab" in js and "replaceState" in js and "'/training?tab=' + tab" in js
+        assert '["datasets", "adapters", "progress"].includes(asked)' in js  # an unknown tab shows the first
+    assert clicked.startswith("((value) =>") and '"progress"' in fixed and "window.location.search" in from_address
 
 
 async def test_load_page_fetches_every_area_concurrently(root) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +44,16 @@ async def test_load_page_fetches_every_area_concurrently(root) -> None:  # type:
     assert all(e.is_background for e in events)
 
 
+async def test_load_page_fetches_the_shown_tab_first(root) -> None:  # type: ignore[no-untyped-def]
+    state = await root.get_state(TrainingState)
+    state.router = dataclasses.replace(state.router, url=ReflexURL("http://x/training?tab=progress"))
+    events = await run(TrainingState.load_page, state)
+    assert state.tab == "progress"
+    assert events == [StatsState.load_stats, DatasetsState.load_datasets, AdapterState.load_adapters]
+
+
 async def test_ready_to_train_opens_the_form(root) -> None:  # type: ignore[no-untyped-def]
     state = await root.get_state(TrainingState)
+    state.tab = "progress"
     events = await run(TrainingState.start_dataset, state)
-    assert events[1] == DatasetsState.open_form
+    assert state.tab == "datasets" and events == [DatasetsState.open_form]

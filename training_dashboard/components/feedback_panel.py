@@ -20,8 +20,11 @@ def _tag_toggle(clip: Clip, index: rx.Var[int], tag: str) -> rx.Component:
 def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
     return rx.vstack(
         rx.radio_group.root(
-            rx.hstack(rx.text("Rating", size="2", weight="medium"),
-                      *(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), spacing="3", wrap="wrap"),
+            # 1-5 never wrap apart (a lone "5" on the next line); the label may go above them on a narrow card.
+            rx.flex(rx.text("Rating", size="2", weight="medium"),
+                    rx.flex(*(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), gap="3",
+                            wrap="nowrap", custom_attrs={"data-testid": "rating-choices"}),
+                    gap="1 3", wrap="wrap", align="center"),
             value=clip.rating, on_change=lambda v: StudioState.set_rating(index, v),
             custom_attrs={"data-testid": "rating", "aria-label": "Rating 1 to 5"},
         ),
