@@ -117,42 +117,46 @@ def scripts_loaded(browser, url: str, wait_for: str | None = None) -> dict[str, 
     return out
 
 
-# Where a cold load's time goes, in ms since navigation start (the page's own clock).
+# Where a cold load's time goes, in ms since navigation start, on the page's own clock: the
+# socket (created, open), the first message carrying a seeded dataset name, and the first row in
+# the DOM (a MutationObserver, so no polling delay of the test driver is included).
+PAGE_CLOCK_JS = """
+window.__bench = {};
+(() => {
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    window.__bench.ws_created ??= performance.now();
+    ws.addEventListener('open', () => { window.__bench.ws_open ??= performance.now(); });
+    ws.addEventListener('message', (m) => {
+      if (String(m.data).includes('bench-')) window.__bench.rows_message ??= performance.now();
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  new MutationObserver(() => {
+    if (!window.__bench.rows_in_dom && document.querySelector('[data-testid="ds-row-name"]'))
+      window.__bench.rows_in_dom = performance.now();
+  }).observe(document, {subtree: true, childList: true});
+})();
+"""
 BREAKDOWN_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
-  const res = performance.getEntriesByType('resource');
-  const js = res.filter(r => r.initiatorType === 'script' || r.name.endsWith('.js'));
-  const last = (xs, f) => xs.length ? Math.max(...xs.map(f)) : 0;
-  return {html_done: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd,
-          js_files: js.length, js_done: last(js, r => r.responseEnd),
-          rows_visible: performance.now()};
+  const js = performance.getEntriesByType('resource').filter(r => r.name.endsWith('.js'));
+  return {html_done: nav.responseEnd, js_done: Math.max(0, ...js.map(r => r.responseEnd)),
+          js_files: js.length, ...window.__bench};
 }"""
 
 
-def _cold_breakdown(page, base: str, row: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """One cold load with timestamps: HTML, scripts, socket open, first and data-carrying frames."""
-    frames: list[tuple[str, float]] = []
-
-    def on_ws(ws) -> None:  # type: ignore[no-untyped-def]
-        frames.append(("open", time.perf_counter()))
-        ws.on("framesent", lambda payload: frames.append(("sent:" + str(payload)[:40], time.perf_counter())))
-        ws.on("framereceived", lambda payload: frames.append(
-            ("recv:" + ("rows" if "bench-" in str(payload) else str(payload)[:40]), time.perf_counter())))
-
-    page.on("websocket", on_ws)
+def _cold_load(page, base: str, row: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """One cold load: wall seconds (driver clock) plus the page-clock breakdown in ms."""
+    page.add_init_script(PAGE_CLOCK_JS)
     t = time.perf_counter()
     page.goto(base + "/training", wait_until="commit")
     page.wait_for_selector(row, timeout=30_000)
-    total = time.perf_counter() - t
-    out = {k: round(v) for k, v in page.evaluate(BREAKDOWN_JS).items()}
-    out["total_ms"] = round(1000 * total)
-    for name, at in frames:
-        key = {"open": "ws_open", "recv:rows": "ws_rows_frame"}.get(name)
-        if name.startswith("sent:") and "hydrate" in name:
-            key = "ws_hydrate_sent"
-        if key and key not in out:
-            out[key] = round(1000 * (at - t))
-    out["ws_frames_before_rows"] = next((i for i, (n, _) in enumerate(frames) if n == "recv:rows"), len(frames))
+    out = {"wall_ms": round(1000 * (time.perf_counter() - t))}
+    out.update({k: round(v) for k, v in page.evaluate(BREAKDOWN_JS).items()})
     return out
 
 
@@ -163,9 +167,8 @@ def time_to_rows(browser, base: str, runs: int) -> dict[str, Any]:  # type: igno
     for _ in range(runs):
         context = browser.new_context()
         page = context.new_page()
-        t = time.perf_counter()
-        breakdown.append(_cold_breakdown(page, base, row))
-        cold.append(time.perf_counter() - t)
+        breakdown.append(_cold_load(page, base, row))
+        cold.append(breakdown[-1]["wall_ms"] / 1000)
         page.goto(base + "/", wait_until="networkidle")
         t = time.perf_counter()
         page.goto(base + "/training", wait_until="commit")
@@ -177,8 +180,10 @@ def time_to_rows(browser, base: str, runs: int) -> dict[str, Any]:  # type: igno
         page.wait_for_selector(row, timeout=30_000)
         client_side.append(time.perf_counter() - t)
         context.close()
+    in_page = [b["rows_in_dom"] / 1000 for b in breakdown if "rows_in_dom" in b]
     return {"cold_load_s": cold, "warm_load_s": warm, "client_side_nav_s": client_side, "cold_breakdown_ms": breakdown,
-            "cold_median_s": statistics.median(cold), "warm_median_s": statistics.median(warm),
+            "cold_median_s": statistics.median(cold), "cold_in_page_median_s": statistics.median(in_page or [0.0]),
+            "warm_median_s": statistics.median(warm),
             "client_side_median_s": statistics.median(client_side)}
 
 
@@ -241,13 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     nav = result.pop("navigation", {})
     print(json.dumps(result, indent=1))
     for row in nav.get("cold_breakdown_ms", []):
-        print("cold breakdown (ms):", row)
-    for key in ("cold", "warm", "client_side"):
-        runs = ", ".join(f"{v:.2f}" for v in nav.get(f"{key}_load_s" if key != "client_side" else "client_side_nav_s", []))
-        print(f"{key:12s} median {nav.get(key + '_median_s', float('nan')):.3f} s   runs: {runs}")
-    target = nav.get("cold_median_s", 99) <= 1.0
-    print(f"cold /training <= 1 s: {'MET' if target else 'NOT MET'}; / loads /training code: "
-          f"{result.get('index_loads_training_code')}")
+        print("cold load (ms since navigation start):", row)
+    for label, key, series in (("cold", "cold_median_s", "cold_load_s"), ("warm", "warm_median_s", "warm_load_s"),
+                               ("client-side", "client_side_median_s", "client_side_nav_s")):
+        runs = ", ".join(f"{v:.2f}" for v in nav.get(series, []))
+        print(f"{label:12s} median {nav.get(key, float('nan')):.3f} s   runs: {runs}")
+    print(f"cold, first row in the DOM (page clock) median {nav.get('cold_in_page_median_s', float('nan')):.3f} s")
+    met = nav.get("cold_median_s", 99.0) <= 1.0
+    print(f"cold /training <= 1 s: {'MET' if met else 'NOT MET'}; / loads /training code: "
+          f"{result.get('index_loads_training_code')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
 

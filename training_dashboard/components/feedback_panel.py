@@ -22,9 +22,9 @@ def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
         rx.radio_group.root(
             # 1-5 never wrap apart (a lone "5" on the next line); the label may go above them on a narrow card.
             rx.flex(rx.text("Rating", size="2", weight="medium"),
-                    rx.flex(*(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), gap="3",
+                    rx.flex(*(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), gap="4",
                             wrap="nowrap", custom_attrs={"data-testid": "rating-choices"}),
-                    gap="1 3", wrap="wrap", align="center"),
+                    column_gap="0.75em", row_gap="0.25em", wrap="wrap", align="center"),
             value=clip.rating, on_change=lambda v: StudioState.set_rating(index, v),
             custom_attrs={"data-testid": "rating", "aria-label": "Rating 1 to 5"},
         ),
