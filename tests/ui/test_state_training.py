@@ -8,7 +8,14 @@ from tests.ui.conftest import run
 from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.stats import StatsState
-from training_dashboard.state.training import TrainingState, show_tab, show_tab_from_address, tab_from_query, tab_url
+from training_dashboard.state.training import (
+    ON_LOAD,
+    TrainingState,
+    show_tab,
+    show_tab_from_address,
+    tab_from_query,
+    tab_url,
+)
 
 
 def test_tab_from_query() -> None:
@@ -36,20 +43,20 @@ def test_show_tab_runs_in_the_browser() -> None:
     assert clicked.startswith("((value) =>") and '"progress"' in fixed and "window.location.search" in from_address
 
 
-async def test_load_page_fetches_every_area_concurrently(root) -> None:  # type: ignore[no-untyped-def]
-    state = await root.get_state(TrainingState)
-    events = await run(TrainingState.load_page, state)
-    # background handlers: the three run side by side, not one after another
-    assert events == [DatasetsState.load_datasets, AdapterState.load_adapters, StatsState.load_stats]
-    assert all(e.is_background for e in events)
+def test_page_loads_every_area_concurrently() -> None:
+    # background handlers straight from on_load: the three run side by side, not one after another
+    assert ON_LOAD[:3] == [DatasetsState.load_datasets, AdapterState.load_adapters, StatsState.load_stats]
+    assert all(e.is_background for e in ON_LOAD[:3]) and ON_LOAD[3] == TrainingState.load_page
 
 
-async def test_load_page_fetches_the_shown_tab_first(root) -> None:  # type: ignore[no-untyped-def]
+async def test_load_page_takes_the_tab_from_the_address(root) -> None:  # type: ignore[no-untyped-def]
     state = await root.get_state(TrainingState)
     state.router = dataclasses.replace(state.router, url=ReflexURL("http://x/training?tab=progress"))
-    events = await run(TrainingState.load_page, state)
+    assert await run(TrainingState.load_page, state) == []
     assert state.tab == "progress"
-    assert events == [StatsState.load_stats, DatasetsState.load_datasets, AdapterState.load_adapters]
+    state.router = dataclasses.replace(state.router, url=ReflexURL("http://x/training?tab=<b>"))
+    await run(TrainingState.load_page, state)
+    assert state.tab == "datasets"
 
 
 async def test_ready_to_train_opens_the_form(root) -> None:  # type: ignore[no-untyped-def]

@@ -8,14 +8,14 @@ from training_dashboard.components.adapter_list import adapter_list
 from training_dashboard.components.dataset_list import dataset_panel
 from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
-from training_dashboard.state.training import SHOWN_TAB, TrainingState, show_tab, show_tab_from_address
+from training_dashboard.state.training import ON_LOAD, SHOWN_TAB, TrainingState, show_tab, show_tab_from_address
 
 
 def _tab(value: str, label: str) -> rx.Component:
     return rx.tabs.trigger(label, value=value, custom_attrs={"data-testid": f"tab-{value}"})
 
 
-@rx.page(route="/training", title="Training · Training Dashboard", on_load=TrainingState.load_page)
+@rx.page(route="/training", title="Training · Training Dashboard", on_load=ON_LOAD)
 def training() -> rx.Component:
     return page_shell(
         rx.tabs.root(
