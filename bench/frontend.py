@@ -47,7 +47,8 @@ def sync_tree(dest: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def start_app(data_dir: Path, database_url: str | None, log: Path, timeout: float) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+def start_app(data_dir: Path, database_url: str | None, log: Path, timeout: float,  # type: ignore[type-arg]
+              app_dir: Path = APP_DIR) -> tuple[subprocess.Popen, str]:
     port = free_port()
     venv_bin = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TD_", "REFLEX_"))}
@@ -58,7 +59,7 @@ def start_app(data_dir: Path, database_url: str | None, log: Path, timeout: floa
         env["TD_DATABASE_URL"] = database_url
     cmd = [str(venv_bin / "reflex"), "run", "--env", "prod", "--single-port", "--backend-host", HOST,
            "--backend-port", str(port), "--frontend-port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=APP_DIR, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
                             start_new_session=True)
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + timeout
@@ -263,8 +264,53 @@ def measure_frontend(data_dir: Path, database_url: str | None, meta: dict[str, A
     return result
 
 
+def export_ref(ref: str, dest: Path) -> None:
+    """The files of git ``ref`` in ``dest`` (its ``.web`` build folder is kept between runs)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for child in dest.iterdir():
+        if child.name != ".web":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def compare(data_dir: Path, database_url: str | None, ref: str, runs: int, timeout: float = 900.0) -> dict[str, Any]:
+    """Cold /training loads alternating between git ``ref`` and the working tree, both served at once,
+    so that both see the same contention on a shared machine."""
+    from playwright.sync_api import sync_playwright
+
+    base_dir = APP_DIR.parent / "frontend-baseline"
+    export_ref(ref, base_dir)
+    APP_DIR.mkdir(parents=True, exist_ok=True)
+    sync_tree(APP_DIR)
+    dirs = {ref: base_dir, "working tree": APP_DIR}
+    procs: dict[str, Any] = {}
+    loads: dict[str, list[dict[str, float]]] = {name: [] for name in dirs}
+    row = f'{ROW}:has-text("bench-")'
+    try:
+        for name, app_dir in dirs.items():
+            log = APP_DIR.parent / f"{app_dir.name}.log"
+            procs[name] = start_app(data_dir, database_url, log, timeout, app_dir=app_dir)
+        with sync_playwright() as pw:
+            exe = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+            browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            for i in range(runs):
+                for name in (list(dirs) if i % 2 == 0 else list(dirs)[::-1]):
+                    proc, base = procs[name]
+                    context = browser.new_context()
+                    loads[name].append(_cold_load(context.new_page(), base, row, proc.pid))
+                    context.close()
+            browser.close()
+    finally:
+        for proc, _ in procs.values():
+            stop_app(proc)
+    keys = ("wall_ms", "rows_in_dom", "ws_open", "rows_message", "server_cpu_ms", "browser_cpu_ms")
+    return {name: {k: statistics.median(load.get(k, 0) for load in series) for k in keys}
+            for name, series in loads.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Only the UI figures: ``python -m bench.frontend --data-dir /tmp/td-small [--runs 7]``."""
+    """Only the UI figures: ``python -m bench.frontend --data-dir /tmp/td-small [--runs 7] [--baseline REF]``."""
     import argparse
     import json
 
@@ -274,7 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="a dir filled by bench.seed")
     p.add_argument("--database-url", default=None)
     p.add_argument("--runs", type=int, default=5, help="cold / warm / client-side loads each (default 5)")
+    p.add_argument("--baseline", metavar="GIT_REF", default=None,
+                   help="instead: cold loads alternating between GIT_REF and the working tree (A/B)")
     args = p.parse_args(argv)
+    if args.baseline:
+        medians = compare(args.data_dir, args.database_url, args.baseline, args.runs)
+        print(f"cold /training, medians of {args.runs} alternating loads (ms; wall = driver clock, rows_in_dom and "
+              f"ws_* = page clock since navigation start; CPU per load); load average {os.getloadavg()[0]:.1f}")
+        for name, med in medians.items():
+            print(f"{name:>14}: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
+        return 0
     result = measure_frontend(args.data_dir, args.database_url, {}, runs=args.runs)
     nav = result.pop("navigation", {})
     print(json.dumps(result, indent=1))
