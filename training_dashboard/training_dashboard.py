@@ -26,5 +26,5 @@ async def generation_worker():
         await asyncio.to_thread(stop_worker, api)
 
 
-app = rx.App(api_transformer=api)
+app = rx.App(api_transformer=api, stylesheets=["/td.css"])
 app.register_lifespan_task(generation_worker)

@@ -146,6 +146,13 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     expect(page.get_by_test_id("pref-result")).to_have_text("A preferred over B")
     expect(page.get_by_test_id("clip-adapter").first).to_contain_text("warm")  # revealed once stored
     _screenshot(page, "studio-clips")
+    for width in (1280, 390):  # the 1-5 rating row never wraps a lone "5" onto the next line
+        page.set_viewport_size({"width": width, "height": 900})
+        for index in range(2):
+            radios = clips.nth(index).get_by_test_id("rating-choices").get_by_role("radio")
+            tops = {round(radios.nth(n).bounding_box()["y"]) for n in range(5)}
+            assert len(tops) == 1, f"rating choices on {len(tops)} lines at {width} px"
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Progress tab: ready, and its button opens the Datasets tab's form
     page.get_by_test_id("readiness-link").click()

@@ -11,9 +11,9 @@ import pytest
 import reflex as rx
 
 from training_dashboard.client import ApiClient
-from training_dashboard.state import adapters, datasets, stats, studio
+from training_dashboard.state import adapters, datasets, model, stats, studio
 
-STATE_MODULES = (adapters, datasets, stats, studio)
+STATE_MODULES = (adapters, datasets, model, stats, studio)
 
 
 class CountingTransport(httpx.AsyncBaseTransport):

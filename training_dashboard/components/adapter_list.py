@@ -37,7 +37,7 @@ def adapter_card(adapter: AdapterRow) -> rx.Component:
                               custom_attrs={"data-testid": "adapter-toggle"}),
                     align="center", spacing="2",
                 ),
-                justify="between", align="center", wrap="wrap", gap="2",
+                justify="between", align="center", wrap="wrap", spacing="2",
             ),
             rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="2",
                     color_scheme="gray"),
@@ -68,7 +68,7 @@ def adapter_list() -> rx.Component:
                 value=s.status_filter, on_change=s.set_status_filter,
                 custom_attrs={"data-testid": "adapter-filter"},
             ),
-            justify="between", align="center", wrap="wrap", gap="2", width="100%",
+            justify="between", align="center", wrap="wrap", spacing="2", width="100%",
         ),
         rx.cond(
             ~s.loaded,

@@ -20,12 +20,15 @@ def _tag_toggle(clip: Clip, index: rx.Var[int], tag: str) -> rx.Component:
 def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
     return rx.vstack(
         rx.radio_group.root(
-            rx.hstack(rx.text("Rating", size="2", weight="medium"),
-                      *(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), spacing="3", wrap="wrap"),
+            # 1-5 never wrap apart (a lone "5" on the next line); the label may go above them on a narrow card.
+            rx.flex(rx.text("Rating", size="2", weight="medium"),
+                    rx.flex(*(rx.radio_group.item(str(n), value=str(n)) for n in range(1, 6)), spacing="4",
+                            wrap="nowrap", custom_attrs={"data-testid": "rating-choices"}),
+                    column_gap="0.75em", row_gap="0.25em", wrap="wrap", align="center"),
             value=clip.rating, on_change=lambda v: StudioState.set_rating(index, v),
             custom_attrs={"data-testid": "rating", "aria-label": "Rating 1 to 5"},
         ),
-        rx.flex(*(_tag_toggle(clip, index, tag) for tag in SUGGESTED_TAGS), wrap="wrap", gap="1"),
+        rx.flex(*(_tag_toggle(clip, index, tag) for tag in SUGGESTED_TAGS), wrap="wrap", spacing="1"),
         rx.input(value=clip.free_tags, on_change=lambda v: StudioState.set_free_tags(index, v),
                  placeholder="Other tags, comma-separated", width="100%", custom_attrs={"data-testid": "free-tags"}),
         rx.text_area(value=clip.notes, on_change=lambda v: StudioState.set_notes(index, v), placeholder="Notes",
@@ -71,7 +74,7 @@ def preference_picker() -> rx.Component:
                               custom_attrs={"data-testid": "prefer-b"}),
                     rx.button("Tie", on_click=s.submit_preference("tie"), variant="soft", color_scheme="gray",
                               custom_attrs={"data-testid": "prefer-tie"}),
-                    gap="2", align="center", wrap="wrap",
+                    spacing="2", align="center", wrap="wrap",
                 ),
                 rx.cond(s.pref_result, rx.text(s.pref_result, size="2", color_scheme="green",
                                                custom_attrs={"data-testid": "pref-result"})),

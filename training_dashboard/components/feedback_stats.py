@@ -7,7 +7,7 @@ import reflex as rx
 from training_dashboard.components.layout import skeleton_rows
 from training_dashboard.components.rate_quality import quality_panel
 from training_dashboard.state.stats import CountRow, StatsState
-from training_dashboard.state.training import TrainingState
+from training_dashboard.state.training import TrainingState, show_tab
 
 
 def _figure(label: str, value: rx.Var, testid: str) -> rx.Component:
@@ -43,7 +43,7 @@ def training_readiness() -> rx.Component:
                 s.ready,
                 rx.hstack(rx.badge("Ready to train", color_scheme="green", size="2",
                                    custom_attrs={"data-testid": "ready-badge"}),
-                          rx.button("Create a dataset", on_click=TrainingState.start_dataset,
+                          rx.button("Create a dataset", on_click=[show_tab("datasets"), TrainingState.start_dataset],
                                     custom_attrs={"data-testid": "ready-create"}),
                           align="center", spacing="3", wrap="wrap"),
                 rx.text(s.readiness_text, size="2", custom_attrs={"data-testid": "readiness-text"}),

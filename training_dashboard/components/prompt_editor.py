@@ -6,6 +6,7 @@ import reflex as rx
 
 from training_dashboard.components.adapter_selector import adapter_selector
 from training_dashboard.components.layout import field
+from training_dashboard.state.model import ModelState
 from training_dashboard.state.studio import StudioState
 
 
@@ -43,8 +44,10 @@ def prompt_editor() -> rx.Component:
                   "Same seed, settings and adapter reproduce a clip"),
             rx.cond(s.form_problem, rx.callout(s.form_problem, color_scheme="red", size="1", icon="triangle_alert",
                                                custom_attrs={"data-testid": "prompt-problem"})),
+            model_status(),
             rx.hstack(
-                rx.button("Generate", on_click=s.generate, disabled=~s.can_generate, loading=s.generating,
+                rx.button("Generate", on_click=s.generate, disabled=~s.can_generate | ModelState.failed,
+                          loading=s.generating,
                           size="3", custom_attrs={"data-testid": "generate"}),
                 rx.cond(s.generating, rx.button("Cancel", on_click=s.cancel_job, variant="soft", color_scheme="red",
                                                 size="3", custom_attrs={"data-testid": "cancel-job"})),
@@ -53,6 +56,25 @@ def prompt_editor() -> rx.Component:
             spacing="3", width="100%", align="stretch",
         ),
         width="100%",
+    )
+
+
+def _model_callout(color: str, icon: str) -> rx.Component:
+    return rx.callout(ModelState.text, icon=icon, size="1", color_scheme=color,
+                      custom_attrs={"data-testid": "model-status", "data-status": ModelState.status})
+
+
+def model_status() -> rx.Component:
+    """The base model's state from the moment the page opens: loading, failed (why, what to do), ready."""
+    m = ModelState
+    return rx.match(
+        m.status,
+        ("", rx.fragment()),
+        ("ready", rx.text("✓ ", m.text, size="1", color_scheme="green",
+                          custom_attrs={"data-testid": "model-status", "data-status": m.status})),
+        ("failed", _model_callout("red", "circle_alert")),
+        ("unreachable", _model_callout("orange", "triangle_alert")),
+        _model_callout("blue", "info"),
     )
 
 

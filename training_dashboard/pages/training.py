@@ -9,14 +9,14 @@ from training_dashboard.components.dataset_list import dataset_panel
 from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
 from training_dashboard.components.leaderboard import leaderboard_panel
-from training_dashboard.state.training import TrainingState
+from training_dashboard.state.training import ON_LOAD, SHOWN_TAB, TrainingState, show_tab, show_tab_from_address
 
 
 def _tab(value: str, label: str) -> rx.Component:
     return rx.tabs.trigger(label, value=value, custom_attrs={"data-testid": f"tab-{value}"})
 
 
-@rx.page(route="/training", title="Training · Training Dashboard", on_load=TrainingState.load_page)
+@rx.page(route="/training", title="Training · Training Dashboard", on_load=ON_LOAD)
 def training() -> rx.Component:
     return page_shell(
         rx.tabs.root(
@@ -24,7 +24,9 @@ def training() -> rx.Component:
             rx.tabs.content(dataset_panel(), value="datasets", padding_top="1em"),
             rx.tabs.content(adapter_list(), leaderboard_panel(), value="adapters", padding_top="1em"),
             rx.tabs.content(progress_panel(), value="progress", padding_top="1em"),
-            value=TrainingState.tab, on_change=TrainingState.set_tab, width="100%",
+            # Switched in the browser at once; the backend hears of it after (see state/training.py).
+            value=SHOWN_TAB.value, on_change=[show_tab(), TrainingState.set_tab], on_mount=show_tab_from_address(),
+            width="100%",
         ),
         current="Training",
     )

@@ -9,6 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
+from training_dashboard.state.model import ModelState
 from training_dashboard.state.rater import RaterState
 from training_dashboard.state.stats import StatsState
 
@@ -150,6 +151,10 @@ class StudioState(rx.State):
     async def generate(self):  # type: ignore[no-untyped-def]
         async with self:
             if not self.can_generate:
+                return
+            model = await self.get_state(ModelState)
+            if model.failed:
+                yield rx.toast.error(model.text)
                 return
             try:
                 prompt, count, adapter_id, seconds = self._request_parts()
