@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import shutil
-
 from fastapi import APIRouter, Path, Response
 
 from training_dashboard import schemas
@@ -55,7 +53,5 @@ def export_dataset(body: schemas.ExportRequest, db: DbDep, settings: SettingsDep
 @router.delete("/{dataset_id}", status_code=204, response_class=Response)
 def delete_dataset(db: DbDep, settings: SettingsDep, dataset_id: int = IdPath) -> Response:
     """Delete a dataset, its snapshot and its exports (409 while an adapter was trained on it)."""
-    for path in datasets.delete_dataset(db, dataset_id):
-        if path.startswith(str(settings.exports_dir)):
-            shutil.rmtree(path, ignore_errors=True)
+    datasets.delete_dataset(db, settings.exports_dir, dataset_id)
     return Response(status_code=204)
