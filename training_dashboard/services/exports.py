@@ -183,12 +183,22 @@ def _write_hf_export(tmp: Path, dataset: Dataset) -> None:
                 out = {k: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for k, v in row.items()}
                 for col in columns:
                     rel = row[col]
-                    out[col] = {"path": rel, "bytes": (tmp / rel).read_bytes()}
+                    try:
+                        audio = (tmp / rel).read_bytes()
+                    except OSError as exc:
+                        raise BadRequest(f"Audio file of clip {rel} cannot be read ({exc.strerror}); "
+                                         "cannot export") from exc
+                    out[col] = {"path": rel, "bytes": audio}
                     out[f"{col}_path"] = rel
                 yield out
 
     cache = tmp / ".hf-cache"
-    built = datasets.Dataset.from_generator(gen, cache_dir=str(cache))
+    try:
+        built = datasets.Dataset.from_generator(gen, cache_dir=str(cache))
+    except datasets.exceptions.DatasetGenerationError as exc:
+        if isinstance(exc.__cause__, BadRequest):  # the library wraps what our generator raised
+            raise exc.__cause__ from None
+        raise
     for col in columns:
         built = built.cast_column(col, datasets.Audio(decode=False))
     built.save_to_disk(str(tmp / "hf"))
