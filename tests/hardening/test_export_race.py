@@ -5,15 +5,24 @@ longer exists, and the database stays intact."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from tests.conftest import _fresh_pg_database
+from tests.factories import make_clips
 from tests.hardening.server import ApiServer
-from tests.hardening.test_crash import _integrity_ok, _seed_clips
+from tests.hardening.test_crash import _integrity_ok
 from training_dashboard import schemas
+from training_dashboard.config import Settings
+from training_dashboard.db import Database
+from training_dashboard.db.migrate import upgrade
+from training_dashboard.db.models import Dataset, DatasetExport, DatasetMember
 from training_dashboard.services.feedback import create_rating
+from training_dashboard.services.prompts import create_prompt
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +37,18 @@ def _debris(exports_dir) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def test_exports_racing_deletes_leave_nothing_behind(tmp_path):
     data_dir = tmp_path / "data"
-    db, settings, ids = _seed_clips(data_dir, 12)
+    # SQLite, or PostgreSQL when the suite runs under scripts/with_postgres.sh.
+    pg_url = os.environ.get("TD_TEST_DATABASE_URL")
+    url = _fresh_pg_database(pg_url, "exportrace") if pg_url else None
+    settings = Settings(data_dir=data_dir, base_model="tiny", worker=False, database_url=url)
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    upgrade(db)
+    ids = make_clips(db, settings, create_prompt(db, schemas.PromptCreate(text="race")).id or 0, n=12)
     for i in range(RATINGS):
         create_rating(db, schemas.FeedbackCreate(audio_id=ids[i % len(ids)], rating=1 + i % 5))
-    db.dispose()
-    servers = [ApiServer(data_dir).start(), ApiServer(data_dir).start()]
+    env = {"TD_DATABASE_URL": url} if url else {}
+    servers = [ApiServer(data_dir, env=env).start(), ApiServer(data_dir, env=env).start()]
     exports_dir = settings.exports_dir
     rng = random.Random(9)
     outcomes: dict[str, int] = {}
@@ -78,4 +94,10 @@ async def test_exports_racing_deletes_leave_nothing_behind(tmp_path):
     # Both orders happened: exports that finished before the delete, and ones that came too late.
     assert outcomes.get("export 200", 0) > 0 and outcomes.get("export 404", 0) > 0
     assert _debris(exports_dir) == [] and list((exports_dir / ".locks").iterdir()) == []
-    assert _integrity_ok(data_dir)
+    with db.session() as session:  # no row outlived its dataset either
+        assert session.scalar(select(func.count()).select_from(Dataset)) == 0
+        assert session.scalar(select(func.count()).select_from(DatasetMember)) == 0
+        assert session.scalar(select(func.count()).select_from(DatasetExport)) == 0
+    db.dispose()
+    if not url:
+        assert _integrity_ok(data_dir)
