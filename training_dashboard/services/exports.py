@@ -49,6 +49,12 @@ INFO = "td_export.json"
 EXPORT_WAIT_S = 600.0
 
 
+class InsufficientStorage(ServiceError):
+    """The disk, not the request: 507."""
+
+    status_code = 507
+
+
 def export_public(export: DatasetExport, dataset: Dataset) -> schemas.ExportPublic:
     return schemas.ExportPublic(
         dataset_id=export.dataset_id, format=export.format,  # type: ignore[arg-type]
@@ -242,7 +248,9 @@ def export_dataset(db: Database, data_dir: Path, exports_dir: Path, base_model: 
             (tmp / INFO).write_text(json.dumps(info, indent=2, sort_keys=True))
             _swap_into_place(tmp, final)
         except OSError as exc:
-            raise _storage_error(exc, exports_dir) from exc
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage(f"Export failed: no space left under {exports_dir}") from exc
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -313,15 +321,6 @@ def _find(db: Database, dataset_id: int) -> Dataset:
     if dataset is None:
         raise NotFound(f"Dataset {dataset_id} not found")
     return dataset
-
-
-def _storage_error(exc: OSError, exports_dir: Path) -> ServiceError:
-    error = ServiceError(f"Export failed writing under {exports_dir}: {exc.strerror or exc}")
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        error.status_code = 507  # Insufficient Storage: the disk, not the request
-    else:
-        error.status_code = 500
-    return error
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
