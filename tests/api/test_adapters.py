@@ -100,3 +100,53 @@ async def test_usage_stats_activation_and_delete(client, db, settings):
     stats = (await client.get("/feedback/stats")).json()  # feedback survives the adapter
     assert stats["samples_by_adapter"] == {"base": 1, f"adapter #{aid} (deleted)": 2}
     assert (await client.post(f"/adapters/{aid}/activate")).status_code == 404
+
+
+def _odd_paths(root):  # type: ignore[no-untyped-def]
+    """(path as sent, words the 400 must contain) for each way the filesystem refuses a path."""
+    (root / "plain-file").write_text("not a directory")
+    (root / "parent").mkdir()
+    os.symlink(root / "loop", root / "loop")
+    os.symlink(root / "ping", root / "pong")
+    os.symlink(root / "pong", root / "ping")
+    inner = make_lora_dir(root, "inner-loop")
+    (inner / "adapter_config.json").unlink()
+    os.symlink(inner / "adapter_config.json", inner / "adapter_config.json")
+    return [
+        ("0" * 999, "component"),  # the review's case: one 999-byte name
+        ("a" * 256, "256 bytes"),  # one byte over NAME_MAX
+        (f"parent/{'b' * 300}/adapter", "300 bytes"),
+        ("é" * 128, "256 bytes"),  # 128 characters, but 256 bytes on disk
+        (str(root / ("c" * 400)), "400 bytes"),
+        ("plain-file", "not a directory"),
+        ("plain-file/adapter", "a part of it is a file"),
+        ("plain-file/", "not a directory"),
+        ("loop", "loop of symbolic links"),
+        ("loop/adapter", "loop of symbolic links"),
+        ("ping", "loop of symbolic links"),
+        ("inner-loop", "Too many levels of symbolic links"),
+        ("does-not-exist", "does not exist"),
+        ("parent/../does-not-exist/", "does not exist"),
+    ]
+
+
+async def test_filesystem_refusals_are_400_naming_the_problem(client, settings):
+    for path, words in _odd_paths(settings.resolved_adapter_roots[0]):
+        r = await client.post("/adapters", json={"name": "a", "version": "1.0.0", "path": path})
+        assert r.status_code == 400, (path[:40], r.status_code, r.text)
+        detail = r.json()["detail"]
+        assert words in detail, (path[:40], detail)
+        assert len(detail) < 600, detail  # a 999-character path is shortened, not echoed whole
+    assert (await client.get("/adapters")).json()["total"] == 0
+
+
+async def test_odd_but_valid_spellings_of_an_adapter_path_register(client, settings):
+    root = settings.resolved_adapter_roots[0]
+    make_lora_dir(root, "ünïcødé ♪")
+    (root / "sub").mkdir()
+    os.symlink(root / "ünïcødé ♪", root / "sub" / "link")
+    for i, path in enumerate(["ünïcødé ♪/", "ünïcødé ♪/.", "./ünïcødé ♪", "sub/../ünïcødé ♪", "sub/link/",
+                              f"{root}//ünïcødé ♪"]):
+        r = await client.post("/adapters", json={"name": "u", "version": f"1.0.{i}", "path": path})
+        assert r.status_code == 201, (path, r.text)
+        assert r.json()["path"] == str(root / "ünïcødé ♪")

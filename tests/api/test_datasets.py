@@ -166,3 +166,35 @@ async def test_dataset_bad_input(client, seeded):
     assert (await client.post(f"/datasets/{empty['id']}/export", json={"format": "csv"})).status_code == 422
     assert (await client.post("/datasets/999/export", json={})).status_code == 404
     assert (await client.get("/datasets/999/stats")).status_code == 404
+
+
+async def test_delete_removes_every_export_directory_of_the_dataset(client, seeded, settings):
+    ds = (await client.post("/datasets", json={"name": "Leftovers"})).json()
+    other = (await client.post("/datasets", json={"name": "kept"})).json()
+    kept = (await client.post(f"/datasets/{other['id']}/export", json={})).json()["export_path"]
+    export = (await client.post(f"/datasets/{ds['id']}/export", json={})).json()["export_path"]
+    # What a crash can leave: an export that never got its row, and a swapped-out old copy.
+    unrecorded = settings.exports_dir / f"{ds['id']}-Leftovers-huggingface"
+    swapped = settings.exports_dir / f".old-{'d' * 32}-{ds['id']}-Leftovers-jsonl"
+    for path in (unrecorded, swapped):
+        path.mkdir()
+        (path / "manifest.jsonl").write_text("{}\n")
+    assert (await client.delete(f"/datasets/{ds['id']}")).status_code == 204
+    assert not Path(export).exists() and not unrecorded.exists() and not swapped.exists()
+    assert sorted(p.name for p in settings.exports_dir.iterdir()) == [".exporting.lock", ".locks", Path(kept).name]
+
+
+async def test_delete_waits_for_a_running_export_then_answers_409(client, seeded, settings, monkeypatch):
+    from training_dashboard.services import datasets as datasets_service
+    from training_dashboard.services.dataset_lock import dataset_lock
+
+    ds = (await client.post("/datasets", json={"name": "busy"})).json()
+    export = (await client.post(f"/datasets/{ds['id']}/export", json={})).json()["export_path"]
+    monkeypatch.setattr(datasets_service, "DELETE_WAIT_S", 0.3)
+    with dataset_lock(settings.exports_dir, ds["id"], 1, "test holds it"):  # what a running export holds
+        r = await client.delete(f"/datasets/{ds['id']}")
+        assert r.status_code == 409 and "being exported" in r.json()["detail"]
+        assert (await client.get(f"/datasets/{ds['id']}")).status_code == 200 and Path(export).is_dir()
+    assert (await client.delete(f"/datasets/{ds['id']}")).status_code == 204
+    r = await client.post(f"/datasets/{ds['id']}/export", json={"format": "huggingface"})
+    assert r.status_code == 404 and not Path(export).exists()

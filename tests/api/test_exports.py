@@ -84,7 +84,8 @@ async def test_missing_audio_file_fails_export_cleanly(client, db, settings):
     (settings.resolved_data_dir / "audio" / "factory-1-1.wav").unlink()
     r = await client.post(f"/datasets/{ds['id']}/export", json={"format": "jsonl"})
     assert r.status_code == 400 and "missing" in r.json()["detail"]
-    assert [p.name for p in settings.exports_dir.iterdir()] == [".exporting.lock"]  # nothing half-written
+    assert sorted(p.name for p in settings.exports_dir.iterdir()) == [".exporting.lock", ".locks"]  # no half export
+    assert list((settings.exports_dir / ".locks").iterdir()) == []
     assert (await client.get(f"/datasets/{ds['id']}")).json()["exports"] == []
 
 

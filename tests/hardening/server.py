@@ -24,8 +24,13 @@ def free_port() -> int:
 class ApiServer:
     """``python -m training_dashboard.api`` on a free loopback port."""
 
-    def __init__(self, data_dir: Path, *, worker: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, worker: bool = False, env: dict[str, str] | None = None,
+                 obey_file_modes: bool = False) -> None:
+        """``obey_file_modes``: when run as root, start the server without root's power to read
+        any file, so a mode-000 file or directory gives it "permission denied" as it would a
+        normal user (root that keeps CAP_DAC_OVERRIDE reads everything)."""
         self.data_dir, self.worker, self.extra_env = data_dir, worker, env or {}
+        self.obey_file_modes = obey_file_modes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -37,6 +42,9 @@ class ApiServer:
         args = [sys.executable, "-m", "training_dashboard.api", "--port", str(self.port)]
         if not self.worker:
             args.append("--no-worker")
+        if self.obey_file_modes and os.geteuid() == 0:
+            # Out of the bounding set, so the exec'd root process loses them (util-linux setpriv).
+            args = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *args]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -1,78 +1,220 @@
-"""Property-based fuzz of the whole API from its own OpenAPI schema (schemathesis).
+"""Property-based fuzz of the whole API from its own OpenAPI schema (schemathesis), sent
+concurrently to two real server processes sharing one data dir.
 
 Positive and negative cases for every operation, against a database seeded with real rows
-(so ids often hit), bounded to a few dozen examples per operation. The property: never a
-5xx, and every 4xx says why in ``detail``.
+(so ids often hit), bounded to a few dozen examples per operation. Path-like fields (an
+adapter's ``path`` and ``base_model``, names that become directory names) often get long and
+odd values instead: 999-character names, 256-byte components, ``..``, symlinks that loop or
+escape, NUL, unicode, trailing slashes. Each generated case is sent while a second thread
+replays an earlier case of any operation against either server, so requests always overlap
+(an export racing a delete, two registrations of one adapter...).
+
+The property: never a 5xx, every 4xx says why in ``detail``, and no server logs an
+unhandled error (which also catches a stream that breaks after its headers went out).
 """
 
 from __future__ import annotations
 
-import asyncio
+import itertools
+import os
+import random
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.factories import make_clips, make_lora_dir
-from training_dashboard.api.app import create_app
-from training_dashboard.config import Settings
+from tests.hardening.server import ApiServer
+from tests.hardening.test_crash import _seed_clips
 
-FUZZ_EXAMPLES = 25
+FUZZ_EXAMPLES = 20
+PATH_LIKE = ("path", "base_model", "name")  # body fields (and query parameters) that reach the filesystem
+
+_COMPONENTS = ["..", ".", "", "seed-lora", "loop", "ping", "escape", "dangling", "plain-file", "a" * 255, "b" * 256,
+               "é" * 128, "😀" * 63, "♪ ü", "0" * 999, "x\x00y", " ", "~", "~root", "C:\\", "%2e%2e", "\u202etxt.exe"]
+_FIXED = ["0" * 999, "a" * 256, "é" * 200, "x/" * 499, "../" * 333, "/", "//", ".", "..", "~", "/etc/passwd",
+          "/proc/self/root/etc", "/dev/zero", "seed-lora/", "seed-lora//", "./seed-lora", "seed-lora/.",
+          "seed-lora/adapter_config.json", "seed-lora-link", "seed-lora-link/", "loop", "loop/x", "ping",
+          "escape/etc", "dangling", "plain-file/x", "a\x00b", "\x00", "♪/ü/", "\n", " ", "\\\\?\\C:\\x"]
+ODD_PATHS = st.one_of(
+    st.sampled_from(_FIXED),
+    st.builds(lambda lead, parts, trail: lead + "/".join(parts) + trail, st.sampled_from(["", "/", "./"]),
+              st.lists(st.sampled_from(_COMPONENTS), min_size=1, max_size=6), st.sampled_from(["", "/", "//"])),
+)
+
+
+def _odd_filesystem(root) -> None:  # type: ignore[no-untyped-def]
+    """Things in the adapter root that the odd paths run into."""
+    make_lora_dir(root, "seed-lora")
+    os.symlink(root / "seed-lora", root / "seed-lora-link")
+    os.symlink(root / "loop", root / "loop")
+    os.symlink(root / "ping", root / "pong")
+    os.symlink(root / "pong", root / "ping")
+    os.symlink("/", root / "escape")
+    os.symlink(root / "nowhere", root / "dangling")
+    (root / "plain-file").write_text("not an adapter")
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory):  # type: ignore[no-untyped-def]
-    cfg = Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data", base_model="tiny", worker=False)
-    app = create_app(cfg, with_worker=False)
-    db = app.state.db
-
-    async def seed() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/api") as c:
-            pid = (await c.post("/prompts", json={"text": "seed prompt"})).json()["id"]
+def servers(tmp_path_factory) -> Iterator[list[ApiServer]]:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path_factory.mktemp("fuzz") / "data"
+    db, cfg, _ = _seed_clips(data_dir, 1)
+    _odd_filesystem(cfg.resolved_adapter_roots[0])
+    started = [ApiServer(data_dir).start(), ApiServer(data_dir).start()]
+    try:
+        with requests.Session() as c:
+            url = started[0].url
+            pid = c.post(f"{url}/prompts", json={"text": "seed prompt"}).json()["id"]
             ids = make_clips(db, cfg, pid, n=3)
             for audio_id in ids:
-                await c.post("/feedback", json={"audio_id": audio_id, "rating": 4, "tags": ["seed"]})
-            await c.post("/preferences", json={"chosen_id": ids[0], "rejected_id": ids[1]})
-            await c.post("/datasets", json={"name": "seed"})
-            make_lora_dir(cfg.resolved_adapter_roots[0], "seed-lora")
-            await c.post("/adapters", json={"name": "seed-lora", "path": "seed-lora", "is_active": True})
-
-    asyncio.run(seed())
-    yield app
-    db.dispose()
-
-
-def _operations(app):  # type: ignore[no-untyped-def]
-    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
-    return [result.ok() for result in schema.get_all_operations()]
+                c.post(f"{url}/feedback", json={"audio_id": audio_id, "rating": 4, "tags": ["seed"]})
+            c.post(f"{url}/preferences", json={"chosen_id": ids[0], "rejected_id": ids[1]})
+            c.post(f"{url}/datasets", json={"name": "seed"})
+            c.post(f"{url}/adapters", json={"name": "seed-lora", "path": "seed-lora", "is_active": True})
+        db.dispose()
+        yield started
+    finally:
+        for server in started:
+            server.stop()
 
 
-def test_no_5xx_and_every_4xx_explains(fuzz_app):  # type: ignore[no-untyped-def]
-    operations = _operations(fuzz_app)
+class Overlap:
+    """Sends each generated request together with a replay of an earlier one (of any
+    operation, to either server) from a second thread, so two requests are always in flight."""
+
+    def __init__(self, bases: list[str]) -> None:
+        self.bases, self.pool, self.failures = bases, [], []  # type: ignore[var-annotated]
+        self.replayed, self.in_flight, self.most_in_flight = 0, 0, 0
+        self._lock, self._rng = threading.Lock(), random.Random(9)
+        self._local = threading.local()
+        self._executor = ThreadPoolExecutor(max_workers=1)
+
+    def __enter__(self) -> Overlap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._executor.shutdown(wait=True)
+
+    def send(self, request: dict[str, Any], base: str) -> requests.Response:
+        """Send ``request`` while a replay runs alongside; returns its response."""
+        replay = self._executor.submit(self._replay, self._rng.choice(self.pool), self._rng.choice(self.bases)) \
+            if self.pool else None
+        try:
+            return self._send(request, base)
+        finally:
+            if replay is not None:
+                replay.result()
+            self.pool.append(request)
+
+    def _send(self, request: dict[str, Any], base: str) -> requests.Response:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return self._local.session.request(**{**request, "url": base + request["url"]}, timeout=120)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _replay(self, request: dict[str, Any], base: str) -> None:
+        response = self._send(request, base)
+        problem = _problem(response)
+        self.replayed += 1
+        if problem:
+            self.failures.append(f"{_where(request, response)}: {problem}")
+
+
+def _problem(response: requests.Response) -> str | None:
+    if response.status_code >= 500:
+        return response.text[:500]
+    if 400 <= response.status_code < 500:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            return f"not JSON: {response.text[:200]!r}"
+        if not (isinstance(detail, str) and detail.strip()):
+            return f"no detail: {response.text[:200]}"
+    return None
+
+
+def _where(request: dict[str, Any], response: requests.Response) -> str:
+    body = request.get("json", request.get("data"))
+    return f"{request['method']} {request['url']} {request.get('params')} {body!r:.300} -> {response.status_code}"
+
+
+# Where a path-like value reaches the filesystem, the odd value goes into an otherwise valid
+# request (the template; the version changes so a registration is not refused as a duplicate
+# before its path is looked at), so it is the path that gets tested, not the fields around it.
+ODD_TEMPLATES = {  # (method, path): (valid body, the fields that take the odd value)
+    ("POST", "/api/adapters"): ({"name": "odd-path", "path": "seed-lora"}, ("path", "base_model")),
+    ("POST", "/api/datasets"): ({"name": "odd-path"}, ("name",)),  # the name becomes an export dir's
+}
+_versions = itertools.count()
+
+
+def _with_odd_path(request: dict[str, Any], odd: str | None, order: list[str]) -> dict[str, Any]:
+    """``request`` with one path-like field (the first of ``order`` it has, in the body or the
+    query) set to ``odd``."""
+    if odd is None:
+        return request
+    template, fields = ODD_TEMPLATES.get((request["method"], request["url"]), ({}, ()))
+    body, params = request.get("json"), request.get("params") or {}
+    for key in order:
+        if key in fields:
+            body = {**template, key: odd}
+            if "path" in template:
+                body["version"] = f"1.0.{next(_versions)}"
+            return {**request, "json": body, "data": None}
+        if not fields and isinstance(body, dict) and key in body:
+            return {**request, "json": {**body, key: odd}}
+        if key in params:
+            return {**request, "params": {**params, key: odd}}
+    return request
+
+
+def test_no_5xx_and_every_4xx_explains_under_concurrency(servers):  # type: ignore[no-untyped-def]
+    bases = [s.url.removesuffix("/api") for s in servers]
+    schema = schemathesis.openapi.from_url(f"{servers[0].url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 25
     ran = 0
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+    with Overlap(bases) as overlap:
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
-            def check(case):  # type: ignore[no-untyped-def]
-                nonlocal ran
-                ran += 1
-                response = case.call()
-                where = f"{case.method} {case.formatted_path} {case.body!r:.200} -> {response.status_code}"
-                assert response.status_code < 500, f"{where}: {response.text}"
-                if 400 <= response.status_code < 500:
-                    body = response.json()
-                    assert isinstance(body.get("detail"), str) and body["detail"].strip(), f"{where}: {response.text}"
+                @given(case=operation.as_strategy(generation_mode=mode), odd=st.none() | ODD_PATHS,
+                       order=st.permutations(PATH_LIKE), server=st.integers(0, len(bases) - 1))
+                @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=list(HealthCheck))
+                def check(case, odd, order, server):  # type: ignore[no-untyped-def]
+                    nonlocal ran
+                    ran += 1
+                    request = case.as_transport_kwargs(base_url=bases[0])  # the URL is kept relative:
+                    request["url"] = request["url"].removeprefix(bases[0])  # either server gets it
+                    request = _with_odd_path({k: v for k, v in request.items() if k != "cookies"}, odd, order)
+                    response = overlap.send(request, bases[server])
+                    problem = _problem(response)
+                    assert problem is None, f"{_where(request, response)}: {problem}"
 
-            try:
-                check()
-            except Unsatisfiable:
-                # No invalid input exists for this operation (e.g. no parameters at all).
-                assert mode == GenerationMode.NEGATIVE, operation.label
-    print(f"fuzz: {ran} cases over {len(operations)} operations")
+                try:
+                    check()
+                except Unsatisfiable:
+                    # No invalid input exists for this operation (e.g. no parameters at all).
+                    assert mode == GenerationMode.NEGATIVE, operation.label
+    print(f"fuzz: {ran} cases over {len(operations)} operations, {overlap.replayed} replayed alongside, "
+          f"up to {overlap.most_in_flight} in flight")
+    assert overlap.failures == [], "\n".join(overlap.failures[:10])
+    assert overlap.most_in_flight == 2 and overlap.replayed == ran - 1
+    for server in servers:
+        log = server.log.read_text(errors="replace")
+        assert "unhandled error" not in log and "Traceback" not in log, log[-4000:]

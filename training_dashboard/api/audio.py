@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path as FsPath
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -16,6 +17,7 @@ from training_dashboard.db.models import Adapter, AudioSample, Prompt
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import history
 from training_dashboard.services.errors import NotFound
+from training_dashboard.services.paths import os_error_reason, shown
 from training_dashboard.services.prompts import audio_brief, prompt_public
 from training_dashboard.services.queue import adapter_filter
 
@@ -57,20 +59,35 @@ def read_audio(request: Request, db: DbDep, audio_id: int = IdPath) -> schemas.A
     )
 
 
-def _file_of(db, settings, audio_id: int) -> FsPath:  # type: ignore[no-untyped-def]
+def _open_clip(db, settings, audio_id: int) -> tuple[BinaryIO, int]:  # type: ignore[no-untyped-def]
+    """The clip's file, opened (so it cannot vanish between the checks and the first byte), and
+    its size. Missing, outside the data dir, not a regular file, or unreadable: 404 saying which."""
     with db.session() as session:
         rel = session.scalar(select(AudioSample.file_path).where(AudioSample.id == audio_id))
     if rel is None:
         raise NotFound(f"Audio {audio_id} not found")
     data_dir = settings.resolved_data_dir
-    path = FsPath(os.path.realpath(data_dir / rel))
-    if not path.is_relative_to(data_dir) or not path.is_file():
+    try:
+        path = FsPath(os.path.realpath(data_dir / rel))
+    except (OSError, ValueError) as exc:
+        raise NotFound(f"The audio file of clip {audio_id} has an unusable path {shown(rel)}: {exc}") from exc
+    if not path.is_relative_to(data_dir):
         raise NotFound(f"The audio file of clip {audio_id} is missing from the data directory")
-    return path
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: a FIFO must not hang us
+    except FileNotFoundError:
+        raise NotFound(f"The audio file of clip {audio_id} is missing from the data directory") from None
+    except OSError as exc:
+        raise NotFound(f"The audio file of clip {audio_id} cannot be read: {os_error_reason(exc, path)}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotFound(f"The audio file of clip {audio_id} is not a regular file")
+    return os.fdopen(fd, "rb"), info.st_size  # closed by _read when the response ends
 
 
-def _read(path: FsPath, start: int, length: int) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
+def _read(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    with fh:
         fh.seek(start)
         while length > 0:
             chunk = fh.read(min(_CHUNK, length))
@@ -85,12 +102,11 @@ def _read(path: FsPath, start: int, length: int) -> Iterator[bytes]:
 def stream_audio(db: DbDep, settings: SettingsDep, audio_id: int = IdPath,
                  range_header: str | None = Header(default=None, alias="Range")) -> Response:
     """The clip as WAV, with HTTP Range support (206 + Content-Range) for seeking."""
-    path = _file_of(db, settings, audio_id)
-    size = path.stat().st_size
+    fh, size = _open_clip(db, settings, audio_id)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
     if not range_header:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(_read(path, 0, size), media_type="audio/wav", headers=headers)
+        return StreamingResponse(_read(fh, 0, size), media_type="audio/wav", headers=headers)
     match = _RANGE.match(range_header.split(",")[0].strip())
     start: int | None = None
     if match and (match.group(1) or match.group(2)):
@@ -102,9 +118,10 @@ def stream_audio(db: DbDep, settings: SettingsDep, audio_id: int = IdPath,
         if start > end or start >= size:
             start = None
     if start is None:
+        fh.close()
         return JSONResponse(status_code=416, headers={"Content-Range": f"bytes */{size}", **headers},
                             content={"detail": f"Range {range_header!r} not satisfiable for {size} bytes"})
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(_read(path, start, end - start + 1), status_code=206, media_type="audio/wav",
+    return StreamingResponse(_read(fh, start, end - start + 1), status_code=206, media_type="audio/wav",
                              headers=headers)

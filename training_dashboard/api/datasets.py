@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import shutil
-
 from fastapi import APIRouter, Path, Response
 
 from training_dashboard import schemas
@@ -47,15 +45,19 @@ def read_dataset_stats(db: DbDep, dataset_id: int = IdPath) -> schemas.DatasetSt
 @router.post("/{dataset_id}/export", response_model=schemas.ExportPublic)
 def export_dataset(body: schemas.ExportRequest, db: DbDep, settings: SettingsDep,
                    dataset_id: int = IdPath) -> schemas.ExportPublic:
-    """Export the snapshot as JSONL or a Hugging Face dataset; returns the training command."""
+    """Export the snapshot as JSONL or a Hugging Face dataset; returns the training command.
+
+    Exports of one dataset run one at a time; one that starts after the dataset's delete gets 404.
+    """
     return exports.export_dataset(db, settings.resolved_data_dir, settings.exports_dir, settings.base_model,
                                   dataset_id, body.format)
 
 
 @router.delete("/{dataset_id}", status_code=204, response_class=Response)
 def delete_dataset(db: DbDep, settings: SettingsDep, dataset_id: int = IdPath) -> Response:
-    """Delete a dataset, its snapshot and its exports (409 while an adapter was trained on it)."""
-    for path in datasets.delete_dataset(db, dataset_id):
-        if path.startswith(str(settings.exports_dir)):
-            shutil.rmtree(path, ignore_errors=True)
+    """Delete a dataset, its snapshot and its exports (409 while an adapter was trained on it).
+
+    Waits for a running export of the same dataset to finish (409 if it runs past 30 s).
+    """
+    datasets.delete_dataset(db, settings.exports_dir, dataset_id)
     return Response(status_code=204)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
+import stat
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +35,20 @@ def read_adapter_config(path: str | Path) -> dict[str, Any]:
         ValueError: the directory or the config is missing or unreadable.
     """
     directory = Path(path)
-    if not directory.is_dir():
-        raise ValueError(f"Adapter directory not found: {directory}")
     config_path = directory / CONFIG_FILE
-    if not config_path.is_file():
-        raise ValueError(f"{directory} is not a PEFT adapter: {CONFIG_FILE} is missing")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if not _exists_as(directory, stat.S_ISDIR):
+            raise ValueError(f"Adapter directory not found: {directory}")
+        if not _exists_as(config_path, stat.S_ISREG):
+            raise ValueError(f"{directory} is not a PEFT adapter: {CONFIG_FILE} is missing")
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(_unreadable(directory, exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
     if not isinstance(config, dict):
         raise ValueError(f"{config_path} must hold a JSON object")
@@ -70,10 +79,13 @@ def verify_adapter_dir(path: str | Path) -> None:
     if not isinstance(rank, int) or rank < 1:
         raise ValueError(f"{CONFIG_FILE} in {path} has an invalid LoRA rank r={rank!r}")
     weights = Path(path) / WEIGHTS_FILE
-    if not weights.is_file():
-        hint = " (adapter_model.bin is not supported: re-save with safe_serialization)" if (
-            Path(path) / "adapter_model.bin").exists() else ""
-        raise ValueError(f"{path} has no {WEIGHTS_FILE}{hint}")
+    try:
+        if not _exists_as(weights, stat.S_ISREG):
+            hint = " (adapter_model.bin is not supported: re-save with safe_serialization)" if _exists_as(
+                Path(path) / "adapter_model.bin", stat.S_ISREG) else ""
+            raise ValueError(f"{path} has no {WEIGHTS_FILE}{hint}")
+    except OSError as exc:
+        raise ValueError(_unreadable(Path(path), exc)) from exc
     header, data = _read_safetensors(weights)
     lora_a = [k for k in header if ".lora_A." in k]
     lora_b = [k for k in header if ".lora_B." in k]
@@ -84,6 +96,20 @@ def verify_adapter_dir(path: str | Path) -> None:
             f"Adapter at {path} is a no-op: all {len(lora_b)} LoRA-B matrices are zero, so it would generate "
             f"exactly the base model's audio. Was it saved before training?"
         )
+
+
+def _exists_as(path: Path, kind: Callable[[int], bool]) -> bool:
+    """Like ``Path.is_file``/``is_dir``, except that a reason the path cannot be reached (a loop
+    of symlinks, no permission, a name too long) raises instead of reading as "missing"."""
+    try:
+        return kind(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _unreadable(directory: Path, exc: OSError) -> str:
+    name = f" ({Path(exc.filename).name})" if exc.filename and Path(exc.filename) != directory else ""
+    return f"Adapter directory {directory} cannot be read{name}: {exc.strerror or exc}"
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, dict[str, Any]], memoryview]:

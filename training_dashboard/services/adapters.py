@@ -4,6 +4,7 @@ usage statistics, activation and deletion."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,40 +16,58 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, Dataset, GenerationJob, Preference, utcnow
 from training_dashboard.services.counters import read_counters
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
+from training_dashboard.services.paths import os_error_reason, shown
 
 
 def confine_path(raw: str, roots: list[Path]) -> Path:
-    """Resolve ``raw`` (absolute, or relative to the first root) and require it to lie inside
-    one of ``roots`` after following every symlink.
+    """Resolve ``raw`` (absolute, or relative to the first root), require it to lie inside one
+    of ``roots`` after following every symlink, and to be a directory the server can reach.
 
     Raises:
-        BadRequest: the path escapes the roots or is malformed.
+        BadRequest: the path escapes the roots, is malformed, or the filesystem refuses it (too
+            long, a loop of symlinks, a file on the way, no permission...): the message says which.
     """
     if "\x00" in raw:
-        raise BadRequest("path must not contain NUL characters")
-    candidate = Path(raw).expanduser()
-    if not candidate.is_absolute():
-        candidate = roots[0] / candidate
-    resolved = Path(os.path.realpath(candidate))
-    for root in roots:
-        if resolved == root or resolved.is_relative_to(root):
-            return resolved
-    allowed = ", ".join(str(r) for r in roots)
-    raise BadRequest(f"Adapter path {raw!r} resolves outside the adapter roots ({allowed}); move it under one of them")
+        raise BadRequest("Adapter path must not contain NUL characters")
+    try:
+        candidate = Path(os.path.expanduser(raw))
+        if not candidate.is_absolute():
+            candidate = roots[0] / candidate
+        # Not strict: a missing or looping path still resolves (lexically), so the confinement
+        # check below answers first and nothing about paths outside the roots is revealed.
+        resolved = Path(os.path.realpath(candidate))
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"Adapter path {shown(raw)} is not a usable path: {exc}") from exc
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise BadRequest(f"Adapter path {shown(raw)} resolves outside the adapter roots ({allowed}); "
+                         "move it under one of them")
+    try:
+        mode = os.stat(resolved).st_mode
+    except OSError as exc:
+        raise BadRequest(f"Adapter path {shown(raw)} cannot be used: {os_error_reason(exc, resolved)}") from exc
+    if not stat.S_ISDIR(mode):
+        raise BadRequest(f"Adapter path {shown(raw)} is not a directory (an adapter is the directory "
+                         "save_pretrained wrote)")
+    return resolved
 
 
 def read_adapter_config(path: Path) -> dict:  # type: ignore[type-arg]
-    """The PEFT config of an adapter directory, after checking the weights are usable."""
+    """The PEFT config of an adapter directory, after checking the weights are usable.
+
+    Raises:
+        BadRequest: not a PEFT LoRA adapter, unreadable, or a no-op (the message says which).
+    """
     from training_dashboard.engine.adapter_check import read_adapter_config as read_config
     from training_dashboard.engine.adapter_check import verify_adapter_dir
 
-    if not path.is_dir():
-        raise BadRequest(f"Adapter path {path} is not a directory")
     try:
         verify_adapter_dir(path)
         return read_config(path)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+    except OSError as exc:  # adapter_check turns these into ValueError; this is a safety net
+        raise BadRequest(f"Adapter directory {shown(path)} cannot be read: {os_error_reason(exc)}") from exc
 
 
 def _next_free_version(session: Session, name: str, version: str) -> str:

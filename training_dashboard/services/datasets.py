@@ -5,6 +5,8 @@ Export lives in :mod:`training_dashboard.services.exports`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -23,8 +25,12 @@ from training_dashboard.db.models import (
     RatingTag,
 )
 from training_dashboard.services.counters import adapter_key, adapter_labels
+from training_dashboard.services.dataset_lock import dataset_lock
 from training_dashboard.services.errors import Conflict, NotFound
 from training_dashboard.services.filters import count_of, items_query, query_for, supervised_query
+
+# How long a delete waits for a running export of the same dataset before answering 409.
+DELETE_WAIT_S = 30.0
 
 
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
@@ -208,23 +214,50 @@ def list_datasets(db: Database, page: int, limit: int) -> schemas.Page[schemas.D
         return schemas.Page[schemas.DatasetPublic](items=_publics(session, datasets), total=total)
 
 
-def delete_dataset(db: Database, dataset_id: int) -> list[str]:
-    """Delete a dataset and its snapshot; returns the export paths to remove from disk.
+def delete_dataset(db: Database, exports_dir: Path, dataset_id: int) -> None:
+    """Delete a dataset, its snapshot and its export directories.
+
+    Holds the dataset's lock (the one an export holds), so it never interleaves with an export
+    of the same dataset: it waits for a running one, up to ``DELETE_WAIT_S`` seconds. The export
+    directories are moved aside before the rows go and put back if the delete fails, so none
+    outlives its dataset, even after a crash (start-up recovery removes what was moved aside).
 
     Raises:
-        Conflict: an adapter was trained on it (its provenance would dangle).
+        NotFound: unknown dataset.
+        Conflict: an adapter was trained on it (its provenance would dangle), or an export of it
+            kept running for ``DELETE_WAIT_S`` seconds.
     """
+    from training_dashboard.services.exports import exports_set_aside
 
-    def run(session: Session) -> list[str]:
-        _get(session, dataset_id)
-        adapters = session.scalars(select(Adapter).where(Adapter.dataset_id == dataset_id)).all()
-        if adapters:
-            names = ", ".join(f"{a.name}@{a.version}" for a in adapters[:5])
-            raise Conflict(f"Dataset {dataset_id} is the training data of adapter(s) {names}; delete those first")
-        paths = list(session.scalars(select(DatasetExport.path).where(DatasetExport.dataset_id == dataset_id)))
-        session.execute(delete(DatasetExport).where(DatasetExport.dataset_id == dataset_id))
-        session.execute(delete(DatasetMember).where(DatasetMember.dataset_id == dataset_id))
-        session.execute(delete(Dataset).where(Dataset.id == dataset_id))
-        return paths
+    busy = (f"Dataset {dataset_id} is being exported; delete it again when the export finishes "
+            f"(waited {DELETE_WAIT_S:.0f} s)")
+    with db.session() as session:
+        _get(session, dataset_id)  # a cheap 404 before touching the lock directory
+    with dataset_lock(exports_dir, dataset_id, DELETE_WAIT_S, busy):
+        with db.session() as session:
+            _get(session, dataset_id)
+            _refuse_if_trained_on(session, dataset_id)
+            recorded = list(session.scalars(select(DatasetExport.path).where(DatasetExport.dataset_id == dataset_id)))
 
-    return db.write(run)
+        def run(session: Session) -> None:
+            # FOR UPDATE (PostgreSQL): an export recording itself from a process without our file
+            # lock finishes first, and its row is then deleted with the others below.
+            if session.scalar(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update()) is None:
+                raise NotFound(f"Dataset {dataset_id} not found")
+            _refuse_if_trained_on(session, dataset_id)
+            session.execute(delete(DatasetExport).where(DatasetExport.dataset_id == dataset_id))
+            session.execute(delete(DatasetMember).where(DatasetMember.dataset_id == dataset_id))
+            session.execute(delete(Dataset).where(Dataset.id == dataset_id))
+
+        try:
+            with exports_set_aside(exports_dir, dataset_id, recorded):
+                db.write(run)
+        except IntegrityError as exc:  # PostgreSQL: an adapter naming it was registered meanwhile
+            raise Conflict(f"Dataset {dataset_id} became the training data of an adapter; delete that first") from exc
+
+
+def _refuse_if_trained_on(session: Session, dataset_id: int) -> None:
+    adapters = session.scalars(select(Adapter).where(Adapter.dataset_id == dataset_id)).all()
+    if adapters:
+        names = ", ".join(f"{a.name}@{a.version}" for a in adapters[:5])
+        raise Conflict(f"Dataset {dataset_id} is the training data of adapter(s) {names}; delete those first")
