@@ -20,8 +20,24 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(db: Database) -> None:
-    """Bring the database schema to the newest revision."""
+    """Bring the database schema to the newest revision.
+
+    On SQLite the migrations run with foreign keys off (a table rebuild drops and re-creates
+    a parent table; with them on, the drop would first delete every row and check each
+    child) and in a ``BEGIN IMMEDIATE`` transaction, so an app and a worker starting
+    together queue on the busy timeout instead of both migrating.
+    """
     cfg = alembic_config(db.url)
     with db.engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        raw = connection.connection.driver_connection if db.is_sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction: first
+            connection = connection.execution_options(td_write=True)
+        try:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+        finally:
+            if raw is not None:
+                if connection.in_transaction():
+                    connection.rollback()
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -2,6 +2,11 @@
 
 Adapter references on samples, ratings and preferences are plain indexed integers (no
 foreign key): deleting an adapter from the registry must never delete or rewrite feedback.
+
+Every table with an integer id sets ``sqlite_autoincrement=True``: SQLite would otherwise
+hand the id of a deleted newest row to the next insert, and an id (an export directory, a
+bookmarked link, an adapter's provenance, the feedback of a deleted adapter) must never
+name two different things over time. PostgreSQL sequences never reuse ids.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ def utcnow() -> datetime:
 
 
 class Prompt(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     style: str | None = Field(default=None, max_length=200)
@@ -30,7 +37,7 @@ class Prompt(SQLModel, table=True):
 
 class GenerationJob(SQLModel, table=True):
     __tablename__ = "generation_job"
-    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_job_status_id", "status", "id"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
@@ -49,6 +56,7 @@ class GenerationJob(SQLModel, table=True):
 
 class AudioSample(SQLModel, table=True):
     __tablename__ = "audio_sample"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
@@ -71,6 +79,7 @@ class Rating(SQLModel, table=True):
         Index("ix_rating_created_at", "created_at"),
         Index("ix_rating_prompt_id", "prompt_id"),
         Index("ix_rating_audio_id", "audio_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -104,6 +113,7 @@ class Preference(SQLModel, table=True):
         Index("ix_preference_rejected_adapter", "rejected_adapter_id", "chosen_adapter_id", "tie"),
         Index("ix_preference_chosen", "chosen_id"),
         Index("ix_preference_rejected", "rejected_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -118,6 +128,8 @@ class Preference(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
     description: str | None = Field(default=None, sa_column=Column(Text))
@@ -141,7 +153,7 @@ class DatasetMember(SQLModel, table=True):
 
 class DatasetExport(SQLModel, table=True):
     __tablename__ = "dataset_export"
-    __table_args__ = (UniqueConstraint("dataset_id", "format"),)
+    __table_args__ = (UniqueConstraint("dataset_id", "format"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     dataset_id: int = Field(foreign_key="dataset.id", index=True)
@@ -153,7 +165,7 @@ class DatasetExport(SQLModel, table=True):
 
 
 class Adapter(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("name", "version"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, index=True)
