@@ -20,12 +20,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(db: Database) -> None:
-    """Bring the database schema to the newest revision.
+    """Bring the database schema to the newest revision, then refresh planner statistics.
 
     On SQLite the migrations run with foreign keys off (a table rebuild drops and re-creates
     a parent table; with them on, the drop would first delete every row and check each
     child) and in a ``BEGIN IMMEDIATE`` transaction, so an app and a worker starting
-    together queue on the busy timeout instead of both migrating.
+    together queue on the busy timeout instead of both migrating. Statistics are refreshed
+    at every start-up: a database that grew while the app was off (or a table a migration
+    rebuilt) has none, and SQLite's planner then picks poor indexes.
     """
     cfg = alembic_config(db.url)
     with db.engine.connect() as connection:
@@ -41,3 +43,4 @@ def upgrade(db: Database) -> None:
                 if connection.in_transaction():
                     connection.rollback()
                 raw.execute("PRAGMA foreign_keys=ON")
+    db.refresh_planner_stats()
