@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -20,6 +21,8 @@ from training_dashboard.services.filters import count_of, query_for, supervised_
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
     """How many items a dataset with this filter would hold right now."""
     with db.session() as session:
+        if kind == "supervised" and flt.required_tags and not _rating_level(flt):
+            return session.scalar(_tags_only_count(flt)) or 0
         if kind == "supervised" and flt.excluded_tags and not flt.required_tags:
             # count(A \ E) = count(A) - count(A ∩ E): two index-driven counts instead of an
             # anti-join that probes the excluded set once per rating of A (1M probes when A is
@@ -27,9 +30,38 @@ def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
             # NOT IN below costs less than enumerating it twice.
             # One statement, so both counts come from the same snapshot on PostgreSQL too.
             kept = supervised_query(flt.model_copy(update={"excluded_tags": []}))
-            dropped = kept.where(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags))))
-            return session.scalar(select(count_of(kept).scalar_subquery() - count_of(dropped).scalar_subquery())) or 0
+            if _rating_level(flt):
+                dropped = count_of(kept.where(
+                    Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags)))))
+            else:  # A is every rating: A ∩ E is read from rating_tag alone, no probe into rating
+                dropped = select(func.count(func.distinct(RatingTag.rating_id))).where(
+                    RatingTag.tag.in_(flt.excluded_tags))
+            return session.scalar(select(count_of(kept).scalar_subquery() - dropped.scalar_subquery())) or 0
         return session.scalar(count_of(query_for(kind, flt))) or 0
+
+
+def _rating_level(flt: schemas.DatasetFilter) -> bool:
+    """Whether the filter constrains columns of ``rating`` (not only its tags)."""
+    return any(v is not None for v in (flt.min_rating, flt.max_rating, flt.adapter_id, flt.start_date, flt.end_date))
+
+
+def _tags_only_count(flt: schemas.DatasetFilter):  # type: ignore[no-untyped-def]
+    """count(supervised_query(flt)) for a filter on tags alone, read from rating_tag only.
+
+    Every rating_tag row belongs to a rating (foreign key) and (tag, rating_id) is its key,
+    so the ratings carrying the first required tag are its rows in rating_tag: the count
+    walks that key range instead of joining every rating (PostgreSQL hashed all 1M ratings
+    for one tag: 0.45 s at 1M).
+    """
+    first, *rest = flt.required_tags
+    query = select(func.count()).select_from(RatingTag).where(RatingTag.tag == first)
+    for tag in rest:
+        other = aliased(RatingTag)
+        query = query.where(RatingTag.rating_id.in_(select(other.rating_id).where(other.tag == tag)))
+    if flt.excluded_tags:
+        other = aliased(RatingTag)
+        query = query.where(RatingTag.rating_id.not_in(select(other.rating_id).where(other.tag.in_(flt.excluded_tags))))
+    return query
 
 
 def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
