@@ -5,7 +5,7 @@ Export lives in :mod:`training_dashboard.services.exports`.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -15,7 +15,7 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, Dataset, DatasetExport, DatasetMember, Preference, Rating, RatingTag
 from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.errors import Conflict, NotFound
-from training_dashboard.services.filters import count_of, query_for, supervised_query
+from training_dashboard.services.filters import count_of, query_for, rating_clauses, supervised_query
 
 
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
@@ -36,7 +36,11 @@ def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
             else:  # A is every rating: A ∩ E is read from rating_tag alone, no probe into rating
                 dropped = select(func.count(func.distinct(RatingTag.rating_id))).where(
                     RatingTag.tag.in_(flt.excluded_tags))
-            return session.scalar(select(count_of(kept).scalar_subquery() - dropped.scalar_subquery())) or 0
+            # A plain count(*) FROM rating (not over a subquery): SQLite counts a whole table
+            # from its smallest index 2.5x faster that way.
+            kept_count = select(func.count()).select_from(Rating).where(*rating_clauses(flt.model_copy(
+                update={"excluded_tags": []})))
+            return session.scalar(select(kept_count.scalar_subquery() - dropped.scalar_subquery())) or 0
         return session.scalar(count_of(query_for(kind, flt))) or 0
 
 
@@ -83,12 +87,16 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
         session.add(dataset)
         session.flush()
         ids = query.subquery()
-        session.execute(
-            insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id))
-        )
-        dataset.sample_count = session.scalar(
-            select(func.count()).select_from(DatasetMember).where(DatasetMember.dataset_id == dataset.id)
-        ) or 0
+        # The insert's row count is the size (a second pass counted 500k fresh rows again).
+        dataset.sample_count = session.execute(
+            insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id)),
+            execution_options={"preserve_rowcount": True},
+        ).rowcount
+        if session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL's planner has never seen this dataset_id and estimates one member:
+            # the statistics queries then probe rating once per member (22 s for 500k). ANALYZE
+            # samples a bounded number of rows, and sees this transaction's own inserts.
+            session.execute(text("ANALYZE dataset_member"))
         dataset.stats = _compute_stats(session, dataset)
         return dataset
 
