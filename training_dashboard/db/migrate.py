@@ -7,9 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from training_dashboard.db.session import Database
+from training_dashboard.db.session import BUSY_TIMEOUT_MS, Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_WAIT_MS = 600_000
 
 
 def alembic_config(url: str) -> Config:
@@ -34,6 +35,9 @@ def upgrade(db: Database) -> None:
         raw = connection.connection.driver_connection if db.is_sqlite else None
         if raw is not None:
             raw.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction: first
+            # Another process may be migrating right now: 0003 rebuilds every table (~10 s of
+            # CPU at 1M ratings, longer on a busy machine); wait for it, not 30 s.
+            raw.execute(f"PRAGMA busy_timeout={MIGRATION_LOCK_WAIT_MS}")
             connection = connection.execution_options(td_write=True)
         try:
             cfg.attributes["connection"] = connection
@@ -43,4 +47,5 @@ def upgrade(db: Database) -> None:
                 if connection.in_transaction():
                     connection.rollback()
                 raw.execute("PRAGMA foreign_keys=ON")
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.refresh_planner_stats()

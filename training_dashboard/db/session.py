@@ -23,7 +23,7 @@ from training_dashboard.db.planner import PlannerStats
 
 T = TypeVar("T")
 
-_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000
 
 
 class Database:
@@ -38,7 +38,7 @@ class Database:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+                url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
                 pool_size=20, max_overflow=20,  # the server has 40 worker threads; avoid reconnect churn
             )
             _install_sqlite_pragmas(self.engine)
@@ -103,7 +103,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
