@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Float, Integer, Numeric, String, Text
 from sqlmodel import SQLModel
 
 import training_dashboard.db.models  # noqa: F401 - registers the tables
@@ -28,10 +28,14 @@ def _value(column, n: int):  # type: ignore[no-untyped-def]
         return 0
     if isinstance(kind, Integer):
         return n
-    if isinstance(kind, Float):
+    if isinstance(kind, Float | Numeric):
         return float(n)
     if isinstance(kind, DateTime):
         return f"2026-01-0{n} 00:00:00"
+    if isinstance(kind, Date):
+        return f"2026-01-0{n}"
+    if isinstance(kind, Enum):
+        return kind.enums[0]
     if isinstance(kind, JSON):
         return "[]"
     if isinstance(kind, String | Text):
@@ -40,7 +44,7 @@ def _value(column, n: int):  # type: ignore[no-untyped-def]
 
 
 def _insert(conn: sqlite3.Connection, table, n: int) -> int:  # type: ignore[no-untyped-def]
-    cols = [c for c in table.columns if not c.primary_key]
+    cols = [c for c in table.columns if not c.primary_key and not c.nullable]  # NULL elsewhere
     names = ", ".join(f'"{c.name}"' for c in cols)
     marks = ", ".join("?" for _ in cols)
     cur = conn.execute(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', [_value(c, n) for c in cols])
