@@ -46,14 +46,16 @@ def export_size(path: Path) -> dict[str, Any]:
 def _timed(sampler: RssSampler, engine: Engine, fn) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     before = _db_bytes(engine)
     with sampler.window() as w:
-        cpu = sampler.server.cpu_seconds()
+        cpu, db_cpu = sampler.server.cpu_seconds(), sampler.server.db_cpu_seconds()
         t = time.perf_counter()
         response = fn()
         wall = time.perf_counter() - t
         cpu = sampler.server.cpu_seconds() - cpu
+        db_after = sampler.server.db_cpu_seconds()
     response.raise_for_status()
     after = _db_bytes(engine)
     return {"wall_s": wall, "server_cpu_s": cpu, "peak_rss_bytes": w.peak, "response": response.json(),
+            "db_cpu_s": None if db_cpu is None or db_after is None else db_after - db_cpu,
             "db_growth_bytes": None if before is None or after is None else after - before}
 
 

@@ -66,24 +66,26 @@ def table(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
         "", "cpu ms / cpu s: CPU time the server process used (per request / per operation): a figure that\n"
-        "does not grow when other processes compete for the cores, unlike the wall-clock columns.",
+        "does not grow when other processes compete for the cores, unlike the wall-clock columns.\n"
+        "db cpu: the same for the PostgreSQL server (all its processes; '-' for SQLite, which runs in the API).",
         "", f"machine: {m['cores_logical']} logical cores ({m['cores_physical']} physical), "
         f"{m['memory_bytes'] / GIB:.1f} GiB RAM, {m['platform']}, Python {m['python']}",
         f"load average at start {m.get('load_average_1_5_15')}, at end {m.get('load_average_at_end')} "
         "(other processes on the machine skew latencies)",
         f"database: {result['database']}   scale: {result['scale']}   seed counts: "
         + ", ".join(f"{k}={v:,}" for k, v in result["seed_counts"].items()),
-        "", f"{'endpoint':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'n':>5}{'cpu ms':>8}{'req/s':>9}{'conc p50':>10}"
-        f"{'err':>5}",
+        "", f"{'endpoint':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'n':>5}{'cpu ms':>8}{'db cpu':>8}{'req/s':>9}"
+        f"{'conc p50':>10}{'err':>5}",
     ]
     for name, e in result.get("endpoints", {}).items():
         s, c = e["sequential"], e["concurrent"] or {}
+        db = s.get("db_cpu_ms_per_request")
         lines.append(f"{name:<22}{s['p50_ms']:9.1f}{s['p95_ms']:9.1f}{s['max_ms']:9.1f}{s['n']:5d}"
-                     f"{s.get('server_cpu_ms_per_request', 0):8.1f}"
+                     f"{s.get('server_cpu_ms_per_request', 0):8.1f}{'-' if db is None else f'{db:.1f}':>8}"
                      f"{c.get('rps', 0):9.1f}{(c.get('p50_ms') or 0):10.1f}{s['errors'] + c.get('errors', 0):5d}")
     ops = result.get("operations", {})
     if ops:
-        lines += ["", f"{'operation':<22}{'rows':>9}{'wall s':>9}{'cpu s':>8}{'peak RSS':>11}  output"]
+        lines += ["", f"{'operation':<22}{'rows':>9}{'wall s':>9}{'cpu s':>8}{'db cpu':>8}{'peak RSS':>11}  output"]
         for name in ("supervised_snapshot", "preference_snapshot", "export_jsonl", "export_huggingface"):
             if name in ops:
                 o = ops[name]
@@ -92,8 +94,9 @@ def table(result: dict[str, Any]) -> str:
                         f"{mb(size['apparent_bytes'])}, on disk {mb(size['disk_bytes_unique_inodes'])}"
                         if "files" in size
                         else f"{size['rows']:,} member rows, DB file growth {mb(size['db_growth_bytes'])}")
+                db = o.get("db_cpu_s")
                 lines.append(f"{name:<22}{o['rows']:9,}{o['wall_s']:9.2f}{o.get('server_cpu_s', 0):8.2f}"
-                             f"{mb(o['peak_rss_bytes']):>11}  {desc}")
+                             f"{'-' if db is None else f'{db:.2f}':>8}{mb(o['peak_rss_bytes']):>11}  {desc}")
     srv = result.get("server", {})
     lines += ["", f"server: start-up {srv.get('startup_s', 0):.1f} s, idle RSS {mb(srv.get('idle_rss_bytes'))}, "
               f"peak RSS {mb(srv.get('peak_rss_bytes'))}, torch at idle: {srv.get('torch_loaded_at_idle')}"]

@@ -106,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             endpoints: dict[str, Any] = {}
             for call in calls:
                 with sampler.window() as w:
-                    cpu = server.cpu_seconds()
+                    cpu, db_cpu = server.cpu_seconds(), server.db_cpu_seconds()
                     seq = asyncio.run(sequential(HOST, server.port, call, warmup=args.warmup, n=args.requests,
                                                  max_s=args.max_seconds))
                     seq["server_cpu_ms_per_request"] = (server.cpu_seconds() - cpu) * 1000 / (seq["n"] + args.warmup)
+                    db_after = server.db_cpu_seconds()
+                    if db_cpu is not None and db_after is not None:
+                        seq["db_cpu_ms_per_request"] = (db_after - db_cpu) * 1000 / (seq["n"] + args.warmup)
                     conc = asyncio.run(concurrent(HOST, server.port, call, clients=args.clients,
                                                   seconds=args.duration)) if args.duration > 0 else None
                 endpoints[call.name] = {"method": call.method, "path": call.path, "body": call.body,

@@ -25,6 +25,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def postmaster(database_url: str | None) -> psutil.Process | None:
+    """The process listening on a loopback PostgreSQL URL's port (to read its CPU time)."""
+    if not database_url or not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.host not in (HOST, "localhost"):
+        return None
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == (url.port or 5432) and conn.pid:
+                return psutil.Process(conn.pid)
+    except psutil.Error:
+        return None
+    return None
+
+
 class Server:
     """Starts the API the way it is served alone (uvicorn, one process, no worker)."""
 
@@ -35,6 +53,7 @@ class Server:
         self.base = f"http://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.ps: psutil.Process | None = None
+        self.db_ps = postmaster(database_url)
         self.startup_s = 0.0
 
     def start(self, timeout: float = 180.0) -> None:
@@ -81,6 +100,23 @@ class Server:
             return sum(sum(p.cpu_times()[:2]) for p in (self.ps, *self.ps.children(recursive=True)))
         except psutil.Error:
             return 0.0
+
+    def db_cpu_seconds(self) -> float | None:
+        """CPU time of the PostgreSQL server on loopback (postmaster, its backends and the
+        workers it has reaped); None for SQLite, whose work is in the API process."""
+        if self.db_ps is None:
+            return None
+        try:
+            t = self.db_ps.cpu_times()
+            total = t.user + t.system + t.children_user + t.children_system
+            for child in self.db_ps.children(recursive=True):
+                try:
+                    total += sum(child.cpu_times()[:2])
+                except psutil.Error:  # exited between listing and reading: counted by the parent soon
+                    pass
+            return total
+        except psutil.Error:
+            return None
 
     def torch_loaded(self) -> bool:
         """Whether a torch shared library is mapped into the server (i.e. torch was imported)."""

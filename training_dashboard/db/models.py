@@ -2,6 +2,11 @@
 
 Adapter references on samples, ratings and preferences are plain indexed integers (no
 foreign key): deleting an adapter from the registry must never delete or rewrite feedback.
+
+Every table with an integer id sets ``sqlite_autoincrement=True``: SQLite would otherwise
+hand the id of a deleted newest row to the next insert, and an id (an export directory, a
+bookmarked link, an adapter's provenance, the feedback of a deleted adapter) must never
+name two different things over time. PostgreSQL sequences never reuse ids.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ def utcnow() -> datetime:
 
 
 class Prompt(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     style: str | None = Field(default=None, max_length=200)
@@ -30,7 +37,7 @@ class Prompt(SQLModel, table=True):
 
 class GenerationJob(SQLModel, table=True):
     __tablename__ = "generation_job"
-    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_job_status_id", "status", "id"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
@@ -53,6 +60,7 @@ class AudioSample(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audio_sample_rating_count_id", "rating_count", "id"),
         Index("ix_audio_sample_rater_count", "rater_count"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,6 +87,7 @@ class Rating(SQLModel, table=True):
         Index("ix_rating_audio_id", "audio_id"),
         Index("ix_rating_rater_audio", "rater_id", "audio_id"),
         Index("ix_rating_rater_created", "rater_id", "created_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,6 +123,7 @@ class Preference(SQLModel, table=True):
         Index("ix_preference_chosen", "chosen_id"),
         Index("ix_preference_rejected", "rejected_id"),
         Index("ix_preference_rater_prompt", "rater_id", "prompt_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -129,6 +139,8 @@ class Preference(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
     description: str | None = Field(default=None, sa_column=Column(Text))
@@ -152,7 +164,7 @@ class DatasetMember(SQLModel, table=True):
 
 class DatasetExport(SQLModel, table=True):
     __tablename__ = "dataset_export"
-    __table_args__ = (UniqueConstraint("dataset_id", "format"),)
+    __table_args__ = (UniqueConstraint("dataset_id", "format"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     dataset_id: int = Field(foreign_key="dataset.id", index=True)
@@ -164,7 +176,7 @@ class DatasetExport(SQLModel, table=True):
 
 
 class Adapter(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("name", "version"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, index=True)

@@ -2,6 +2,8 @@
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two writers queue on the
 busy timeout instead of one failing with "database is locked" when it upgrades its lock.
+SQLite's planner statistics are kept current by :class:`~training_dashboard.db.planner.PlannerStats`
+(PostgreSQL's autovacuum does that by itself).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
+from training_dashboard.db.planner import PlannerStats
+
 T = TypeVar("T")
 
-_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000
 
 
 class Database:
@@ -28,15 +32,17 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.planner_stats: PlannerStats | None = None
         if self.is_sqlite:
             db_path = url.split("///", 1)[-1]
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+                url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
                 pool_size=20, max_overflow=20,  # the server has 40 worker threads; avoid reconnect churn
             )
             _install_sqlite_pragmas(self.engine)
+            self.planner_stats = PlannerStats(self.engine, db_path)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self._writer = self.engine.execution_options(td_write=True)
@@ -80,7 +86,14 @@ class Database:
         except Exception:  # noqa: BLE001 - health reports any failure as "unreachable"
             return False
 
+    def refresh_planner_stats(self) -> None:
+        """Bring SQLite's planner statistics up to date (bounded; a no-op on PostgreSQL)."""
+        if self.planner_stats is not None:
+            self.planner_stats.refresh()
+
     def dispose(self) -> None:
+        if self.planner_stats is not None:
+            self.planner_stats.close()
         self.engine.dispose()
 
 
@@ -90,7 +103,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()

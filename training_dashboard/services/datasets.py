@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -27,7 +27,7 @@ from training_dashboard.db.models import (
 from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.dataset_lock import dataset_lock
 from training_dashboard.services.errors import Conflict, NotFound
-from training_dashboard.services.filters import count_of, items_query, query_for, supervised_query
+from training_dashboard.services.filters import count_of, items_query, query_for, rating_clauses, supervised_query
 
 # How long a delete waits for a running export of the same dataset before answering 409.
 DELETE_WAIT_S = 30.0
@@ -36,16 +36,53 @@ DELETE_WAIT_S = 30.0
 def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
     """How many items a dataset with this filter would hold right now."""
     with db.session() as session:
-        if kind == "supervised" and flt.aggregate == "rating" and flt.excluded_tags and not flt.required_tags:
+        rating_level = flt.aggregate == "rating"
+        if kind == "supervised" and rating_level and flt.required_tags and not _rating_level(flt):
+            return session.scalar(_tags_only_count(flt)) or 0
+        if kind == "supervised" and rating_level and flt.excluded_tags and not flt.required_tags:
             # count(A \ E) = count(A) - count(A ∩ E): two index-driven counts instead of an
             # anti-join that probes the excluded set once per rating of A (1M probes when A is
             # everything). With required tags A is already enumerated row by row, so the plain
             # NOT IN below costs less than enumerating it twice.
             # One statement, so both counts come from the same snapshot on PostgreSQL too.
             kept = supervised_query(flt.model_copy(update={"excluded_tags": []}))
-            dropped = kept.where(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags))))
-            return session.scalar(select(count_of(kept).scalar_subquery() - count_of(dropped).scalar_subquery())) or 0
+            if _rating_level(flt):
+                dropped = count_of(kept.where(
+                    Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag.in_(flt.excluded_tags)))))
+            else:  # A is every rating: A ∩ E is read from rating_tag alone, no probe into rating
+                dropped = select(func.count(func.distinct(RatingTag.rating_id))).where(
+                    RatingTag.tag.in_(flt.excluded_tags))
+            # A plain count(*) FROM rating (not over a subquery): SQLite counts a whole table
+            # from its smallest index 2.5x faster that way.
+            kept_count = select(func.count()).select_from(Rating).where(*rating_clauses(flt.model_copy(
+                update={"excluded_tags": []})))
+            return session.scalar(select(kept_count.scalar_subquery() - dropped.scalar_subquery())) or 0
         return session.scalar(count_of(items_query(kind, flt))) or 0
+
+
+def _rating_level(flt: schemas.DatasetFilter) -> bool:
+    """Whether the filter constrains columns of ``rating`` (not only its tags)."""
+    return bool(flt.rater_ids) or any(v is not None for v in (
+        flt.min_rating, flt.max_rating, flt.adapter_id, flt.start_date, flt.end_date, flt.min_raters))
+
+
+def _tags_only_count(flt: schemas.DatasetFilter):  # type: ignore[no-untyped-def]
+    """count(supervised_query(flt)) for a filter on tags alone, read from rating_tag only.
+
+    Every rating_tag row belongs to a rating (foreign key) and (tag, rating_id) is its key,
+    so the ratings carrying the first required tag are its rows in rating_tag: the count
+    walks that key range instead of joining every rating (PostgreSQL hashed all 1M ratings
+    for one tag: 0.45 s at 1M).
+    """
+    first, *rest = flt.required_tags
+    query = select(func.count()).select_from(RatingTag).where(RatingTag.tag == first)
+    for tag in rest:
+        other = aliased(RatingTag)
+        query = query.where(RatingTag.rating_id.in_(select(other.rating_id).where(other.tag == tag)))
+    if flt.excluded_tags:
+        other = aliased(RatingTag)
+        query = query.where(RatingTag.rating_id.not_in(select(other.rating_id).where(other.tag.in_(flt.excluded_tags))))
+    return query
 
 
 def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
@@ -72,9 +109,16 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
         session.add(dataset)
         session.flush()
         ids = query.subquery()
-        session.execute(
-            insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id))
-        )
+        # The insert's row count is the size (a second pass counted 500k fresh rows again).
+        dataset.sample_count = session.execute(
+            insert(DatasetMember).from_select(["dataset_id", "item_id"], select(literal(dataset.id), ids.c.id)),
+            execution_options={"preserve_rowcount": True},
+        ).rowcount
+        if session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL's planner has never seen this dataset_id and estimates one member:
+            # the statistics queries then probe rating once per member (22 s for 500k). ANALYZE
+            # samples a bounded number of rows, and sees this transaction's own inserts.
+            session.execute(text("ANALYZE dataset_member"))
         if data.type == "supervised" and data.filter.aggregate == "clip":  # one item per clip
             dataset.sample_count = session.scalar(
                 select(func.count(func.distinct(Rating.audio_id))).join(
@@ -82,9 +126,6 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
             ) or 0
             dataset.stats = _clip_stats(session, dataset)
             return dataset
-        dataset.sample_count = session.scalar(
-            select(func.count()).select_from(DatasetMember).where(DatasetMember.dataset_id == dataset.id)
-        ) or 0
         dataset.stats = _compute_stats(session, dataset)
         return dataset
 
@@ -187,11 +228,18 @@ def dataset_public(dataset: Dataset, exports: list[DatasetExport], adapter_count
     )
 
 
+def _exports_of(session: Session, ids: list[int | None]) -> dict[int, list[DatasetExport]]:
+    exports: dict[int, list[DatasetExport]] = {}
+    # Plain rows (they quack like DatasetExport): no ORM identity-map work for a list page.
+    for e in session.execute(select(*DatasetExport.__table__.columns).where(DatasetExport.dataset_id.in_(ids))
+                             .order_by(DatasetExport.id)):
+        exports.setdefault(e.dataset_id, []).append(e)  # type: ignore[arg-type]
+    return exports
+
+
 def _publics(session: Session, datasets: list[Dataset]) -> list[schemas.DatasetPublic]:
     ids = [d.id for d in datasets]
-    exports: dict[int, list[DatasetExport]] = {}
-    for e in session.scalars(select(DatasetExport).where(DatasetExport.dataset_id.in_(ids)).order_by(DatasetExport.id)):
-        exports.setdefault(e.dataset_id, []).append(e)
+    exports = _exports_of(session, ids)
     counts = dict(session.execute(
         select(Adapter.dataset_id, func.count()).where(Adapter.dataset_id.in_(ids)).group_by(Adapter.dataset_id)
     ).all())
@@ -205,13 +253,19 @@ def get_dataset(db: Database, dataset_id: int) -> schemas.DatasetPublic:
 
 def list_datasets(db: Database, page: int, limit: int) -> schemas.Page[schemas.DatasetPublic]:
     """Newest first."""
+    # Two queries instead of four: the page carries the total and each dataset's adapter
+    # count; plain rows (no ORM objects, no stats column) quack like Dataset.
+    adapter_count = select(func.count()).where(Adapter.dataset_id == Dataset.id).scalar_subquery()
+    columns = [c for c in Dataset.__table__.columns if c.name != "stats"]
     with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Dataset)) or 0
-        datasets = list(session.scalars(
-            select(Dataset).options(defer(Dataset.stats)).order_by(Dataset.id.desc())
-            .offset((page - 1) * limit).limit(limit)
-        ))
-        return schemas.Page[schemas.DatasetPublic](items=_publics(session, datasets), total=total)
+        rows = session.execute(
+            select(*columns, func.count().over().label("total"), adapter_count.label("adapter_count"))
+            .order_by(Dataset.id.desc()).offset((page - 1) * limit).limit(limit)
+        ).all()
+        total = rows[0].total if rows else session.scalar(select(func.count()).select_from(Dataset)) or 0
+        exports = _exports_of(session, [r.id for r in rows])
+    items = [dataset_public(r, exports.get(r.id, []), r.adapter_count) for r in rows]  # type: ignore[arg-type]
+    return schemas.Page[schemas.DatasetPublic](items=items, total=total)
 
 
 def delete_dataset(db: Database, exports_dir: Path, dataset_id: int) -> None:

@@ -125,13 +125,18 @@ def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, 
     if prompt_id is not None:
         clauses.append(Rating.prompt_id == prompt_id)
     with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Rating).where(*clauses)) or 0
-        # Plain columns (rows quack like Rating for rating_public): no ORM identity-map work per row.
-        rows = session.execute(
+        conn = session.connection()  # Core execution: no ORM layer for two plain SELECTs
+        total = conn.scalar(select(func.count()).select_from(Rating).where(*clauses)) or 0
+        rows = conn.execute(
             select(*Rating.__table__.columns).where(*clauses).order_by(Rating.id.desc())
             .offset((page - 1) * limit).limit(limit)
         ).all()
-        return schemas.Page[schemas.FeedbackPublic](items=[rating_public(r) for r in rows], total=total)
+    # One validation call for the whole page (was two model constructions per row).
+    return schemas.Page[schemas.FeedbackPublic].model_validate({"total": total, "items": [
+        {"id": r.id, "audio_id": r.audio_id, "prompt_id": r.prompt_id, "adapter_id": r.adapter_id, "rating": r.rating,
+         "criteria": {"musicality": r.musicality, "coherence": r.coherence,
+                      "emotional_alignment": r.emotional_alignment},
+         "tags": list(r.tags or []), "notes": r.notes, "rater": r.rater, "created_at": r.created_at} for r in rows]})
 
 
 def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.FeedbackStats:
