@@ -37,6 +37,7 @@ TARGETS_MS = {"queue_next": 20, "history_page": 10, "quality": 100}
 def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Raters, rater ids on feedback, one job per prompt; then the derived counts (idempotent)."""
     from training_dashboard.db.models import GenerationJob, Rater, utcnow
+    from training_dashboard.services.agreement import rebuild_agreement
     from training_dashboard.services.quality import rebuild_coverage
     from training_dashboard.services.raters import rebuild_rater_totals
 
@@ -66,6 +67,7 @@ def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # t
                                      "(SELECT COALESCE(MAX(id), 1) FROM generation_job))"))
         rebuild_rater_totals(session)
         rebuild_coverage(session)
+        rebuild_agreement(session)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return {"raters": n_raters, "assigned": 1, "seconds": round(time.perf_counter() - t0, 1)}
