@@ -173,7 +173,7 @@ async def test_coverage_rebuild_equals_incremental(client, db, settings):
     from sqlalchemy import select
 
     from training_dashboard.db.models import AudioSample, CoverageCount, Rater
-    from training_dashboard.services.quality import rebuild_coverage
+    from training_dashboard.services.coverage import rebuild_coverage
     from training_dashboard.services.raters import rebuild_rater_totals
 
     clips = await _clips(client, db, settings, styles=("Jazz ", "rock"), per_prompt=2)

@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from training_dashboard.services.coverage import bucket, coverage_deltas
 from training_dashboard.services.quality import (
     alpha_from_coincidences,
-    bucket,
     contradicts,
-    coverage_deltas,
     intransitive_triads,
     new_cycles,
     ordinal_alpha,

@@ -21,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 
-def _bucket(value):  # the same rule as services.quality.bucket
+def _bucket(value):  # the same rule as services.coverage.bucket
     value = (value or "").strip().lower()[:200]
     return value or None
 
