@@ -64,12 +64,24 @@ def list_audio(db: Database, *, prompt_id: int | None, adapter_id: AdapterFilter
     elif adapter_id is not None:
         where.append(AudioSample.adapter_id == adapter_id)
     with db.session() as session:
+        base = list(where)
         for rater_id, rated in ((rated_by, True), (not_rated_by, False)):
             if rater_id is not None:
                 get_rater(session, rater_id)
                 probe = exists().where(Rating.rater_id == rater_id, Rating.audio_id == AudioSample.id)
                 where.append(probe if rated else ~probe)
-        total = session.scalar(select(func.count()).select_from(AudioSample).where(*where)) or 0
+        if (rated_by is None) != (not_rated_by is None):
+            # Count from the rater's side of ix_rating_rater_audio (their clips) rather than
+            # probing every clip: not rated = all matching clips - those the rater rated.
+            rater_id = rated_by if rated_by is not None else not_rated_by
+            mine = (select(func.count(func.distinct(Rating.audio_id))).where(Rating.rater_id == rater_id)
+                    .where(Rating.audio_id.in_(select(AudioSample.id).where(*base))) if base else
+                    select(func.count(func.distinct(Rating.audio_id))).where(Rating.rater_id == rater_id))
+            rated_total = session.scalar(mine) or 0
+            total = rated_total if rated_by is not None else (
+                (session.scalar(select(func.count()).select_from(AudioSample).where(*base)) or 0) - rated_total)
+        else:
+            total = session.scalar(select(func.count()).select_from(AudioSample).where(*where)) or 0
         rows = session.execute(
             select(AudioSample, Adapter).outerjoin(Adapter, Adapter.id == AudioSample.adapter_id)
             .where(*where).order_by(AudioSample.id.desc()).offset((page - 1) * limit).limit(limit)
