@@ -16,6 +16,7 @@ rating of the same clip; raters above median + max(3 scaled MADs, 0.5 star) are 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -68,23 +69,31 @@ def unit_coincidences(counts: Sequence[int]) -> dict[tuple[int, int], int]:
 
 def alpha_from_coincidences(cells: dict[tuple[int, int, int], int]) -> float | None:
     """Ordinal alpha, exactly, from coincidence numerators per unit size m (c = k = 0 rows,
-    the unit counts, are ignored): o_ck = sum_m P_m[c][k] / (m - 1)."""
-    o: dict[tuple[int, int], Fraction] = defaultdict(Fraction)
+    the unit counts, are ignored): o_ck = sum_m P_m[c][k] / (m - 1).
+
+    Integer arithmetic throughout: o is scaled by L = lcm(m - 1) and the ordinal distance by
+    2, which cancel in alpha = 1 - (n - 1) * sum(o * d) / sum(n_c * n_k * d).
+    """
+    sizes = {m for (m, c, k), n in cells.items() if c and k and m >= 2 and n}
+    if not sizes:
+        return None
+    scale = math.lcm(*(m - 1 for m in sizes))
+    o: dict[tuple[int, int], int] = defaultdict(int)
     for (m, c, k), n in cells.items():
         if c and k and m >= 2 and n:
-            o[(c, k)] += Fraction(n, m - 1)
-    n_c = {c: sum((o[(c, k)] for k in SCALES), Fraction(0)) for c in SCALES}
-    total = sum(n_c.values(), Fraction(0))
+            o[(c, k)] += n * (scale // (m - 1))
+    n_c = {c: sum(o[(c, k)] for k in SCALES) for c in SCALES}
+    total = sum(n_c.values())
     if total == 0 or sum(1 for v in n_c.values() if v) < 2:
         return None
 
-    def delta(c: int, k: int) -> Fraction:
+    def distance(c: int, k: int) -> int:  # (2 * the ordinal delta) ** 2, in scaled units
         lo, hi = min(c, k), max(c, k)
-        return (sum((n_c[g] for g in range(lo, hi + 1)), Fraction(0)) - (n_c[c] + n_c[k]) / 2) ** 2
+        return (2 * sum(n_c[g] for g in range(lo, hi + 1)) - n_c[c] - n_c[k]) ** 2
 
-    observed = sum((o[(c, k)] * delta(c, k) for c in SCALES for k in SCALES), Fraction(0))
-    expected = sum((n_c[c] * n_c[k] * delta(c, k) for c in SCALES for k in SCALES), Fraction(0))
-    return float(1 - (total - 1) * observed / expected)
+    observed = sum(o[(c, k)] * distance(c, k) for c in SCALES for k in SCALES)
+    expected = sum(n_c[c] * n_c[k] * distance(c, k) for c in SCALES for k in SCALES)
+    return float(1 - Fraction((total - scale) * observed, expected))
 
 
 def pair_figures(units: Sequence[int], raters: Sequence[int], values: Sequence[int]
