@@ -46,33 +46,66 @@ async def test_agreement_on_krippendorffs_example(client, db, settings):
     assert by_name["A"]["ratings"] == 9 and by_name["A"]["mean_rating"] == round(19 / 9, 4)
     assert by_name["B"]["shared_clips"] == 10  # B's unit 11 has nobody else
     assert not any(r["outlier"] for r in body["raters"])
+    with db.session() as session:
+        assert compute_quality(session, settings.readiness_min_rating).model_dump() == body
     # Anonymous ratings do not enter the agreement.
     await client.post("/feedback", json={"audio_id": clips[0], "rating": 5})
     again = (await client.get("/feedback/quality")).json()
     assert again["agreement"] == body["agreement"]
 
 
-async def test_a_raters_latest_rating_counts_and_cache_follows_writes(client, db, settings):
+async def test_first_rating_is_the_vote_and_figures_follow_writes(client, db, settings):
     clips = await _clips(client, db, settings, styles=("jazz",), per_prompt=2)
     a, b = await _raters(client, ["A", "B"])
     await _rate(client, clips[0], 1, a)
     await _rate(client, clips[0], 5, b)
     await _rate(client, clips[1], 2, a)
-    await _rate(client, clips[1], 2, b)
     first = (await client.get("/feedback/quality")).json()
-    assert first == (await client.get("/feedback/quality")).json()  # served from the cache
-    await _rate(client, clips[0], 5, a)  # A changes their mind: now both agree on both clips
+    assert first["agreement"]["clips"] == 1 and first["agreement"]["alpha"] == 0.0  # one unit, 1 vs 5
+    await _rate(client, clips[1], 2, b)
     second = (await client.get("/feedback/quality")).json()
-    assert second != first and second["agreement"]["ratings"] == 4
-    assert second["agreement"]["alpha"] == 1.0
+    assert second["agreement"]["clips"] == 2 and second["agreement"]["ratings"] == 4
     by_name = {r["name"]: r for r in second["raters"]}
-    assert by_name["A"]["ratings"] == 3 and by_name["A"]["mean_distance"] == 0.0
-    # The cached answer equals a direct computation.
+    assert by_name["A"]["shared_clips"] == 2 and by_name["A"]["mean_distance"] == 2.0  # |1-5| and |2-2|
+    await _rate(client, clips[0], 5, a)  # a second opinion does not replace the first vote
+    third = (await client.get("/feedback/quality")).json()
+    assert third["agreement"] == second["agreement"]
+    assert {r["name"]: r["ratings"] for r in third["raters"]} == {"A": 3, "B": 2}
+    # The incrementally kept report equals a direct computation from the rows.
     with db.session() as session:
         direct = compute_quality(session, settings.readiness_min_rating)
     assert feedback_quality(db, settings.readiness_min_rating) == direct
     await _raters(client, ["C"])  # a new rater shows up at once
     assert "C" in {r["name"] for r in (await client.get("/feedback/quality")).json()["raters"]}
+
+
+async def test_incremental_equals_direct_on_a_random_workload(client, db, settings):
+    from training_dashboard.services.agreement import rebuild_agreement
+
+    clips = await _clips(client, db, settings, styles=("jazz", "rock"), per_prompt=4)
+    raters = await _raters(client, ["A", "B", "C", "D"])
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        clip, rater = int(rng.choice(clips)), int(rng.choice(raters))
+        if rng.random() < 0.3:
+            prompt_clips = clips[:4] if clip in clips[:4] else clips[4:]
+            other = int(rng.choice([c for c in prompt_clips if c != clip]))
+            r = await client.post("/preferences", json={"chosen_id": clip, "rejected_id": other, "rater_id": rater,
+                                                        "tie": bool(rng.random() < 0.1)})
+            assert r.status_code == 201
+        elif rng.random() < 0.1:
+            r = await client.post("/preferences/ranking", json={"audio_ids": [int(x) for x in rng.permutation(
+                clips[:4])[:3]], "rater_id": rater})
+            assert r.status_code == 201
+        else:
+            await _rate(client, clip, int(rng.integers(1, 6)), rater)
+    served = feedback_quality(db, settings.readiness_min_rating)
+    with db.session() as session:
+        assert served == compute_quality(session, settings.readiness_min_rating)
+    assert served.agreement.clips > 0 and served.preferences_checked > 0
+    with db.write_session() as session:
+        rebuild_agreement(session)
+    assert feedback_quality(db, settings.readiness_min_rating) == served
 
 
 async def test_outlier_flagged(client, db, settings):
@@ -111,7 +144,7 @@ async def test_preference_consistency_and_triads(client, db, settings):
     await prefer(y, x, b)  # B rated nothing: not checkable
     body = (await client.get("/feedback/quality")).json()
     by_name = {r["name"]: r for r in body["raters"]}
-    assert by_name["A"]["preferences"] == 3 and by_name["A"]["preferences_checked"] == 3
+    assert by_name["A"]["preferences"] == 4 and by_name["A"]["preferences_checked"] == 3  # the tie is not checked
     assert by_name["A"]["contradictions"] == 1 and by_name["A"]["contradiction_rate"] == round(1 / 3, 4)
     assert by_name["A"]["intransitive_triads"] == 1
     assert by_name["B"]["preferences"] == 1 and by_name["B"]["preferences_checked"] == 0
@@ -140,7 +173,7 @@ async def test_coverage_rebuild_equals_incremental(client, db, settings):
     from sqlalchemy import select
 
     from training_dashboard.db.models import AudioSample, CoverageCount, Rater
-    from training_dashboard.services.quality import rebuild_coverage
+    from training_dashboard.services.coverage import rebuild_coverage
     from training_dashboard.services.raters import rebuild_rater_totals
 
     clips = await _clips(client, db, settings, styles=("Jazz ", "rock"), per_prompt=2)

@@ -7,14 +7,16 @@ import math
 import numpy as np
 import pytest
 
+from training_dashboard.services.coverage import bucket, coverage_deltas
 from training_dashboard.services.quality import (
-    bucket,
+    alpha_from_coincidences,
     contradicts,
-    coverage_deltas,
-    distances_to_others,
     intransitive_triads,
+    new_cycles,
     ordinal_alpha,
     outlier_threshold,
+    pair_figures,
+    unit_coincidences,
     value_counts,
 )
 
@@ -61,22 +63,57 @@ def test_value_counts_layout():
     assert counts.tolist() == [[1, 0, 0, 0, 0], [0, 1, 0, 0, 2]]  # units in id order, stars 1..5
 
 
-def test_distances_to_others_by_hand():
+def _cells(counts):
+    cells = {}
+    for row in counts.tolist():
+        m = sum(row)
+        if m >= 2:
+            cells[(m, 0, 0)] = cells.get((m, 0, 0), 0) + 1
+            for (c, k), n in unit_coincidences(row).items():
+                cells[(m, c, k)] = cells.get((m, c, k), 0) + n
+    return cells
+
+
+def test_exact_alpha_from_coincidences_matches_the_published_value_and_the_package():
+    units, _, values = _rows(KRIPPENDORFF_C)
+    counts = value_counts(units, values)
+    exact = alpha_from_coincidences(_cells(counts))
+    assert round(exact, 3) == 0.815
+    assert exact == pytest.approx(ordinal_alpha(counts), abs=1e-12)
+    rng = np.random.default_rng(7)
+    for _ in range(20):  # random reliability data: our exact route agrees with the package
+        n_units = int(rng.integers(2, 40))
+        sizes = rng.integers(1, 6, n_units)
+        units = np.repeat(np.arange(n_units), sizes)
+        values = np.clip(rng.integers(1, 6, n_units)[units] + rng.integers(-1, 2, len(units)), 1, 5)
+        counts = value_counts(units, values)
+        ours, theirs = alpha_from_coincidences(_cells(counts)), ordinal_alpha(counts)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert ours == pytest.approx(theirs, abs=1e-9)
+    assert alpha_from_coincidences({}) is None
+    assert alpha_from_coincidences(_cells(value_counts(np.array([0, 0]), np.array([3, 3])))) is None
+
+
+def test_unit_coincidences():
+    assert unit_coincidences([2, 0, 0, 0, 1]) == {(1, 1): 2, (1, 5): 2, (5, 1): 2}
+    assert unit_coincidences([1, 0, 0, 0, 0]) == {}
+
+
+def test_pair_figures_by_hand():
     units, raters, values = _rows(KRIPPENDORFF_C)
-    got = distances_to_others(units, raters, values)
-    expected = {}
+    got = pair_figures(units.tolist(), raters.tolist(), values.tolist())
     for r in range(4):
-        dists = []
+        pairs = dist = shared = 0
         for u in range(12):
             mine = KRIPPENDORFF_C[r][u]
             others = [KRIPPENDORFF_C[o][u] for o in range(4) if o != r and not math.isnan(KRIPPENDORFF_C[o][u])]
             if not math.isnan(mine) and others:
-                dists.append(abs(mine - sum(others) / len(others)))
-        expected[r] = (len(dists), sum(dists) / len(dists))
-    assert got.keys() == expected.keys()
-    for r, (n, d) in expected.items():
-        assert got[r][0] == n and got[r][1] == pytest.approx(d)
-    assert distances_to_others(np.array([1]), np.array([1]), np.array([3])) == {}
+                shared += 1
+                pairs += len(others)
+                dist += sum(abs(mine - x) for x in others)
+        assert got[r] == {"shared_clips": shared, "pair_count": pairs, "pair_distance": dist}
+    assert pair_figures([1], [1], [3]) == {}
 
 
 def test_outlier_threshold():
@@ -91,6 +128,16 @@ def test_outlier_threshold():
 ])
 def test_contradicts(chosen, rejected, expected):
     assert contradicts(chosen, rejected) is expected
+
+
+def test_new_cycles_sum_to_the_triads():
+    edges: set = set()
+    total = 0
+    for edge in [(1, 2), (2, 3), (3, 1), (1, 2), (2, 4), (4, 1), (3, 2), (1, 3), (2, 1)]:
+        total += new_cycles(edges, *edge)
+        edges.add(edge)
+    assert total == intransitive_triads(edges)
+    assert new_cycles({(1, 2)}, 1, 2) == 0 and new_cycles(set(), 1, 1) == 0
 
 
 def test_intransitive_triads():

@@ -30,15 +30,13 @@ def rater_picker() -> rx.Component:
                 rx.text("Ratings and choices are stored under this name, so agreement between listeners can be "
                         "measured. Switch at any time from the top bar.", size="2", color_scheme="gray"),
                 rx.cond(s.raters.length() > 0, rx.flex(rx.foreach(s.raters, _option), wrap="wrap", gap="2")),
-                rx.form(
-                    rx.hstack(
-                        rx.input(value=s.new_name, on_change=s.set_new_name, placeholder="Add your name",
-                                 max_length=100, width="100%", custom_attrs={"data-testid": "rater-name"}),
-                        rx.button("Add", type="submit", disabled=~s.can_add,
-                                  custom_attrs={"data-testid": "rater-add"}),
-                        width="100%", max_width="28em",
-                    ),
-                    on_submit=lambda _: s.add_rater(), width="100%",
+                rx.hstack(
+                    rx.input(value=s.new_name, on_change=s.set_new_name, on_key_down=s.name_key,
+                             placeholder="Add your name", max_length=100, width="100%",
+                             custom_attrs={"data-testid": "rater-name"}),
+                    rx.button("Add", on_click=s.add_rater, disabled=~s.can_add,
+                              custom_attrs={"data-testid": "rater-add"}),
+                    width="100%", max_width="28em",
                 ),
                 rx.cond(s.name_problem, rx.text(s.name_problem, size="1", color_scheme="red",
                                                 custom_attrs={"data-testid": "rater-problem"})),

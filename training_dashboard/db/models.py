@@ -215,6 +215,15 @@ class Rater(SQLModel, table=True):
     rating_count: int = 0
     rating_sum: int = 0
     preference_count: int = 0
+    # Agreement and consistency, kept incrementally (services/agreement.py): clips shared with
+    # another rater, pairs of (own, other's) first ratings on them and the sum of |differences|,
+    # preferences checkable against own ratings, those contradicting them, and 3-cycles.
+    shared_clips: int = 0
+    pair_count: int = 0
+    pair_distance: int = 0
+    prefs_checked: int = 0
+    contradictions: int = 0
+    triads: int = 0
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -230,4 +239,17 @@ class CoverageCount(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=16)
     value: str = Field(primary_key=True, max_length=200)
     rating: int = Field(primary_key=True)
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class CoincidenceCount(SQLModel, table=True):
+    """Krippendorff coincidence numerators per clip size: for clips with ``m`` raters,
+    the sum over clips of n_c * (n_k - [c == k]) for stars c, k (and, at c = k = 0, how many
+    such clips). Alpha is computed from these few rows; kept in each rating's transaction."""
+
+    __tablename__ = "coincidence_count"
+
+    m: int = Field(primary_key=True)
+    c: int = Field(primary_key=True)
+    k: int = Field(primary_key=True)
     count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AudioSample, Preference, Prompt, Rating, RatingTag
-from training_dashboard.services import quality, raters
+from training_dashboard.services import agreement, coverage, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
@@ -26,9 +26,9 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
             raise NotFound(f"Audio {data.audio_id} not found")
         rater = raters.rater_name(session, data.rater_id, data.rater)
         if data.rater_id is not None:
-            raters.note_rating(session, data.rater_id, data.audio_id, data.rating)
+            raters.note_rating(session, data.rater_id, data.audio_id, sample.prompt_id, data.rating)
         prompt = session.get(Prompt, sample.prompt_id)
-        quality.bump_coverage(session, quality.coverage_deltas(
+        coverage.bump_coverage(session, coverage.coverage_deltas(
             prompt and prompt.style, prompt and prompt.mood, sample.adapter_id, data.tags, data.rating))
         rating = Rating(
             audio_id=data.audio_id, prompt_id=sample.prompt_id, adapter_id=sample.adapter_id, rating=data.rating,
@@ -89,6 +89,7 @@ def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preferenc
         session.flush()
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, 1)
+            agreement.note_preference(session, pref)
         bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
         return pref
 
@@ -104,6 +105,8 @@ def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference
         session.flush()
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, len(prefs))
+            for pref in prefs:  # in id order: each sees the choices made before it
+                agreement.note_preference(session, pref)
         bump(session, {"preferences.pairs": len(prefs)})
         return prefs
 

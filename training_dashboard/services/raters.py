@@ -71,14 +71,18 @@ def rater_name(session: Session, rater_id: int | None, rater_text: str | None) -
     return rater.name
 
 
-def note_rating(session: Session, rater_id: int, audio_id: int, rating: int) -> None:
-    """Count a rating by a known rater (call before the rating row is inserted)."""
+def note_rating(session: Session, rater_id: int, audio_id: int, prompt_id: int, rating: int) -> None:
+    """Count a rating by a known rater (call before the rating row is inserted); a rater's
+    first rating of a clip also moves the agreement figures."""
+    from training_dashboard.services.agreement import note_first_rating
+
     first = not session.scalar(select(exists().where(Rating.rater_id == rater_id, Rating.audio_id == audio_id)))
     session.execute(update(Rater).where(Rater.id == rater_id)
                     .values(rating_count=Rater.rating_count + 1, rating_sum=Rater.rating_sum + rating))
-    if first:
+    if first:  # the UPDATE locks the clip's row first: concurrent raters of one clip apply in turn
         session.execute(update(AudioSample).where(AudioSample.id == audio_id)
                         .values(rater_count=AudioSample.rater_count + 1))
+        note_first_rating(session, audio_id, prompt_id, rater_id, rating)
 
 
 def note_preferences(session: Session, rater_id: int, n: int) -> None:

@@ -58,6 +58,11 @@ class RaterState(rx.State):
         self.new_name = value
 
     @rx.event
+    def name_key(self, key: str):  # type: ignore[no-untyped-def]
+        """Enter in the name field adds the name."""
+        return RaterState.add_rater if key == "Enter" else None
+
+    @rx.event
     def open_picker(self):  # type: ignore[no-untyped-def]
         self.switching = True
         return RaterState.load_raters

@@ -1,9 +1,10 @@
 """raters (issue 11): who rated what, the listening queue, coverage counts.
 
-Adds the ``rater`` table, ``rater_id`` on ratings and preferences (plain indexed integers,
-NULL for feedback given before raters existed), ``audio_sample.rater_count`` (distinct
-named raters per clip) and ``coverage_count`` (ratings per style / mood / tag / adapter and
-star), back-filled from the existing ratings. Every added column is nullable or has a
+Adds the ``rater`` table (with running agreement figures), ``rater_id`` on ratings and
+preferences (plain indexed integers, NULL for feedback given before raters existed),
+``audio_sample.rater_count`` (distinct named raters per clip), ``coincidence_count``
+(Krippendorff coincidences; empty, as no rating had a rater before) and ``coverage_count``
+(ratings per style / mood / tag / adapter and star), back-filled from the existing ratings. Every added column is nullable or has a
 default, so on SQLite each is one ``ADD COLUMN`` (no table rebuild at a million rows).
 
 Revision ID: 0005
@@ -20,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 
-def _bucket(value):  # the same rule as services.quality.bucket
+def _bucket(value):  # the same rule as services.coverage.bucket
     value = (value or "").strip().lower()[:200]
     return value or None
 
@@ -33,6 +34,12 @@ def upgrade() -> None:
         sa.Column("rating_count", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("rating_sum", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("preference_count", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("shared_clips", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("pair_count", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("pair_distance", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("prefs_checked", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("contradictions", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("triads", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
@@ -45,6 +52,14 @@ def upgrade() -> None:
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "value", "rating"),
+    )
+    op.create_table(
+        "coincidence_count",
+        sa.Column("m", sa.Integer(), nullable=False),
+        sa.Column("c", sa.Integer(), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("m", "c", "k"),
     )
     op.add_column("rating", sa.Column("rater_id", sa.Integer(), nullable=True))
     op.add_column("preference", sa.Column("rater_id", sa.Integer(), nullable=True))
@@ -103,5 +118,6 @@ def downgrade() -> None:
         batch.drop_column("rater_id")
     with op.batch_alter_table("rating") as batch:
         batch.drop_column("rater_id")
+    op.drop_table("coincidence_count")
     op.drop_table("coverage_count")
     op.drop_table("rater")
