@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.api import runs as runs_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.config import VERSION, Settings, get_settings
 from training_dashboard.db import Database
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.state.with_worker = settings.worker if with_worker is None else with_worker
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(runs_api.router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_token:
