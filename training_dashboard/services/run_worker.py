@@ -73,16 +73,24 @@ def claim_next_run(db: Database, host: str, pid: int) -> ClaimedRun | None:
     return db.write(run)
 
 
-def start_attempt(db: Database, run_id: int, total_steps: int, resumed_step: int | None, child_pid: int) -> None:
-    """Record the child process; a resumed attempt first forgets metrics logged after its checkpoint."""
+def start_attempt(db: Database, run_id: int, total_steps: int, resumed_step: int | None, child_pid: int = 0) -> None:
+    """A new attempt: a resumed one forgets metrics logged after its checkpoint, a fresh one all of them."""
 
     def run(session: Session) -> None:
         row = session.get(TrainingRun, run_id)
         if row is None:
             raise NotFound(f"Run {run_id} not found")
-        row.total_steps, row.child_pid, row.resume = total_steps, child_pid, True
+        row.total_steps, row.child_pid, row.resume = total_steps, child_pid or None, True
         trim_metrics(session, row, resumed_step if resumed_step is not None else -1)
         row.heartbeat_at = row.updated_at = utcnow()
+
+    db.write(run)
+
+
+def set_child(db: Database, run_id: int, child_pid: int) -> None:
+    def run(session: Session) -> None:
+        session.execute(update(TrainingRun).where(TrainingRun.id == run_id)
+                        .values(child_pid=child_pid, heartbeat_at=utcnow()))
 
     db.write(run)
 

@@ -15,7 +15,7 @@ from typing import Any
 from training_dashboard import training
 from training_dashboard.training.options import OPTIONS, OptionError, check_version, merge, read_config_file
 
-RUN_KEYS = ("data", "name", "version", "output", "base_model", "api_url", "no_register")
+RUN_KEYS = ("data", "name", "version", "output", "base_model", "api_url", "no_register", "run_id")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--base-model", help="override TD_BASE_MODEL (tiny, a HF id or a local dir)")
         p.add_argument("--api-url", help="API to register with (default TD_API_URL)")
         p.add_argument("--no-register", action="store_true", help="do not register the adapter with the API")
+        p.add_argument("--run-id", type=int, help="the dashboard run this is (recorded in train_config.json)")
         for name, (kind, default, low, high, text) in OPTIONS.items():
             if name == "beta" and task == "sft" or name == "cond_dropout" and task == "dpo":
                 continue
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None, transport: Any = None) -> int:
     args = vars(build_parser().parse_args(argv))
     from training_dashboard.config import Settings
     from training_dashboard.training.data import DataError
+    from training_dashboard.training.stopping import EXIT_STOPPED, Stopped
 
     settings = Settings()
     command = args.pop("command")
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None, transport: Any = None) -> int:
     except (OptionError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Stopped as exc:  # SIGTERM / Ctrl-C: a checkpoint was saved, the run can be resumed
+        print(str(exc), file=sys.stderr)
+        return EXIT_STOPPED
 
 
 def _train(task: str, args: dict[str, Any], settings: Any, transport: Any) -> int:
