@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from safetensors.numpy import load_file
 
-from tests.engine.test_training import build_export
+from tests.factories import make_clips
 from training_dashboard.engine import Engine
 from training_dashboard.engine.training_runner import TrainingRunner, latest_checkpoint_step
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 240
 # 12 clips, one held out, batch 2: 6 steps per epoch.
-LONG = {"learning_rate": 1e-2, "batch_size": 2, "epochs": 8, "lora_r": 4, "lora_alpha": 8, "max_clip_seconds": 1.0}
+LONG = {"learning_rate": 1e-2, "batch_size": 2, "epochs": 4, "lora_r": 4, "lora_alpha": 8, "max_clip_seconds": 1.0}
 
 
 async def wait_for(client, run_id: int, predicate, timeout: float = RUN_TIMEOUT_S) -> dict:
@@ -34,6 +34,15 @@ async def wait_for(client, run_id: int, predicate, timeout: float = RUN_TIMEOUT_
         await asyncio.sleep(0.1)
     log = (await client.get(f"/runs/{run_id}/logs")).json()["text"]
     raise AssertionError(f"run {run_id} never got there: {run}\n{log}")
+
+
+async def seed_dataset(client, db, settings) -> int:
+    """3 prompts x 4 clips (real WAV files through the job queue), all rated 5, as a supervised dataset."""
+    for text in ("calm piano", "fast drums", "dark synth"):
+        pid = (await client.post("/prompts", json={"text": text, "attributes": {"mood": "calm"}})).json()["id"]
+        for aid in make_clips(db, settings, pid, n=4, seed=pid):
+            assert (await client.post("/feedback", json={"audio_id": aid, "rating": 5})).status_code == 201
+    return (await client.post("/datasets", json={"name": "good", "type": "supervised"})).json()["id"]
 
 
 def done(run: dict) -> bool:
@@ -57,11 +66,11 @@ def runner(settings, db):
 
 
 async def test_quick_run_completes_registers_and_generation_goes_on(client, settings, db):
-    export = await build_export(client, settings, db)
+    dataset_id = await seed_dataset(client, db, settings)
     engine = Engine(settings, db, poll_interval=0.05)  # the whole worker: generation thread + training runner
     engine.start()
     try:
-        r = await client.post("/runs", json={"dataset_id": export["dataset_id"], "task": "sft", "preset": "quick",
+        r = await client.post("/runs", json={"dataset_id": dataset_id, "task": "sft", "preset": "quick",
                                              "config": {"epochs": 6, "batch_size": 2, "max_clip_seconds": 1.0}})
         assert r.status_code == 202, r.text
         run = r.json()
@@ -82,7 +91,8 @@ async def test_quick_run_completes_registers_and_generation_goes_on(client, sett
     assert final["best_eval_loss"] is not None and final["finished_at"] and final["attempts"] == 1
     adapter = (await client.get(f"/adapters/{final['adapter_id']}")).json()
     assert adapter["is_active"] is False and adapter["report"]["run_id"] == run["id"]
-    assert adapter["dataset_id"] == export["dataset_id"] and adapter["manifest_sha256"] == export["manifest_sha256"]
+    export = (await client.get(f"/datasets/{dataset_id}")).json()["exports"][0]
+    assert adapter["dataset_id"] == dataset_id and adapter["manifest_sha256"] == export["manifest_sha256"]
     assert adapter["path"] == final["output_dir"] and adapter["name"] == final["name"]
     assert adapter["training_config"]["lr"] == pytest.approx(3e-4)
     metrics = (await client.get(f"/runs/{run['id']}/metrics")).json()
@@ -99,8 +109,8 @@ async def test_quick_run_completes_registers_and_generation_goes_on(client, sett
 
 
 async def test_cancel_then_resume_gives_the_uninterrupted_weights(client, settings, db, runner):
-    export = await build_export(client, settings, db)
-    body = {"dataset_id": export["dataset_id"], "task": "sft", "config": {**LONG, "checkpoint_every": 0}}
+    dataset_id = await seed_dataset(client, db, settings)
+    body = {"dataset_id": dataset_id, "task": "sft", "config": {**LONG, "checkpoint_every": 0}}
     straight = (await client.post("/runs", json={**body, "name": "straight"})).json()
     interrupted = (await client.post("/runs", json={**body, "name": "interrupted"})).json()
     a = await wait_for(client, straight["id"], done)
@@ -126,8 +136,8 @@ async def test_cancel_then_resume_gives_the_uninterrupted_weights(client, settin
 
 
 async def test_killed_child_fails_with_its_last_lines_then_resumes(client, settings, db, runner):
-    export = await build_export(client, settings, db)
-    run = (await client.post("/runs", json={"dataset_id": export["dataset_id"], "task": "sft",
+    dataset_id = await seed_dataset(client, db, settings)
+    run = (await client.post("/runs", json={"dataset_id": dataset_id, "task": "sft",
                                             "config": {**LONG, "checkpoint_every": 2}})).json()
     out = Path(run["output_dir"])
     await wait_for(client, run["id"], lambda x: x["status"] == "running" and x["step"] >= 4

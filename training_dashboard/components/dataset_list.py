@@ -7,7 +7,9 @@ import reflex as rx
 from training_dashboard.components.dataset_form import dataset_form
 from training_dashboard.components.export_dialog import export_dialog
 from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.run_form import run_form
 from training_dashboard.state.datasets import DatasetRow, DatasetsState
+from training_dashboard.state.runs import RunsState
 
 
 def dataset_item(ds: DatasetRow) -> rx.Component:
@@ -25,8 +27,13 @@ def dataset_item(ds: DatasetRow) -> rx.Component:
                 rx.cond(ds.exported, rx.code(ds.export_path, size="1", style={"word_break": "break-all"})),
                 spacing="1", align="start", min_width="0", flex="1",
             ),
-            rx.button("Export", on_click=DatasetsState.open_export(ds.id), variant="soft",
-                      custom_attrs={"data-testid": "ds-row-export-button"}),
+            rx.hstack(
+                rx.button("Export", on_click=DatasetsState.open_export(ds.id), variant="soft",
+                          custom_attrs={"data-testid": "ds-row-export-button"}),
+                rx.button("Train", on_click=RunsState.open_train_form(ds.id), disabled=ds.sample_count == 0,
+                          custom_attrs={"data-testid": "ds-row-train"}),
+                spacing="2",
+            ),
             gap="3", align="start", justify="between", wrap="wrap",
         ),
         width="100%", custom_attrs={"data-testid": "dataset-row"},
@@ -59,5 +66,6 @@ def dataset_panel() -> rx.Component:
             ),
         ),
         export_dialog(),
+        run_form(),
         spacing="3", width="100%", align="stretch",
     )

@@ -1,4 +1,4 @@
-"""`/training`: datasets, adapters and progress tabs (its own module, so its own JS chunk)."""
+"""`/training`: datasets, adapters, progress and runs tabs (its own module, so its own JS chunk)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from training_dashboard.components.adapter_list import adapter_list
 from training_dashboard.components.dataset_list import dataset_panel
 from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
+from training_dashboard.components.run_list import run_panel
 from training_dashboard.state.training import TrainingState
 
 
@@ -19,10 +20,12 @@ def _tab(value: str, label: str) -> rx.Component:
 def training() -> rx.Component:
     return page_shell(
         rx.tabs.root(
-            rx.tabs.list(_tab("datasets", "Datasets"), _tab("adapters", "Adapters"), _tab("progress", "Progress")),
+            rx.tabs.list(_tab("datasets", "Datasets"), _tab("adapters", "Adapters"), _tab("progress", "Progress"),
+                         _tab("runs", "Runs")),
             rx.tabs.content(dataset_panel(), value="datasets", padding_top="1em"),
             rx.tabs.content(adapter_list(), value="adapters", padding_top="1em"),
             rx.tabs.content(progress_panel(), value="progress", padding_top="1em"),
+            rx.tabs.content(run_panel(), value="runs", padding_top="1em"),
             value=TrainingState.tab, on_change=TrainingState.set_tab, width="100%",
         ),
         current="Training",
