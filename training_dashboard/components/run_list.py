@@ -13,9 +13,10 @@ from training_dashboard.state.runs import RunRow, RunsState
 def run_item(run: RunRow) -> rx.Component:
     return rx.card(
         rx.flex(
-            rx.checkbox(checked=RunsState.compare_ids.contains(run.id),
-                        on_change=lambda checked: RunsState.toggle_compare(run.id, checked),
-                        custom_attrs={"data-testid": "run-compare-pick", "aria-label": "compare"}),
+            rx.box(rx.checkbox(checked=RunsState.compare_ids.contains(run.id),
+                               on_change=lambda checked: RunsState.toggle_compare(run.id, checked),
+                               custom_attrs={"data-testid": "run-compare-pick", "aria-label": "compare"}),
+                   display="flex", align_items="center"),
             rx.vstack(
                 rx.hstack(rx.link(run.name, on_click=RunsState.open_run(run.id), weight="bold", href="#",
                                   custom_attrs={"data-testid": "run-name"}),

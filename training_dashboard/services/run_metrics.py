@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -110,13 +110,16 @@ def trim_metrics(session: Session, run: TrainingRun, last_step: int) -> None:
 
 
 def _read(session: Session, run_id: int, since_step: int) -> np.ndarray:
-    blobs = session.scalars(select(TrainingRunMetric.data).where(
-        TrainingRunMetric.run_id == run_id, TrainingRunMetric.chunk >= since_step // CHUNK)
-        .order_by(TrainingRunMetric.chunk)).all()
+    blobs = [row[0] for row in session.connection().execute(_BLOBS, {"run_id": run_id, "chunk": since_step // CHUNK})]
     if not blobs:
         return np.empty((0, WIDTH))
     data = np.concatenate([_as_array(b) for b in blobs])
     return data[data[:, 0] >= since_step]
+
+
+_BLOBS = (select(TrainingRunMetric.data)
+          .where(TrainingRunMetric.run_id == bindparam("run_id"), TrainingRunMetric.chunk >= bindparam("chunk"))
+          .order_by(TrainingRunMetric.chunk))
 
 
 def downsample(steps: np.ndarray, values: np.ndarray, max_points: int) -> list[tuple[int, float]]:
