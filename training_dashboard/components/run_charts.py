@@ -42,6 +42,7 @@ def lr_chart() -> rx.Component:
 
 def compare_chart() -> rx.Component:
     lines = [rx.recharts.line(data_key=f"r{slot}", name=RunsState.compare_names[slot], stroke=color, dot=False,
-                              connect_nulls=True, is_animation_active=False, hide=RunsState.compare_names[slot] == "")
+                              connect_nulls=True, is_animation_active=False, hide=RunsState.compare_names[slot] == "",
+                              legend_type=rx.cond(RunsState.compare_names[slot] == "", "none", "line"))
              for slot, color in enumerate(COMPARE_COLORS)]
     return _frame(*lines, data=RunsState.compare_points, testid="compare-chart", height=300)

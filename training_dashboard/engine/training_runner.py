@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 import training_dashboard
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
@@ -232,6 +234,12 @@ class RunExecution(threading.Thread):
             self._execute()
         except Exception as exc:  # noqa: BLE001 - any failure becomes a readable run error
             log.exception("training run %s failed", self.run_info.id)
+            if self._proc is not None and self._proc.poll() is None:  # never leave the child unattended
+                self._proc.send_signal(signal.SIGTERM)
+                try:
+                    self._proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
             self.note(f"failed: {type(exc).__name__}: {exc}")
             run_worker.finish_run(self.db, self.run_info.id, "failed",
                                   f"The worker failed: {type(exc).__name__}: {exc}")
@@ -282,15 +290,19 @@ class RunExecution(threading.Thread):
     def _watch(self, proc: subprocess.Popen[bytes], metrics: MetricsTail) -> bool:
         reader = threading.Thread(target=self._copy_output, args=(proc,), daemon=True)
         reader.start()
-        cancelled, last_beat = False, 0.0
+        cancelled, last_beat, pending = False, 0.0, []
         while True:
             finished = proc.poll() is not None
-            records = metrics.read()
-            if records or time.monotonic() - last_beat > 2.0:
-                wants_cancel = run_worker.report_progress(self.db, self.run_info.id, records)
-                last_beat = time.monotonic()
-            else:
-                wants_cancel = run_worker.cancel_requested(self.db, self.run_info.id)
+            pending += metrics.read()
+            try:
+                if pending or time.monotonic() - last_beat > 2.0:
+                    wants_cancel = run_worker.report_progress(self.db, self.run_info.id, pending)
+                    pending, last_beat = [], time.monotonic()
+                else:
+                    wants_cancel = run_worker.cancel_requested(self.db, self.run_info.id)
+            except OperationalError:  # e.g. the database is busy: keep the records for the next round
+                log.warning("run %s: could not store progress this round", self.run_info.id, exc_info=True)
+                wants_cancel = False
             if wants_cancel and not cancelled and not finished:
                 cancelled = True
                 self.note("cancel requested: stopping after the current step")
@@ -300,7 +312,7 @@ class RunExecution(threading.Thread):
             time.sleep(POLL_S)
         proc.wait()
         reader.join(timeout=10)
-        run_worker.report_progress(self.db, self.run_info.id, metrics.read())
+        run_worker.report_progress(self.db, self.run_info.id, pending + metrics.read())
         return cancelled
 
     def _copy_output(self, proc: subprocess.Popen[bytes]) -> None:
