@@ -63,4 +63,5 @@ def run_panel() -> rx.Component:
                                 "adapter appear on this tab as it trains.", testid="runs-empty")),
         ),
         spacing="3", width="100%", align="stretch",
+        on_mount=s.load_runs,  # each time the tab shows: the list is current without a page load
     )

@@ -6,7 +6,6 @@ import reflex as rx
 
 from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.datasets import DatasetsState
-from training_dashboard.state.runs import RunsState
 from training_dashboard.state.stats import StatsState
 
 TABS = ("datasets", "adapters", "progress", "runs")
@@ -27,7 +26,7 @@ class TrainingState(rx.State):
     def load_page(self):  # type: ignore[no-untyped-def]
         """On load: the tab named in the URL, and every area's data, fetched concurrently."""
         self.tab = tab_from_query(self.router.url.query_parameters.get("tab"))
-        return [DatasetsState.load_datasets, AdapterState.load_adapters, StatsState.load_stats, RunsState.load_runs]
+        return [DatasetsState.load_datasets, AdapterState.load_adapters, StatsState.load_stats]
 
     @rx.event
     def set_tab(self, value: str):  # type: ignore[no-untyped-def]
