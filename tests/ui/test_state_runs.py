@@ -10,14 +10,17 @@ from tests.ui.conftest import CountingTransport, run
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.services import run_metrics, run_worker
+from training_dashboard.state import run_form
 from training_dashboard.state import runs as runs_state
-from training_dashboard.state.runs import RunsState, chart_rows, eta_text, merge_points, validate_option
+from training_dashboard.state.run_form import RunFormState, validate_option
+from training_dashboard.state.runs import RunsState, chart_rows, eta_text, merge_points
 
 
 @pytest.fixture
 def runs_transport(app, monkeypatch: pytest.MonkeyPatch) -> CountingTransport:  # type: ignore[no-untyped-def]
     counting = CountingTransport(app)
-    monkeypatch.setattr(runs_state, "api_client", lambda: ApiClient("http://test/api", transport=counting))
+    for module in (runs_state, run_form):
+        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=counting))
     return counting
 
 
@@ -55,27 +58,28 @@ def test_points_merge_by_step() -> None:
 
 async def test_form_fills_from_presets_validates_and_queues(root, runs_transport, api, db, settings) -> None:  # type: ignore[no-untyped-def]
     dataset_id = await _dataset(api, db, settings)
-    state = await root.get_state(RunsState)
-    await run(RunsState.open_train_form, state, dataset_id)
+    state = await root.get_state(RunFormState)
+    await run(RunFormState.open_train_form, state, dataset_id)
     assert state.form_open and state.form_task == "sft" and state.form_dataset == "good"
     values = {f.name: f.value for f in state.fields}
     assert values["epochs"] == "1" and values["lora_r"] == "8" and "beta" not in values  # quick, sft options
     assert [p.name for p in state.presets] == ["quick", "standard", "thorough"]
-    await run(RunsState.set_form_preset, state, "thorough")
+    await run(RunFormState.set_form_preset, state, "thorough")
     assert {f.name: f.value for f in state.fields}["epochs"] == "10"
-    await run(RunsState.set_field, state, "learning_rate", "7")
+    await run(RunFormState.set_field, state, "learning_rate", "7")
     assert state.form_problem == "learning_rate: --lr must be between 1e-07 and 1"
-    await run(RunsState.submit_run, state)
+    await run(RunFormState.submit_run, state)
     assert not [p for p in runs_transport.paths if p == "POST /api/runs"]  # refused before any request
-    await run(RunsState.set_field, state, "learning_rate", "0.001")
-    await run(RunsState.set_form_name, state, "mine")
+    await run(RunFormState.set_field, state, "learning_rate", "0.001")
+    await run(RunFormState.set_form_name, state, "mine")
     assert state.form_problem == ""
-    await run(RunsState.submit_run, state)
+    await run(RunFormState.submit_run, state)
     assert not state.form_open and state.form_error == ""
     created = (await api.list_runs()).items[0]
     assert created.name == "mine" and created.config["preset"] == "thorough"
     assert created.config["learning_rate"] == 0.001 and created.config["epochs"] == 10
-    assert state.runs[0].id == created.id and state.runs[0].status == "queued"
+    listed = (await root.get_state(RunsState)).runs
+    assert listed[0].id == created.id and listed[0].status == "queued"
 
 
 async def test_watching_a_run_grows_its_charts(root, runs_transport, api, db, settings) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from training_dashboard.components.export_dialog import export_dialog
 from training_dashboard.components.layout import empty_state, skeleton_rows
 from training_dashboard.components.run_form import run_form
 from training_dashboard.state.datasets import DatasetRow, DatasetsState
-from training_dashboard.state.runs import RunsState
+from training_dashboard.state.run_form import RunFormState
 
 
 def dataset_item(ds: DatasetRow) -> rx.Component:
@@ -30,7 +30,7 @@ def dataset_item(ds: DatasetRow) -> rx.Component:
             rx.hstack(
                 rx.button("Export", on_click=DatasetsState.open_export(ds.id), variant="soft",
                           custom_attrs={"data-testid": "ds-row-export-button"}),
-                rx.button("Train", on_click=RunsState.open_train_form(ds.id), disabled=ds.sample_count == 0,
+                rx.button("Train", on_click=RunFormState.open_train_form(ds.id), disabled=ds.sample_count == 0,
                           custom_attrs={"data-testid": "ds-row-train"}),
                 spacing="2",
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.state.datasets import DatasetsState
-from training_dashboard.state.runs import RunsState
+from training_dashboard.state.run_form import RunFormState
 
 
 def _result_row(label: str, value: rx.Var, testid: str) -> rx.Component:
@@ -49,7 +49,7 @@ def export_dialog() -> rx.Component:
                                       on_click=[rx.set_clipboard(s.export_command), rx.toast.success("Command copied")],
                                       custom_attrs={"data-testid": "export-copy"}),
                             rx.button("Run it here", on_click=[s.set_export_open(False),
-                                                               RunsState.open_train_form(s.export_id)],
+                                                               RunFormState.open_train_form(s.export_id)],
                                       custom_attrs={"data-testid": "export-run-here"}),
                             spacing="2",
                         ),

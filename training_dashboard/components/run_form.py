@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.state.runs import OptionField, PresetChoice, RunsState
+from training_dashboard.state.run_form import OptionField, PresetChoice, RunFormState
 
 
 def _preset(p: PresetChoice) -> rx.Component:
@@ -19,7 +19,7 @@ def _preset(p: PresetChoice) -> rx.Component:
 def _field(f: OptionField) -> rx.Component:
     return rx.vstack(
         rx.text(f.name, " ", rx.code(f.flag, size="1"), size="1", weight="medium"),
-        rx.input(value=f.value, on_change=lambda v: RunsState.set_field(f.name, v), size="1",
+        rx.input(value=f.value, on_change=lambda v: RunFormState.set_field(f.name, v), size="1",
                  color_scheme=rx.cond(f.error, "red", "gray"), custom_attrs={"data-testid": "run-opt-" + f.name}),
         rx.text(rx.cond(f.error, f.error, f.help), size="1", color_scheme=rx.cond(f.error, "red", "gray")),
         spacing="1", align="stretch", width="100%",
@@ -27,7 +27,7 @@ def _field(f: OptionField) -> rx.Component:
 
 
 def run_form() -> rx.Component:
-    s = RunsState
+    s = RunFormState
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Train on ", s.form_dataset),
