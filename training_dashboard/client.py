@@ -226,3 +226,41 @@ class ApiClient:
 
     async def feedback_quality(self) -> schemas.FeedbackQuality:
         return await self._get(schemas.FeedbackQuality, "feedback/quality")
+    # training runs
+    async def run_options(self) -> schemas.RunOptions:
+        return await self._get(schemas.RunOptions, "runs/options")
+
+    async def create_run(self, body: schemas.RunCreate) -> schemas.RunPublic:
+        return await self._send(schemas.RunPublic, "POST", "runs", body)
+
+    async def list_runs(self, status: schemas.RunStatus | None = None, dataset_id: int | None = None,
+                        page: int = 1, limit: int = 20) -> schemas.Page[schemas.RunPublic]:
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if status:
+            params["status"] = status
+        if dataset_id is not None:
+            params["dataset_id"] = dataset_id
+        return await self._get(schemas.Page[schemas.RunPublic], "runs", params)
+
+    async def get_run(self, run_id: int) -> schemas.RunPublic:
+        return await self._get(schemas.RunPublic, f"runs/{run_id}")
+
+    async def run_metrics(self, run_id: int, since_step: int = 0, max_points: int = 500) -> schemas.RunMetrics:
+        return await self._get(schemas.RunMetrics, f"runs/{run_id}/metrics",
+                               {"since_step": since_step, "max_points": max_points})
+
+    async def run_logs(self, run_id: int, offset: int = 0, limit: int = 65_536,
+                       tail: int | None = None) -> schemas.RunLogs:
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if tail is not None:
+            params["tail"] = tail
+        return await self._get(schemas.RunLogs, f"runs/{run_id}/logs", params)
+
+    async def cancel_run(self, run_id: int) -> schemas.RunPublic:
+        return await self._send(schemas.RunPublic, "POST", f"runs/{run_id}/cancel")
+
+    async def resume_run(self, run_id: int) -> schemas.RunPublic:
+        return await self._send(schemas.RunPublic, "POST", f"runs/{run_id}/resume")
+
+    async def delete_run(self, run_id: int) -> None:
+        await self._call("DELETE", f"runs/{run_id}")

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ratings_per_clip: int = Field(default=3, ge=1, le=100,
                                   description="The listening queue offers a clip until it has this many ratings.")
+    max_training_runs: int = Field(default=1, ge=0, le=64, description="Training runs one worker executes at once "
+                                   "(0 = this worker trains nothing).")
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod
@@ -75,6 +77,12 @@ class Settings(BaseSettings):
     def resolved_adapter_roots(self) -> list[Path]:
         roots = [p.expanduser().resolve() for p in self.adapter_roots]
         return roots or [self.default_adapter_root]
+
+    @property
+    def run_adapter_root(self) -> Path:
+        """Where runs launched from the dashboard write their adapters (the CLI's default root)."""
+        roots = self.resolved_adapter_roots
+        return self.default_adapter_root if self.default_adapter_root in roots else roots[0]
 
     def ensure_dirs(self) -> None:
         for path in (self.resolved_data_dir, self.audio_dir, self.exports_dir, *self.resolved_adapter_roots):

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
 from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
+from training_dashboard.api import runs as runs_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.api.leaderboard import router as leaderboard_router
 from training_dashboard.config import VERSION, Settings, get_settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
 
     for module in (raters_api, queue_api):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(runs_api.router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_token:

@@ -7,7 +7,9 @@ import reflex as rx
 from training_dashboard.components.dataset_form import dataset_form
 from training_dashboard.components.export_dialog import export_dialog
 from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.run_form import run_form
 from training_dashboard.state.datasets import DatasetRow, DatasetsState
+from training_dashboard.state.run_form import RunFormState
 
 
 def _line(*children: rx.Component | rx.Var | str, size: str, gray: bool = True,
@@ -42,9 +44,16 @@ def dataset_item(ds: DatasetRow) -> rx.Component:
                                                 "rt-variant-soft td-break")),
                 class_name="rt-Flex rt-r-fd-column rt-r-ai-start rt-r-gap-1 td-grow",
             ),
-            rx.el.button("Export", on_click=DatasetsState.open_export(ds.id), type="button",
-                         class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft rt-Button",
-                         custom_attrs={"data-accent-color": "", "data-testid": "ds-row-export-button"}),
+            rx.el.div(
+                rx.el.button("Export", on_click=DatasetsState.open_export(ds.id), type="button",
+                             class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft rt-Button",
+                             custom_attrs={"data-accent-color": "", "data-testid": "ds-row-export-button"}),
+                rx.el.button("Train", on_click=RunFormState.open_train_form(ds.id), type="button",
+                             disabled=ds.sample_count == 0,
+                             class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-solid rt-Button",
+                             custom_attrs={"data-accent-color": "", "data-testid": "ds-row-train"}),
+                class_name="rt-Flex rt-r-gap-2",
+            ),
             class_name="rt-Flex rt-r-ai-start rt-r-jc-space-between rt-r-fw-wrap rt-r-gap-3",
         ),
         class_name="rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface td-fill",
@@ -78,5 +87,6 @@ def dataset_panel() -> rx.Component:
             ),
         ),
         export_dialog(),
+        run_form(),
         spacing="3", width="100%", align="stretch",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.state.datasets import DatasetsState
+from training_dashboard.state.run_form import RunFormState
 
 
 def _result_row(label: str, value: rx.Var, testid: str) -> rx.Component:
@@ -43,9 +44,15 @@ def export_dialog() -> rx.Component:
                         rx.box(rx.code(s.export_command, custom_attrs={"data-testid": "export-command"},
                                        style={"white_space": "pre-wrap", "word_break": "break-all"}),
                                width="100%"),
-                        rx.button("Copy command", variant="soft",
-                                  on_click=[rx.set_clipboard(s.export_command), rx.toast.success("Command copied")],
-                                  custom_attrs={"data-testid": "export-copy"}),
+                        rx.hstack(
+                            rx.button("Copy command", variant="soft",
+                                      on_click=[rx.set_clipboard(s.export_command), rx.toast.success("Command copied")],
+                                      custom_attrs={"data-testid": "export-copy"}),
+                            rx.button("Run it here", on_click=[s.set_export_open(False),
+                                                               RunFormState.open_train_form(s.export_id)],
+                                      custom_attrs={"data-testid": "export-run-here"}),
+                            spacing="2",
+                        ),
                         spacing="2", width="100%", align="stretch",
                     ),
                 ),

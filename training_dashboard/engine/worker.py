@@ -18,6 +18,7 @@ from typing import Any
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
+from training_dashboard.engine.training_runner import TrainingRunner
 from training_dashboard.schemas import MAX_SEED, ModelStatus
 from training_dashboard.services import jobs
 
@@ -44,6 +45,7 @@ class Engine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.runs = TrainingRunner(settings, db)  # training runs: CLI children, beside generation
 
     def status(self) -> ModelStatus:
         """Which base model, whether it is loaded, on which device, and why it failed."""
@@ -66,6 +68,7 @@ class Engine:
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the worker to stop after the current job and wait for it."""
         self._stop.set()
+        self.runs.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -75,6 +78,7 @@ class Engine:
         recovered = jobs.recover_stuck_jobs(self.db)
         if recovered:
             log.warning("re-queued %d job(s) left processing by a previous run", recovered)
+        self.runs.start()
         self.load_model()
         while not self._stop.is_set():
             try:
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         engine.run_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        engine.stop()
     return 0
 
 

@@ -18,7 +18,7 @@ from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.stats import StatsState
 
-TABS = ("datasets", "adapters", "progress")
+TABS = ("datasets", "adapters", "progress", "runs")
 
 SHOWN_TAB = ClientStateVar.create("training_tab", default=TABS[0], global_ref=True)
 
@@ -44,6 +44,11 @@ def _tab_chain(value_js: str, params: str = "") -> Var:
 def show_tab(value: str | None = None) -> Var:
     """``on_change=[show_tab(), ...]`` shows the tab clicked; ``on_click=[show_tab("datasets"), ...]`` a fixed one."""
     return _tab_chain("value", "value") if value is None else _tab_chain(json.dumps(tab_from_query(value)))
+
+
+def show_tab_from_backend(value: str) -> rx.event.EventSpec:
+    """From an event handler: ``yield show_tab_from_backend("runs")`` shows that tab in the browser."""
+    return rx.call_script(f"({show_tab(value)._js_expr})()")
 
 
 def show_tab_from_address() -> Var:

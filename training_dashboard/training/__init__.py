@@ -34,5 +34,6 @@ Exit status:
     2    bad usage: options, the export or the run directory (nothing was trained)
     3    adapter saved, but not registered (API unreachable or refused it); the message
          gives the reason and the ``register`` command to retry
-    130  interrupted (Ctrl-C): continue with --resume RUN_DIR
+    130  interrupted (Ctrl-C) or stopped on request (SIGTERM, the dashboard's Cancel) after a
+         checkpoint: continue with --resume RUN_DIR
 """

@@ -18,8 +18,9 @@ from training_dashboard import training
 from training_dashboard.training.options import OPTIONS, OptionError, check_version, merge, read_config_file
 
 EXIT_EPILOG = ("exit status: 0 saved (and registered), 1 failed, 2 bad usage or data, 3 saved but not registered, "
-               "130 interrupted (details: python -m training_dashboard.training --help)")
-RUN_KEYS = ("data", "name", "version", "output", "base_model", "api_url", "no_register")
+               "130 interrupted or stopped on request, resumable "
+               "(details: python -m training_dashboard.training --help)")
+RUN_KEYS = ("data", "name", "version", "output", "base_model", "api_url", "no_register", "run_id")
 EXIT_OK = 0  # adapter trained and saved (and registered unless --no-register)
 EXIT_FAILED = 1  # the run failed: base model, training, or saving the adapter / report
 EXIT_USAGE = 2  # bad options, a bad export or run directory: nothing was trained
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--base-model", help="override TD_BASE_MODEL (tiny, a HF id or a local dir)")
         p.add_argument("--api-url", help="API to register with (default TD_API_URL)")
         p.add_argument("--no-register", action="store_true", help="do not register the adapter with the API")
+        p.add_argument("--run-id", type=int, help="the dashboard run this is (recorded in train_config.json)")
         for name, (kind, default, low, high, text) in OPTIONS.items():
             if name == "beta" and task == "sft" or name == "cond_dropout" and task == "dpo":
                 continue
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None, transport: Any = None) -> int:
     args = vars(build_parser().parse_args(argv))
     from training_dashboard.config import Settings
     from training_dashboard.training.data import DataError
+    from training_dashboard.training.stopping import EXIT_STOPPED, Stopped
 
     settings = Settings()
     command = args.pop("command")
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None, transport: Any = None) -> int:
     except (OptionError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Stopped as exc:  # SIGTERM / Ctrl-C: a checkpoint was saved, the run can be resumed
+        print(str(exc), file=sys.stderr)
+        return EXIT_STOPPED
     except KeyboardInterrupt:
         print("interrupted: continue the run with --resume RUN_DIR (from its latest checkpoint)", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from training_dashboard.training.batches import encode_clip, make_batch, sequence_logprob, sft_loss
 from training_dashboard.training.data import Export, example_text
 from training_dashboard.training.lora import lora_config
+from training_dashboard.training.stopping import Stopped, StopSignals
 
 STATE_FILE = "trainer_state.pt"
 BEST_DIR = "best"
@@ -160,6 +161,7 @@ class Trainer:
         last = min(self.total_steps, self.cfg["max_steps"] or self.total_steps)
         bar = tqdm(total=last, initial=self.state.step, desc=self.task, unit="step", dynamic_ncols=True)
         every = max(1, last // 20)
+        stop = StopSignals(bar.write)
         while self.state.step < last and not self.state.stopped_early:
             step = self.state.step + 1
             record = self.train_step(step)
@@ -175,8 +177,18 @@ class Trainer:
                 self._eval_and_maybe_stop(step, last, metrics, bar.write)
             if self.cfg["checkpoint_every"] and step % self.cfg["checkpoint_every"] == 0:
                 self._checkpoint(step)
+            if stop.requested and step < last and not self.state.stopped_early:
+                self._stop_here(step, stop, bar)
+        stop.restore()
         bar.close()
         return self.state
+
+    def _stop_here(self, step: int, stop: StopSignals, bar: Any) -> None:
+        if not (self.run_dir / "checkpoints" / f"step-{step:06d}").is_dir():
+            self._checkpoint(step)
+        stop.restore()
+        bar.close()
+        raise Stopped(f"stopped at step {step} on request; checkpoint saved: continue with --resume {self.run_dir}")
 
     def _eval_and_maybe_stop(self, step: int, last: int, metrics: Path, write: Callable[[str], None]) -> None:
         loss = self.evaluate()
@@ -215,10 +227,14 @@ class Trainer:
     def _checkpoint(self, step: int) -> None:
         root = self.run_dir / "checkpoints"
         path = root / f"step-{step:06d}"
-        self._save_adapter(path)
+        tmp = root / f".tmp-step-{step:06d}"  # written aside and renamed: a crash never leaves half a checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._save_adapter(tmp)
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                     "state": self.state.__dict__, "rng": torch.get_rng_state(), "config": self.cfg},
-                   path / STATE_FILE)
+                   tmp / STATE_FILE)
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.rename(path)
         for old in sorted(root.glob("step-*"))[: -self.cfg["keep_checkpoints"]]:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -8,7 +8,7 @@ preferences (plain indexed integers, NULL for feedback given before raters exist
 default, so on SQLite each is one ``ADD COLUMN`` (no table rebuild at a million rows).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
