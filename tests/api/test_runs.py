@@ -1,4 +1,4 @@
-"""Training runs API: contract and validation (the execution itself is in tests/engine/test_runs.py)."""
+"""Training runs API: contract and validation (the execution itself is in tests/engine/test_run_execution.py)."""
 
 from __future__ import annotations
 
