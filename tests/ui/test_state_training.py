@@ -39,7 +39,7 @@ def test_show_tab_runs_in_the_browser() -> None:
     clicked, fixed, from_address = str(show_tab()), str(show_tab("progress")), str(show_tab_from_address())
     for js in (clicked, fixed, from_address):
         assert "_client_state_setTraining_tab" in js and "replaceState" in js and "'/training?tab=' + tab" in js
-        assert '["datasets", "adapters", "progress"].includes(asked)' in js  # an unknown tab shows the first
+        assert '["datasets", "adapters", "progress", "runs"].includes(asked)' in js  # an unknown tab shows the first
     assert clicked.startswith("((value) =>") and '"progress"' in fixed and "window.location.search" in from_address
 
 

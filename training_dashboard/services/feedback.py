@@ -139,7 +139,8 @@ def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, 
         {"id": r.id, "audio_id": r.audio_id, "prompt_id": r.prompt_id, "adapter_id": r.adapter_id, "rating": r.rating,
          "criteria": {"musicality": r.musicality, "coherence": r.coherence,
                       "emotional_alignment": r.emotional_alignment},
-         "tags": list(r.tags or []), "notes": r.notes, "rater": r.rater, "created_at": r.created_at} for r in rows]})
+         "tags": list(r.tags or []), "notes": r.notes, "rater": r.rater, "rater_id": r.rater_id,
+         "created_at": r.created_at} for r in rows]})
 
 
 def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.FeedbackStats:
