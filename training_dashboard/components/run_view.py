@@ -6,6 +6,7 @@ import reflex as rx
 
 from training_dashboard.components.run_charts import loss_chart, lr_chart
 from training_dashboard.state.runs import ConfigRow, RunRow, RunsState
+from training_dashboard.state.training import TrainingState, show_tab
 
 
 def status_badge(run: RunRow) -> rx.Component:
@@ -13,8 +14,11 @@ def status_badge(run: RunRow) -> rx.Component:
 
 
 def adapter_link(run: RunRow) -> rx.Component:
-    return rx.cond(run.adapter_id > 0, rx.link("adapter #", run.adapter_id.to_string(), href="/training?tab=adapters",
-                                              custom_attrs={"data-testid": "run-adapter-link"}, size="2"))
+    # Same page: the tab is switched in the browser (the address alone would not re-show it).
+    return rx.cond(run.adapter_id > 0, rx.link(
+        "adapter #", run.adapter_id.to_string(), href="/training?tab=adapters", size="2",
+        on_click=[rx.prevent_default, show_tab("adapters"), TrainingState.set_tab("adapters")],
+        custom_attrs={"data-testid": "run-adapter-link"}))
 
 
 def run_actions(run: RunRow) -> rx.Component:
