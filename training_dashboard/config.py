@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ratings_per_clip: int = Field(default=3, ge=1, le=100,
                                   description="The listening queue offers a clip until it has this many ratings.")
+    require_evaluation: bool = Field(
+        default=False, description="Activating an adapter needs a completed evaluation vs base with verdict 'better'.")
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod
