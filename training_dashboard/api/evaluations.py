@@ -85,7 +85,7 @@ def create_vote(body: schemas.EvaluationVoteCreate, db: DbDep,
 @router.get("/{evaluation_id}/pairs/{pair_id}/{slot}/stream", response_class=Response,
             responses={200: {"content": {"audio/wav": {}}}, 206: {"content": {"audio/wav": {}}}})
 def stream_slot(db: DbDep, settings: SettingsDep, rater_id: RaterQ, slot: Literal["first", "second"],
-                evaluation_id: int = IdPath, pair_id: int = IdPath,
+                evaluation_id: int = IdPath, pair_id: int = Path(ge=1, le=MAX_ID),
                 range_header: str | None = Header(default=None, alias="Range")) -> Response:
     """The clip a rater hears as First or Second of a pair served to them (Range supported)."""
     audio_id = evaluations.slot_clip(db, evaluation_id, pair_id, rater_id, slot)
