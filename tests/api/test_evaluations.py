@@ -99,7 +99,8 @@ async def test_create_queues_both_sides_with_the_same_seed_and_moves_to_voting(c
     with db.session() as session:
         pairs = list(session.scalars(select(EvaluationPair).where(EvaluationPair.evaluation_id == ev["id"])))
         for pair in pairs:
-            cand, base = session.get(GenerationJob, pair.candidate_job_id), session.get(GenerationJob, pair.baseline_job_id)
+            cand = session.get(GenerationJob, pair.candidate_job_id)
+            base = session.get(GenerationJob, pair.baseline_job_id)
             assert cand.adapter_id == candidate and base.adapter_id is None
             assert cand.prompt_id == base.prompt_id == pair.prompt_id
             assert cand.params == base.params and cand.params["seed"] == pair.seed and cand.params["duration"] == 2.0
@@ -270,7 +271,8 @@ async def test_blind_stream_urls_work_with_a_token(tmp_path, settings, db):
         ev = await start(client, candidate, num_prompts=5, seed=4)
         finish_jobs(app.state.db, secured)
         ann = await rater(client, "Ann")
-        url = (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": ann})).json()["first"]["stream_url"]
+        pair = (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": ann})).json()
+        url = pair["first"]["stream_url"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as browser:
         assert (await browser.get(url)).status_code == 200  # signed: no token needed
         assert (await browser.get(url.replace("first", "second"))).status_code == 401  # the signature binds the slot
@@ -344,8 +346,9 @@ async def test_result_statistics_equal_services_stats(client, db, settings):
     plan = {"Ann": ["candidate"] * 12 + ["baseline"] * 2 + ["tie"],
             "Bob": ["candidate"] * 10 + ["baseline"] * 3 + ["tie"] * 2,
             "Cy": ["candidate"] * 8 + ["baseline"] * 5 + ["tie"] * 2}
+    ids = {}
     for name, winners in plan.items():
-        rid = await rater(client, name)
+        rid = ids[name] = await rater(client, name)
         for winner in winners:
             await vote_for(client, db, ev["id"], rid, winner)
     detail = (await client.get(f"/evaluations/{ev['id']}")).json()
@@ -366,8 +369,10 @@ async def test_result_statistics_equal_services_stats(client, db, settings):
     assert result["first_side_share"] == pytest.approx(share.rate)
     assert result["first_side_ci_low"] == pytest.approx(share.ci_low)
     # completed: no more votes, nothing to serve
-    ann = plan and 1
-    assert (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": ann})).status_code == 204
+    assert (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": ids["Ann"]})).status_code == 204
+    late = {"pair_id": 1, "rater_id": ids["Ann"], "choice": "tie"}
+    r = await client.post(f"/evaluations/{ev['id']}/votes", json=late)
+    assert r.status_code == 409 and "completed" in r.json()["detail"]
     # The verdict reaches the adapter (list and detail) and the leaderboard counts the 40 votes.
     listed = (await client.get("/adapters")).json()["items"][0]["evaluation"]
     assert listed["verdict"] == "better" and listed["evaluation_id"] == ev["id"] and listed["votes"] == 45
@@ -377,8 +382,8 @@ async def test_result_statistics_equal_services_stats(client, db, settings):
     assert board["games"] == 40
     assert (await client.get("/feedback/stats")).json()["preference_pairs"] == 40
     # list filters
-    assert [e["id"] for e in (await client.get("/evaluations", params={"adapter_id": candidate,
-                                                                       "status": "completed"})).json()["items"]] == [ev["id"]]
+    listed = (await client.get("/evaluations", params={"adapter_id": candidate, "status": "completed"})).json()
+    assert [e["id"] for e in listed["items"]] == [ev["id"]]
     assert (await client.get("/evaluations", params={"status": "voting"})).json()["items"] == []
 
 
