@@ -653,6 +653,10 @@ class EvaluationPublic(Model):
     win_rate: float | None
     ci_low: float | None
     ci_high: float | None
+    p_value: float | None
+    candidate_wins: int  # live tallies; the verdict fields above are frozen at completion
+    baseline_wins: int
+    ties: int
     created_at: UTCDateTime
     finished_at: UTCDateTime | None
 

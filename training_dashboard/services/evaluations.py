@@ -253,7 +253,9 @@ def _public(session: Session, evaluation: Evaluation, labels: dict[str, str]) ->
         clips_ready=_clips_ready(session, evaluation), votes=evaluation.votes,
         votes_per_pair=evaluation.votes_per_pair, seed=evaluation.seed, params=evaluation.params,
         verdict=evaluation.verdict, win_rate=evaluation.win_rate, ci_low=evaluation.ci_low,
-        ci_high=evaluation.ci_high, created_at=evaluation.created_at, finished_at=evaluation.finished_at,
+        ci_high=evaluation.ci_high, p_value=evaluation.p_value, candidate_wins=evaluation.candidate_wins,
+        baseline_wins=evaluation.baseline_wins, ties=evaluation.ties, created_at=evaluation.created_at,
+        finished_at=evaluation.finished_at,
     )
 
 
