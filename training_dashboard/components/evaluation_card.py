@@ -34,10 +34,9 @@ def evaluate_dialog() -> rx.Component:
                 "which is which, and the verdict comes from the win rate's 95% interval.", size="2"),
             rx.vstack(
                 field("Compare with", rx.select.root(
-                    rx.select.trigger(width="100%"),
+                    rx.select.trigger(width="100%", custom_attrs={"data-testid": "evaluate-baseline"}),
                     rx.select.content(rx.foreach(s.baseline_options, _option)),
                     value=s.baseline, on_change=s.set_baseline,
-                    custom_attrs={"data-testid": "evaluate-baseline"},
                 )),
                 field("Number of prompts", rx.input(value=s.num_prompts, on_change=s.set_num_prompts, type="number",
                                                     min=5, max=200, custom_attrs={"data-testid": "evaluate-prompts"}),
