@@ -20,7 +20,7 @@ from tests.e2e.conftest import Server, make_tiny_adapter
 
 pytestmark = pytest.mark.e2e
 
-GENERATION_TIMEOUT_S = 300
+GENERATION_TIMEOUT_S = 600  # 12 one-second clips; the shared test machine can be very slow
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 KEYS = ["1", "2", "1", "0", "1", "1"]
 
@@ -36,7 +36,8 @@ def _wait_ready(http: httpx.Client, evaluation_id: int) -> dict:
     while ev["status"] == "generating" and time.monotonic() < deadline:
         time.sleep(1)
         ev = http.get(f"evaluations/{evaluation_id}").raise_for_status().json()
-    assert ev["status"] == "voting" and ev["pairs_ready"] == 6, ev
+    assert ev["status"] == "voting" and ev["pairs_ready"] == 6, {k: ev[k] for k in ("status", "clips_ready",
+                                                                                   "pairs_failed", "params")}
     return ev
 
 
@@ -58,6 +59,7 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         dialog.get_by_test_id("evaluate-prompts").fill("4")
         expect(dialog.get_by_test_id("evaluate-start")).to_be_disabled()  # 5-200 prompts
         dialog.get_by_test_id("evaluate-prompts").fill("6")
+        dialog.get_by_test_id("evaluate-seconds").fill("1")
         dialog.get_by_test_id("evaluate-start").click()
         evaluation = page.get_by_test_id("evaluation-card").filter(has_text="evalme@1.0.0 vs base")
         expect(evaluation).to_be_visible()
@@ -65,6 +67,7 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         evaluation_id = int(evaluation.get_attribute("data-evaluation-id") or 0)
         listed = http.get("evaluations", params={"adapter_id": adapter["id"]}).json()["items"]
         assert [e["id"] for e in listed] == [evaluation_id] and listed[0]["pairs_total"] == 6
+        assert listed[0]["params"]["duration"] == 1.0
         _wait_ready(http, evaluation_id)
         expect(evaluation.get_by_test_id("evaluation-status")).to_have_text("voting", timeout=15_000)
         expect(evaluation.get_by_test_id("evaluation-progress")).to_contain_text("clips 12/12 · votes 0")

@@ -18,7 +18,12 @@ from training_dashboard.state import evaluate as evaluate_state
 from training_dashboard.state import evaluations as evaluations_state
 from training_dashboard.state.adapters import AdapterState, verdict_text
 from training_dashboard.state.evaluate import EvaluateState, evaluation_id_from_path
-from training_dashboard.state.evaluations import EvaluationState, evaluation_row, num_prompts_problem
+from training_dashboard.state.evaluations import (
+    EvaluationState,
+    clip_seconds_problem,
+    evaluation_row,
+    num_prompts_problem,
+)
 from training_dashboard.state.rater import RaterState
 
 
@@ -51,6 +56,7 @@ def test_an_open_evaluation_shows_progress_and_no_result() -> None:
 def test_small_texts() -> None:
     assert num_prompts_problem("20") == "" and num_prompts_problem("4") and num_prompts_problem("x")
     assert num_prompts_problem("201")
+    assert clip_seconds_problem("1") == "" and clip_seconds_problem("0.2") and clip_seconds_problem("x")
     assert evaluation_id_from_path("/evaluate/12") == 12 and evaluation_id_from_path("/evaluate/12/") == 12
     assert evaluation_id_from_path("/evaluate/abc") == 0 and evaluation_id_from_path("/evaluate/99999999999") == 0
     assert verdict_text(schemas.AdapterVerdict()) == "Not evaluated against the base model yet"
@@ -85,11 +91,13 @@ async def test_start_an_evaluation_from_the_dialog(root, wired, api, client, set
     events = await run(EvaluationState.start_evaluation, state)
     assert "Only 6 held-out prompt(s)" in str(events[-1]) and state.dialog_for == a.id and not state.starting
     await run(EvaluationState.set_num_prompts, state, "6")
+    await run(EvaluationState.set_clip_seconds, state, "1.5")
     await run(EvaluationState.start_evaluation, state)
     assert state.dialog_for == 0 and [r.title for r in state.rows] == ["warm@1.0.0 vs base"]
     assert state.rows[0].status == "generating" and state.rows[0].progress == "clips 0/12 · votes 0"
     await run(EvaluationState.load_evaluations, state)
     assert state.loaded and len(state.rows) == 1
+    assert (await api.get_evaluation(state.rows[0].id)).params["duration"] == 1.5
 
 
 async def test_blind_page_names_no_model_until_complete(root, wired, api, client, db, settings) -> None:  # type: ignore[no-untyped-def]

@@ -83,6 +83,14 @@ def num_prompts_problem(text: str) -> str:
     return ""
 
 
+def clip_seconds_problem(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return "A number of seconds"
+    return "" if 0.5 <= value <= 30 else "Between 0.5 and 30 seconds"
+
+
 class EvaluationState(rx.State):
     rows: list[EvaluationRow] = []
     loaded: bool = False
@@ -95,11 +103,20 @@ class EvaluationState(rx.State):
     baseline: str = "base"
     baseline_options: list[BaselineOption] = []
     num_prompts: str = "20"
+    clip_seconds: str = "5"
     starting: bool = False
 
     @rx.var
     def prompts_problem(self) -> str:
         return num_prompts_problem(self.num_prompts)
+
+    @rx.var
+    def seconds_problem(self) -> str:
+        return clip_seconds_problem(self.clip_seconds)
+
+    @rx.var
+    def can_start(self) -> bool:
+        return not self.prompts_problem and not self.seconds_problem and not self.starting
 
     @rx.event
     def open_evaluate(self, adapter_id: int, title: str, options: list[dict]):  # type: ignore[type-arg]
@@ -123,14 +140,18 @@ class EvaluationState(rx.State):
     def set_num_prompts(self, value: str) -> None:
         self.num_prompts = value[:4]
 
+    @rx.event
+    def set_clip_seconds(self, value: str) -> None:
+        self.clip_seconds = value[:6]
+
     @rx.event(background=True)
     async def start_evaluation(self):  # type: ignore[no-untyped-def]
         async with self:
-            if self.starting or self.prompts_problem or not self.dialog_for:
+            if not self.can_start or not self.dialog_for:
                 return
             body = schemas.EvaluationCreate(candidate_id=self.dialog_for,
                                             baseline_id=None if self.baseline == "base" else int(self.baseline),
-                                            num_prompts=int(self.num_prompts))
+                                            num_prompts=int(self.num_prompts), duration=float(self.clip_seconds))
             self.starting = True
         try:
             async with api_client() as api:
