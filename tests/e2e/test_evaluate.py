@@ -79,7 +79,7 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         page.get_by_test_id("rater-name").fill("Blind Bea")
         expect(page.get_by_test_id("rater-add")).to_be_enabled()
         page.keyboard.press("Enter")
-        page.get_by_test_id("eval-start").click()
+        expect(page.get_by_test_id("rater-switch")).to_contain_text("Blind Bea")  # choosing loads the first pair
         pair = page.get_by_test_id("eval-card")
         expect(pair).to_be_visible()
         expect(page.get_by_test_id("eval-progress")).to_contain_text("0 voted · 6 of 6 pairs ready")

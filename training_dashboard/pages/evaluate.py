@@ -76,7 +76,8 @@ def evaluate_panel() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading("Blind evaluation #", s.evaluation_id.to_string(), size="5"),
-            rx.badge(s.progress_text, size="2", custom_attrs={"data-testid": "eval-progress"}),
+            rx.cond(s.pairs_total > 0, rx.badge(s.progress_text, size="2",
+                                                custom_attrs={"data-testid": "eval-progress"})),
             justify="between", align="center", width="100%", wrap="wrap",
         ),
         rx.progress(value=s.progress_pct, size="1"),
