@@ -76,7 +76,12 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         # The blind page, as a new listener.
         evaluation.get_by_test_id("evaluation-listen").click()
         expect(page).to_have_url(f"{server.url}/evaluate/{evaluation_id}")
-        page.get_by_test_id("rater-name").fill("Blind Bea")
+        expect(page.get_by_test_id("rater-picker")).to_contain_text("Who is listening?")
+        for _ in range(3):  # a state update landing while typing can reset the controlled input: type again
+            page.get_by_test_id("rater-name").fill("Blind Bea")
+            if page.get_by_test_id("rater-add").is_enabled():
+                break
+            page.wait_for_timeout(1000)
         expect(page.get_by_test_id("rater-add")).to_be_enabled()
         page.keyboard.press("Enter")
         expect(page.get_by_test_id("rater-switch")).to_contain_text("Blind Bea")  # choosing loads the first pair
@@ -129,6 +134,13 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         _shot(page.get_by_test_id("evaluations"), "evaluate-card-completed.png")
         card.get_by_test_id("adapter-toggle").click()  # the gate is off: activation is immediate
         expect(card.get_by_test_id("adapter-status")).to_have_text("active")
+        _shot(card, "evaluate-adapter-card.png")
+        page.set_viewport_size({"width": 390, "height": 900})
+        expect(evaluation).to_be_visible()
+        _shot(page, "evaluate-adapters-390.png")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, "the adapter and evaluation cards make the Adapters tab scroll sideways at 390 px"
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # The studio's adapter selector carries the badge.
         page.goto(server.url + "/")
