@@ -165,8 +165,11 @@ class ApiClient:
         response = await self._call("PATCH", f"adapters/{adapter_id}", json=payload)
         return schemas.AdapterDetail.model_validate(response.json())
 
-    async def activate_adapter(self, adapter_id: int) -> schemas.AdapterDetail:
-        return await self._send(schemas.AdapterDetail, "POST", f"adapters/{adapter_id}/activate")
+    async def activate_adapter(self, adapter_id: int, *, force: bool = False,
+                               reason: str | None = None) -> schemas.AdapterDetail:
+        """Activate; ``force`` with a ``reason`` overrides the evaluation gate (TD_REQUIRE_EVALUATION)."""
+        body = schemas.ActivateRequest(force=True, reason=reason) if force else None
+        return await self._send(schemas.AdapterDetail, "POST", f"adapters/{adapter_id}/activate", body)
 
     async def deactivate_adapter(self, adapter_id: int) -> schemas.AdapterDetail:
         return await self._send(schemas.AdapterDetail, "POST", f"adapters/{adapter_id}/deactivate")
@@ -264,3 +267,34 @@ class ApiClient:
 
     async def delete_run(self, run_id: int) -> None:
         await self._call("DELETE", f"runs/{run_id}")
+
+    # blind evaluations
+    async def create_evaluation(self, body: schemas.EvaluationCreate) -> schemas.EvaluationDetail:
+        payload = body.model_dump(mode="json", exclude_unset=True)
+        response = await self._call("POST", "evaluations", json=payload)
+        return schemas.EvaluationDetail.model_validate(response.json())
+
+    async def list_evaluations(self, *, adapter_id: int | None = None, status: schemas.EvaluationStatus | None = None,
+                               page: int = 1, limit: int = 20) -> schemas.Page[schemas.EvaluationPublic]:
+        params = {k: v for k, v in {"adapter_id": adapter_id, "status": status, "page": page,
+                                    "limit": limit}.items() if v is not None}
+        return await self._get(schemas.Page[schemas.EvaluationPublic], "evaluations", params)
+
+    async def get_evaluation(self, evaluation_id: int) -> schemas.EvaluationDetail:
+        return await self._get(schemas.EvaluationDetail, f"evaluations/{evaluation_id}")
+
+    async def cancel_evaluation(self, evaluation_id: int) -> schemas.EvaluationDetail:
+        return await self._send(schemas.EvaluationDetail, "POST", f"evaluations/{evaluation_id}/cancel")
+
+    async def next_evaluation_pair(self, evaluation_id: int, rater_id: int) -> schemas.EvaluationPairBlind | None:
+        """The next blind pair for a rater; None when nothing is left for them."""
+        response = await self._call("GET", f"evaluations/{evaluation_id}/next", params={"rater_id": rater_id})
+        if response.status_code == 204:
+            return None
+        return schemas.EvaluationPairBlind.model_validate(response.json())
+
+    async def evaluation_progress(self, evaluation_id: int, rater_id: int) -> schemas.RaterProgress:
+        return await self._get(schemas.RaterProgress, f"evaluations/{evaluation_id}/progress", {"rater_id": rater_id})
+
+    async def vote(self, evaluation_id: int, body: schemas.EvaluationVoteCreate) -> schemas.EvaluationVotePublic:
+        return await self._send(schemas.EvaluationVotePublic, "POST", f"evaluations/{evaluation_id}/votes", body)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
                                   description="The listening queue offers a clip until it has this many ratings.")
     max_training_runs: int = Field(default=1, ge=0, le=64, description="Training runs one worker executes at once "
                                    "(0 = this worker trains nothing).")
+    require_evaluation: bool = Field(
+        default=False, description="Activating an adapter needs a completed evaluation vs base with verdict 'better'.")
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import reflex as rx
 
 from training_dashboard.api.app import create_app, start_worker, stop_worker
-from training_dashboard.pages import rate, studio, training  # noqa: F401  (the pages register their routes)
+from training_dashboard.pages import evaluate, rate, studio, training  # noqa: F401  (the pages register their routes)
 
 api = create_app()
 _host = rx.config.get_config().backend_host

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 PREFIX = "/api"
 STREAM_TTL_S = 24 * 3600
 _STREAM_PATH = re.compile(rf"^{PREFIX}/audio/(\d+)/stream$")
+_EVAL_STREAM_PATH = re.compile(rf"^{PREFIX}/evaluations/\d+/pairs/\d+/(first|second)/stream$")
 
 
 class AudioSigner:
@@ -38,6 +39,23 @@ class AudioSigner:
             return path
         exp = (int(time.time()) // 3600 + 1) * 3600 + STREAM_TTL_S  # hour-aligned: stable for caching
         return f"{path}?exp={exp}&sig={self._sig(audio_id, exp)}"
+
+    def path_url(self, target: str) -> str:
+        """A URL for ``target`` (path and query), signed like :meth:`url` when a token is set."""
+        if self._key is None:
+            return target
+        exp = (int(time.time()) // 3600 + 1) * 3600 + STREAM_TTL_S
+        sep = "&" if "?" in target else "?"
+        return f"{target}{sep}exp={exp}&sig={self._path_sig(target, exp)}"
+
+    def _path_sig(self, target: str, exp: int) -> str:
+        assert self._key is not None
+        return hmac.new(self._key, f"path:{target}:{exp}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def valid_path(self, target: str, exp: str, sig: str) -> bool:
+        if self._key is None or not exp.isdigit() or int(exp) < time.time():
+            return False
+        return hmac.compare_digest(self._path_sig(target, int(exp)), sig)
 
     def valid(self, audio_id: int, exp: str, sig: str) -> bool:
         if self._key is None or not exp.isdigit() or int(exp) < time.time():
@@ -67,6 +85,10 @@ class BearerAuth:
         if match and scope["method"] in ("GET", "HEAD"):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             return self.signer.valid(int(match.group(1)), query.get("exp", [""])[0], query.get("sig", [""])[0])
+        if _EVAL_STREAM_PATH.match(scope["path"]) and scope["method"] in ("GET", "HEAD"):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            target = f"{scope['path']}?rater_id={query.get('rater_id', [''])[0]}"
+            return self.signer.valid_path(target, query.get("exp", [""])[0], query.get("sig", [""])[0])
         return False
 
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import adapters
+from training_dashboard.services import adapters, evaluations
+from training_dashboard.services.errors import Conflict
 
 router = APIRouter(prefix="/adapters", tags=["adapters"])
 IdPath = Path(ge=1, le=MAX_ID)
@@ -16,6 +17,9 @@ IdPath = Path(ge=1, le=MAX_ID)
 @router.post("", status_code=201, response_model=schemas.AdapterPublic)
 def register_adapter(body: schemas.AdapterCreate, db: DbDep, settings: SettingsDep) -> schemas.AdapterPublic:
     """Register a PEFT LoRA directory inside the adapter roots."""
+    if body.is_active and settings.require_evaluation:
+        raise Conflict("TD_REQUIRE_EVALUATION is on: register the adapter inactive, evaluate it against the base "
+                       "model, then activate it")
     adapter = adapters.register_adapter(db, body, settings.resolved_adapter_roots)
     return adapters.get_adapter(db, adapter.id or 0, settings.base_model)
 
@@ -39,15 +43,20 @@ def read_adapter(db: DbDep, settings: SettingsDep, adapter_id: int = IdPath) -> 
 @router.patch("/{adapter_id}", response_model=schemas.AdapterDetail)
 def update_adapter(body: schemas.AdapterUpdate, db: DbDep, settings: SettingsDep,
                    adapter_id: int = IdPath) -> schemas.AdapterDetail:
-    """Change an adapter's description or active flag."""
+    """Change an adapter's description or active flag (activation passes the evaluation gate)."""
+    if body.is_active and settings.require_evaluation:
+        evaluations.require_gate(db, adapter_id)
     adapters.update_adapter(db, adapter_id, body)
     return adapters.get_adapter(db, adapter_id, settings.base_model)
 
 
 @router.post("/{adapter_id}/activate", response_model=schemas.AdapterDetail)
-def activate_adapter(db: DbDep, settings: SettingsDep, adapter_id: int = IdPath) -> schemas.AdapterDetail:
-    """Make an adapter selectable for generation."""
-    adapters.update_adapter(db, adapter_id, schemas.AdapterUpdate(is_active=True))
+def activate_adapter(db: DbDep, settings: SettingsDep, adapter_id: int = IdPath,
+                     body: Annotated[schemas.ActivateRequest | None, Body()] = None) -> schemas.AdapterDetail:
+    """Make an adapter selectable for generation (409 from the evaluation gate unless forced with a reason)."""
+    body = body or schemas.ActivateRequest()
+    evaluations.activate_adapter(db, adapter_id, require_evaluation=settings.require_evaluation, force=body.force,
+                                 reason=body.reason)
     return adapters.get_adapter(db, adapter_id, settings.base_model)
 
 

@@ -19,6 +19,7 @@ from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
 from training_dashboard.api import runs as runs_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
+from training_dashboard.api.evaluations import router as evaluations_router
 from training_dashboard.api.leaderboard import router as leaderboard_router
 from training_dashboard.config import VERSION, Settings, get_settings
 from training_dashboard.db import Database
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
+    app.include_router(evaluations_router, prefix=PREFIX)
 
     for module in (raters_api, queue_api):
         app.include_router(module.router, prefix=PREFIX)

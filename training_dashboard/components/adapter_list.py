@@ -1,10 +1,14 @@
-"""AdapterList with its status filter, and AdapterCard with the activate switch."""
+"""AdapterList with its status filter, AdapterCard with the activate switch (showing the adapter's
+evaluation verdict), the Evaluate button, and the dialog that asks for a reason when the
+evaluation gate refuses an activation."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.evaluation_card import evaluate_button, evaluation_panel
 from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.adapters import AdapterRow, AdapterState
 
 
@@ -31,6 +35,8 @@ def adapter_card(adapter: AdapterRow) -> rx.Component:
                           rx.cond(~adapter.compatible, rx.badge("other base model", color_scheme="orange")),
                           spacing="2", align="center", wrap="wrap"),
                 rx.hstack(
+                    evaluate_button(adapter.id, adapter.name + " " + adapter.version, AdapterState.adapters),
+                    verdict_badge(adapter.verdict, adapter.verdict_text, "adapter-verdict"),
                     rx.text("Active", size="2"),
                     rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
                               on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
@@ -41,6 +47,12 @@ def adapter_card(adapter: AdapterRow) -> rx.Component:
             ),
             rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="2",
                     color_scheme="gray"),
+            rx.text(adapter.verdict_text, size="1", color_scheme="gray", custom_attrs={"data-testid":
+                                                                                   "adapter-verdict-text"}),
+            rx.cond(adapter.forced_reason, rx.callout(
+                "Activated without a 'better' evaluation. Reason given: " + adapter.forced_reason,
+                icon="triangle_alert", color_scheme="orange", size="1",
+                custom_attrs={"data-testid": "adapter-forced-reason"})),
             rx.data_list.root(
                 _detail("Base model", adapter.base_model),
                 _detail("Trained on", rx.cond(adapter.dataset, adapter.dataset, "—")),
@@ -85,5 +97,32 @@ def adapter_list() -> rx.Component:
                 ),
             ),
         ),
+        gate_dialog(),
+        evaluation_panel(),
         spacing="3", width="100%", align="stretch",
+    )
+
+
+def gate_dialog() -> rx.Component:
+    """Shown when activation met the evaluation gate (TD_REQUIRE_EVALUATION): say why, ask for a reason."""
+    s = AdapterState
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Activate without a 'better' verdict?"),
+            rx.alert_dialog.description(s.gate_message, size="2", custom_attrs={"data-testid": "gate-message"}),
+            rx.vstack(
+                rx.text_area(value=s.gate_reason, on_change=s.set_gate_reason, placeholder="Why activate it anyway?",
+                             max_length=500, width="100%", custom_attrs={"data-testid": "gate-reason"}),
+                rx.text("The reason is kept and shown on the adapter.", size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Keep inactive", variant="soft", color_scheme="gray")),
+                    rx.button("Activate anyway", color_scheme="orange", on_click=s.force_activate, loading=s.forcing,
+                              disabled=~s.gate_reason_ok, custom_attrs={"data-testid": "gate-force"}),
+                    justify="end", spacing="2", width="100%",
+                ),
+                spacing="2", padding_top="1em",
+            ),
+            custom_attrs={"data-testid": "gate-dialog"},
+        ),
+        open=s.gate_for > 0, on_open_change=s.close_gate,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.adapters import AdapterRow, AdapterState
 
 
@@ -19,7 +20,8 @@ def _adapter_choice(adapter: AdapterRow) -> rx.Component:
     return _choice(
         adapter.id.to_string(),
         rx.hstack(rx.text(adapter.name, weight="bold", size="2"), rx.badge(adapter.version, variant="soft"),
-                  spacing="2", align="center"),
+                  verdict_badge(adapter.verdict, adapter.verdict_text, "selector-verdict"),
+                  spacing="2", align="center", wrap="wrap"),
         rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="1",
                 color_scheme="gray", trim="both", class_name="line-clamp-2",
                 style={"overflow": "hidden", "display": "-webkit-box", "-webkit-line-clamp": "2",

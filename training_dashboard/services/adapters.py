@@ -16,6 +16,7 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, Dataset, GenerationJob, Preference, utcnow
 from training_dashboard.services.counters import read_counters
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
+from training_dashboard.services.evaluations import latest_verdicts
 from training_dashboard.services.paths import os_error_reason, shown
 
 
@@ -115,13 +116,16 @@ def register_adapter(db: Database, data: schemas.AdapterCreate, roots: list[Path
         raise Conflict(f"Adapter '{data.name}' version {data.version} is already registered") from exc
 
 
-def adapter_public(adapter: Adapter, base_model: str, dataset_name: str | None = None) -> schemas.AdapterPublic:
+def adapter_public(adapter: Adapter, base_model: str, dataset_name: str | None = None,
+                   evaluation: schemas.AdapterVerdict | None = None) -> schemas.AdapterPublic:
     return schemas.AdapterPublic(
         id=adapter.id or 0, name=adapter.name, version=adapter.version, description=adapter.description,
         base_model=adapter.base_model, path=adapter.path, dataset_id=adapter.dataset_id, dataset_name=dataset_name,
         manifest_sha256=adapter.manifest_sha256, training_config=adapter.training_config, report=adapter.report,
         is_active=adapter.is_active, compatible=adapter.base_model == base_model,
         created_at=adapter.created_at, updated_at=adapter.updated_at,
+        evaluation=evaluation or schemas.AdapterVerdict(), forced_activation_reason=adapter.forced_activation_reason,
+        forced_activation_at=adapter.forced_activation_at,
     )
 
 
@@ -141,8 +145,9 @@ def list_adapters(db: Database, status: str, base_model_filter: str | None, page
             select(Adapter, Dataset.name).outerjoin(Dataset, Dataset.id == Adapter.dataset_id).where(*clauses)
             .order_by(Adapter.id.desc()).offset((page - 1) * limit).limit(limit)
         ).all()
+        verdicts = latest_verdicts(session, [a.id for a, _ in rows])  # one query for the page
     return schemas.Page[schemas.AdapterPublic](
-        items=[adapter_public(a, base_model, name) for a, name in rows], total=total
+        items=[adapter_public(a, base_model, name, verdicts.get(a.id)) for a, name in rows], total=total
     )
 
 
@@ -166,6 +171,7 @@ def get_adapter(db: Database, adapter_id: int, base_model: str) -> schemas.Adapt
         losses = session.scalar(select(func.count()).select_from(Preference).where(
             Preference.rejected_adapter_id == adapter_id, Preference.chosen_adapter_id.is_distinct_from(adapter_id),
             Preference.tie.is_(False))) or 0
+        verdict = latest_verdicts(session, [adapter_id]).get(adapter_id)
     ratings = counters.get(f"adapter.{adapter_id}.count", 0)
     usage = schemas.AdapterUsage(
         samples_generated=generated, ratings=ratings,
@@ -173,7 +179,8 @@ def get_adapter(db: Database, adapter_id: int, base_model: str) -> schemas.Adapt
         preference_wins=wins, preference_losses=losses,
         preference_win_rate=round(wins / (wins + losses), 3) if wins + losses else None,
     )
-    return schemas.AdapterDetail(**adapter_public(adapter, base_model, dataset_name).model_dump(), usage=usage)
+    return schemas.AdapterDetail(**adapter_public(adapter, base_model, dataset_name, verdict).model_dump(),
+                                 usage=usage)
 
 
 def update_adapter(db: Database, adapter_id: int, data: schemas.AdapterUpdate) -> Adapter:

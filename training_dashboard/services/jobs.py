@@ -237,3 +237,16 @@ def recover_stuck_jobs(db: Database, requeue: bool = True) -> int:
         return cancelled + (session.execute(stmt).rowcount or 0)
 
     return db.write(run)
+
+
+def queue_in_session(session: Session, prompt_id: int, adapter_id: int | None, num_samples: int,
+                     params: dict[str, Any]) -> GenerationJob:
+    """Queue a job inside the caller's transaction, already validated by the caller.
+
+    For use cases that queue many jobs atomically with their own rows (blind evaluations, which
+    may generate with an adapter that is not active yet). The worker treats it like any job.
+    """
+    job = GenerationJob(prompt_id=prompt_id, adapter_id=adapter_id, num_samples=num_samples, params=params)
+    session.add(job)
+    session.flush()
+    return job

@@ -10,6 +10,7 @@ from typing import Any
 import reflex as rx
 
 from training_dashboard import schemas
+from training_dashboard.client import ApiError
 from training_dashboard.state.api import api_client, error_text, short_date
 
 STATUS_FILTERS = ("all", "active", "inactive")
@@ -29,6 +30,9 @@ class AdapterRow:
     report: str
     created: str
     usage: str
+    verdict: str = "none"  # latest completed evaluation vs the base model: none | better | worse | inconclusive
+    verdict_text: str = ""
+    forced_reason: str = ""
 
 
 def adapter_row(adapter: schemas.AdapterPublic, usage: schemas.AdapterUsage | None = None) -> AdapterRow:
@@ -38,7 +42,20 @@ def adapter_row(adapter: schemas.AdapterPublic, usage: schemas.AdapterUsage | No
         base_model=adapter.base_model, is_active=adapter.is_active, compatible=adapter.compatible, dataset=dataset,
         training_config=_pretty(adapter.training_config), report=_pretty(adapter.report),
         created=short_date(adapter.created_at), usage=usage_text(usage),
+        verdict=adapter.evaluation.verdict, verdict_text=verdict_text(adapter.evaluation),
+        forced_reason=adapter.forced_activation_reason or "",
     )
+
+
+def verdict_text(v: schemas.AdapterVerdict) -> str:
+    """The verdict in words, e.g. "better than base: win rate 75% (95% CI 60-86%), 45 votes"."""
+    if v.verdict == "none":
+        return "Not evaluated against the base model yet"
+    rate = f"win rate {v.win_rate * 100:.0f}%" if v.win_rate is not None else "no decisive votes"
+    interval = (f" (95% CI {v.ci_low * 100:.0f}–{v.ci_high * 100:.0f}%)"
+                if v.ci_low is not None and v.ci_high is not None else "")
+    word = {"better": "better than base", "worse": "worse than base"}.get(v.verdict, "inconclusive vs base")
+    return f"{word}: {rate}{interval}, {v.votes} votes (evaluation #{v.evaluation_id})"
 
 
 def usage_text(usage: schemas.AdapterUsage | None) -> str:
@@ -73,6 +90,11 @@ class AdapterState(rx.State):
     loading: bool = False
     loaded: bool = False
     busy_id: int = 0
+    # The evaluation gate refused an activation (409): ask for a reason to force it.
+    gate_for: int = 0
+    gate_message: str = ""
+    gate_reason: str = ""
+    forcing: bool = False
 
     @rx.var
     def visible_adapters(self) -> list[AdapterRow]:
@@ -128,6 +150,9 @@ class AdapterState(rx.State):
             async with self:
                 if previous is not None:
                     self._set_active(adapter_id, previous)
+                if active and isinstance(exc, ApiError) and exc.status == 409:
+                    self.gate_for, self.gate_message, self.gate_reason = adapter_id, exc.message, ""
+                    return
             yield rx.toast.error(f"Could not change the adapter: {error_text(exc)}")
         finally:
             async with self:
@@ -143,3 +168,38 @@ class AdapterState(rx.State):
             rows.append(row)
         self.adapters = rows
         return previous
+
+    @rx.var
+    def gate_reason_ok(self) -> bool:
+        return 0 < len(self.gate_reason.strip()) <= schemas.MAX_REASON_CHARS
+
+    @rx.event
+    def set_gate_reason(self, value: str) -> None:
+        self.gate_reason = value[: schemas.MAX_REASON_CHARS + 1]
+
+    @rx.event
+    def close_gate(self, open_: bool = False) -> None:
+        if not open_:
+            self.gate_for, self.gate_message, self.gate_reason = 0, "", ""
+
+    @rx.event(background=True)
+    async def force_activate(self):  # type: ignore[no-untyped-def]
+        """Activate despite the evaluation gate; the reason is kept and shown on the adapter."""
+        async with self:
+            if not self.gate_for or not self.gate_reason_ok or self.forcing:
+                return
+            adapter_id, reason = self.gate_for, self.gate_reason.strip()
+            self.forcing = True
+        try:
+            async with api_client() as api:
+                detail = await api.activate_adapter(adapter_id, force=True, reason=reason)
+            async with self:
+                self.adapters = [adapter_row(detail, detail.usage) if r.id == adapter_id else r
+                                 for r in self.adapters]
+                self.gate_for, self.gate_message, self.gate_reason = 0, "", ""
+            yield rx.toast.success(f"{detail.name} {detail.version} activated (forced)")
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not activate: {error_text(exc)}")
+        finally:
+            async with self:
+                self.forcing = False

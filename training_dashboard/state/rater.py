@@ -97,6 +97,10 @@ class RaterState(rx.State):
             from training_dashboard.state.rate import RateState
 
             events.append(RateState.load_page)
+        if self.router.url.path.startswith("/evaluate"):  # blind pairs are per listener too
+            from training_dashboard.state.evaluate import EvaluateState
+
+            events.append(EvaluateState.load_next)
         return events
 
     @rx.event

@@ -1,0 +1,104 @@
+"""`/evaluate/<id>`: blind listening for one evaluation (its own module, so its own JS chunk).
+
+Two players, First and Second; buttons and keys 1 / 2 / 0 (tie), space plays or pauses.
+No model is named until the evaluation is completed.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from training_dashboard.components.layout import empty_state, page_shell
+from training_dashboard.components.verdict_badge import verdict_badge
+from training_dashboard.state.evaluate import EvaluateState
+
+
+def _player(label: str, src: rx.Var[str], element_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.badge(label, size="3", variant="solid"),
+            rx.el.audio(src=src, controls=True, preload="auto", id=element_id, style={"width": "100%"},
+                        custom_attrs={"data-testid": element_id}),
+            spacing="2", width="100%", align="stretch",
+        ),
+        width="100%",
+    )
+
+
+def _vote_button(text: str, choice: str, testid: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    s = EvaluateState
+    return rx.button(text, on_click=s.vote(choice), disabled=~s.has_pair | s.voting, size="3",
+                     custom_attrs={"data-testid": testid}, **props)
+
+
+def pair_card() -> rx.Component:
+    s = EvaluateState
+    return rx.card(
+        rx.vstack(
+            rx.text("Prompt", size="1", color_scheme="gray"),
+            rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "eval-prompt"}),
+            rx.grid(_player("First", s.first_src, "eval-first-audio"),
+                    _player("Second", s.second_src, "eval-second-audio"),
+                    columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"),
+            rx.flex(
+                _vote_button("First is better (1)", "first", "eval-vote-first"),
+                _vote_button("Second is better (2)", "second", "eval-vote-second"),
+                _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
+                gap="2", wrap="wrap",
+            ),
+            rx.text("Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses. Which model made which clip "
+                    "is drawn at random for every pair and listener, and shown only when the evaluation is complete.",
+                    size="1", color_scheme="gray"),
+            spacing="3", width="100%", align="stretch",
+        ),
+        width="100%", custom_attrs={"data-testid": "eval-card", "data-pair-id": s.pair_id},
+    )
+
+
+def _finished() -> rx.Component:
+    s = EvaluateState
+    return rx.cond(
+        s.reveal,
+        rx.card(rx.vstack(
+            rx.hstack(rx.heading("Evaluation complete", size="4"), verdict_badge(s.verdict, s.reveal, "eval-verdict"),
+                      spacing="2", align="center"),
+            rx.text(s.reveal, size="2", custom_attrs={"data-testid": "eval-reveal"}),
+            rx.link("See it on the Adapters tab →", href="/training?tab=adapters"),
+            spacing="2", align="start"), width="100%", custom_attrs={"data-testid": "eval-complete"}),
+        empty_state("You have voted on every ready pair",
+                    "Thank you. The result is shown here and on the Adapters tab once the evaluation is complete.",
+                    rx.button("Check again", on_click=s.load_next, variant="soft", size="1"), testid="eval-done"),
+    )
+
+
+def evaluate_panel() -> rx.Component:
+    s = EvaluateState
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Blind evaluation #", s.evaluation_id.to_string(), size="5"),
+            rx.cond(s.pairs_total > 0, rx.badge(s.progress_text, size="2",
+                                                custom_attrs={"data-testid": "eval-progress"})),
+            justify="between", align="center", width="100%", wrap="wrap",
+        ),
+        rx.progress(value=s.progress_pct, size="1"),
+        rx.cond(s.error, rx.callout(s.error, icon="circle_alert", color_scheme="red", size="1")),
+        rx.cond(
+            s.has_pair, pair_card(),
+            rx.cond(s.finished_for_rater, _finished(), rx.cond(
+                s.waiting,
+                rx.card(rx.hstack(rx.spinner(), rx.text("Clips are being generated; the first pair appears here "
+                                                        "as soon as both of its clips exist.", size="2")),
+                        width="100%", custom_attrs={"data-testid": "eval-waiting"}),
+                rx.vstack(rx.text("Choose who is listening (top right), then start.", size="2", color_scheme="gray"),
+                          rx.button("Start listening", on_click=s.load_next, loading=s.loading,
+                                    custom_attrs={"data-testid": "eval-start"}), spacing="2"),
+            )),
+        ),
+        spacing="3", width="100%", align="stretch", max_width="52em",
+    )
+
+
+@rx.page(route="/evaluate/[evaluation]", title="Blind evaluation · Training Dashboard",
+         on_load=EvaluateState.load_page)
+def evaluate() -> rx.Component:
+    return page_shell(evaluate_panel(), current="Evaluate")

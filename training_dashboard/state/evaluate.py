@@ -1,0 +1,183 @@
+"""The blind listening page /evaluate/<id>: two clips, First and Second, and a vote.
+
+Nothing that names a model reaches the browser while the evaluation is open: the pair
+carries only stream URLs that name a pair and a slot, and the labels of the two sides are
+read only once the evaluation is completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.state.evaluations import p_text
+from training_dashboard.state.rater import RaterState
+
+WAIT_SECONDS = 2.0
+WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
+
+# Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses. Clicks the page's own buttons,
+# ignores keys typed into a text field. Installed once per browser tab.
+KEYS_JS = """
+if (!window.__tdEvalKeys) {
+  window.__tdEvalKeys = true;
+  window.__tdEvalLast = 'eval-first-audio';
+  document.addEventListener('play', (e) => {
+    const t = e.target;
+    if (!t || !t.id || !t.id.startsWith('eval-')) return;
+    window.__tdEvalLast = t.id;
+    for (const id of ['eval-first-audio', 'eval-second-audio']) {  // one clip at a time
+      const other = document.getElementById(id);
+      if (other && other !== t && !other.paused) other.pause();
+    }
+  }, true);
+  document.addEventListener('keydown', (e) => {
+    if (!location.pathname.startsWith('/evaluate')) return;
+    const t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
+                            if (el && !el.disabled) { el.click(); return true; } return false; };
+    if (e.key === '1') { if (click('eval-vote-first')) e.preventDefault(); }
+    else if (e.key === '2') { if (click('eval-vote-second')) e.preventDefault(); }
+    else if (e.key === '0') { if (click('eval-vote-tie')) e.preventDefault(); }
+    else if (e.key === ' ' || e.code === 'Space') {
+      const players = ['eval-first-audio', 'eval-second-audio'].map((id) => document.getElementById(id));
+      const playing = players.find((a) => a && !a.paused);
+      e.preventDefault();
+      if (playing) { playing.pause(); return; }
+      const last = document.getElementById(window.__tdEvalLast) || players[0];
+      if (last) last.play();
+    }
+  });
+}
+"""
+
+
+def evaluation_id_from_path(path: str) -> int:
+    """``/evaluate/12`` -> 12 (0 when the address holds no valid id)."""
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() and 1 <= int(tail) <= schemas.MAX_ID else 0
+
+
+def reveal_text(e: schemas.EvaluationDetail) -> str:
+    """What the page says once the evaluation is complete (only then are the models named)."""
+    r = e.result
+    if r.win_rate is None:
+        return f"{e.candidate_label} vs {e.baseline_label}: no decisive votes ({r.ties} ties)."
+    return (f"{e.candidate_label} vs {e.baseline_label}: {e.candidate_label} won {r.candidate_wins}, "
+            f"{e.baseline_label} won {r.baseline_wins}, {r.ties} tie(s). Win rate {r.win_rate * 100:.0f}% "
+            f"(95% CI {r.ci_low * 100:.0f}–{r.ci_high * 100:.0f}%), {p_text(r.p_value)}.")  # type: ignore[operator]
+
+
+class EvaluateState(rx.State):
+    evaluation_id: int = 0
+    status: str = ""
+    pair_id: int = 0
+    prompt_text: str = ""
+    first_src: str = ""
+    second_src: str = ""
+    voted: int = 0
+    ready: int = 0
+    pairs_total: int = 0
+    waiting: bool = False  # no pair yet: clips are still being generated
+    finished_for_rater: bool = False
+    voting: bool = False
+    loading: bool = False
+    error: str = ""
+    # Filled only once the evaluation is completed.
+    verdict: str = ""
+    reveal: str = ""
+
+    @rx.var
+    def has_pair(self) -> bool:
+        return self.pair_id > 0
+
+    @rx.var
+    def progress_text(self) -> str:
+        return f"{self.voted} voted · {self.ready} of {self.pairs_total} pairs ready"
+
+    @rx.var
+    def progress_pct(self) -> int:
+        return round(100 * self.voted / self.pairs_total) if self.pairs_total else 0
+
+    @rx.event
+    def load_page(self):  # type: ignore[no-untyped-def]
+        self.evaluation_id = evaluation_id_from_path(self.router.url.path)
+        self.pair_id, self.verdict, self.reveal, self.error, self.finished_for_rater = 0, "", "", "", False
+        return [rx.call_script(KEYS_JS), EvaluateState.load_next]
+
+    def _clear_pair(self) -> None:
+        self.pair_id, self.prompt_text, self.first_src, self.second_src = 0, "", "", ""
+
+    @rx.event(background=True)
+    async def load_next(self):  # type: ignore[no-untyped-def]
+        async with self:
+            rater_id = (await self.get_state(RaterState)).current_id
+            evaluation_id = self.evaluation_id
+            if not evaluation_id:
+                self.error = "This address names no evaluation"
+                return
+            if not rater_id or self.loading:
+                return
+            self.loading, self.error = True, ""
+        try:
+            for _ in range(WAIT_ROUNDS):
+                async with api_client() as api:
+                    pair = await api.next_evaluation_pair(evaluation_id, rater_id)
+                    progress = await api.evaluation_progress(evaluation_id, rater_id)
+                    detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
+                async with self:
+                    self._apply(pair, progress, detail)
+                    keep_waiting = self.waiting
+                if not keep_waiting:
+                    return
+                await asyncio.sleep(WAIT_SECONDS)
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.error = error_text(exc)
+        finally:
+            async with self:
+                self.loading = False
+
+    def _apply(self, pair: schemas.EvaluationPairBlind | None, progress: schemas.RaterProgress,
+               detail: schemas.EvaluationDetail | None) -> None:
+        self.status, self.voted, self.ready, self.pairs_total = (progress.status, progress.voted, progress.ready,
+                                                                 progress.pairs_total)
+        if pair is not None:
+            self.pair_id, self.prompt_text = pair.pair_id, pair.prompt_text
+            self.first_src, self.second_src = audio_src(pair.first.stream_url), audio_src(pair.second.stream_url)
+            self.waiting = self.finished_for_rater = False
+            return
+        self._clear_pair()
+        self.waiting = progress.status == "generating"
+        self.finished_for_rater = not self.waiting
+        if detail is not None:
+            self.verdict, self.reveal = detail.result.verdict, reveal_text(detail)
+
+    @rx.event(background=True)
+    async def vote(self, choice: str):  # type: ignore[no-untyped-def]
+        async with self:
+            if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
+                return
+            rater_id = (await self.get_state(RaterState)).current_id
+            if not rater_id:
+                yield rx.toast.error("Choose who is listening first")
+                return
+            body = schemas.EvaluationVoteCreate(pair_id=self.pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
+            evaluation_id, self.voting = self.evaluation_id, True
+        try:
+            async with api_client() as api:
+                await api.vote(evaluation_id, body)
+            async with self:
+                self._clear_pair()
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Vote not saved: {error_text(exc)}")
+            return
+        finally:
+            async with self:
+                self.voting = False
+        yield EvaluateState.load_next

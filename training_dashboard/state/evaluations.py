@@ -1,0 +1,230 @@
+"""Evaluations on the Adapters tab: start one ("Evaluate"), follow its progress, read its verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, error_text
+
+POLL_SECONDS = 2.0
+POLL_ROUNDS = 450  # about 15 minutes of following open evaluations, then the Refresh button
+
+
+@dataclasses.dataclass
+class EvaluationRow:
+    id: int
+    candidate_id: int
+    title: str
+    status: str
+    is_open: bool
+    progress: str
+    clips_pct: int
+    verdict: str  # better | worse | inconclusive, "" until completed
+    result: str
+    interval: str
+    has_interval: bool
+    href: str
+    # The win rate's interval drawn as a bar with whiskers on a 0-100 % axis (components.leaderboard).
+    bar_left: float = 0.0
+    bar_width: float = 0.0
+    point: float = 0.0
+
+
+@dataclasses.dataclass
+class BaselineOption:
+    value: str  # "base" or an adapter id
+    label: str
+
+
+def _pct(value: float | None) -> str:
+    return f"{value * 100:.0f}%" if value is not None else "—"
+
+
+def p_text(p: float | None) -> str:
+    if p is None:
+        return "p —"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def evaluation_row(e: schemas.EvaluationPublic) -> EvaluationRow:
+    """What the card shows: progress while open, the result (win rate, interval, p) once votes exist."""
+    clips_total = 2 * e.pairs_total
+    decided = e.candidate_wins + e.baseline_wins
+    progress = f"clips {e.clips_ready}/{clips_total} · votes {e.votes}"
+    if e.votes_per_pair > 1:
+        progress += f" ({e.votes_per_pair} per pair)"
+    if e.pairs_failed:
+        progress += f" · {e.pairs_failed} pair(s) failed to generate"
+    final = e.status == "completed"
+    rate, low, high = (e.win_rate, e.ci_low, e.ci_high) if final else (None, None, None)
+    row = EvaluationRow(
+        id=e.id, candidate_id=e.candidate_id, title=f"{e.candidate_label} vs {e.baseline_label}", status=e.status,
+        is_open=e.status in ("generating", "voting"), progress=progress,
+        clips_pct=round(100 * e.clips_ready / clips_total) if clips_total else 0,
+        verdict=e.verdict or "" if final else "",
+        result=(f"win rate {_pct(rate)} over {decided} decisive vote(s), {e.ties} tie(s) · {p_text(e.p_value)}"
+                if final else ""),
+        interval=f"95% CI {_pct(low)}–{_pct(high)}" if low is not None else "",
+        has_interval=low is not None and high is not None and rate is not None, href=f"/evaluate/{e.id}",
+    )
+    if row.has_interval:
+        row.bar_left, row.point = round(100 * low, 1), round(100 * rate, 1)  # type: ignore[operator]
+        row.bar_width = round(max(100 * (high - low), 0.5), 1)  # type: ignore[operator]
+    return row
+
+
+def num_prompts_problem(text: str) -> str:
+    if not text.strip().isdigit() or not 5 <= int(text) <= 200:
+        return "Between 5 and 200 prompts"
+    return ""
+
+
+def clip_seconds_problem(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return "A number of seconds"
+    return "" if 0.5 <= value <= 30 else "Between 0.5 and 30 seconds"
+
+
+class EvaluationState(rx.State):
+    rows: list[EvaluationRow] = []
+    loaded: bool = False
+    loading: bool = False
+    error: str = ""
+    polling: bool = False
+    # the Evaluate dialog
+    dialog_for: int = 0
+    dialog_title: str = ""
+    baseline: str = "base"
+    baseline_options: list[BaselineOption] = []
+    num_prompts: str = "20"
+    clip_seconds: str = "5"
+    starting: bool = False
+
+    @rx.var
+    def prompts_problem(self) -> str:
+        return num_prompts_problem(self.num_prompts)
+
+    @rx.var
+    def seconds_problem(self) -> str:
+        return clip_seconds_problem(self.clip_seconds)
+
+    @rx.var
+    def can_start(self) -> bool:
+        return not self.prompts_problem and not self.seconds_problem and not self.starting
+
+    @rx.event
+    def open_evaluate(self, adapter_id: int, title: str, options: list[dict]):  # type: ignore[type-arg]
+        self.dialog_for, self.dialog_title, self.baseline = adapter_id, title, "base"
+        self.baseline_options = [BaselineOption(value="base", label="Base model")] + [
+            BaselineOption(value=str(o["id"]), label=f"{o['name']} {o['version']}")
+            for o in options if o["id"] != adapter_id and o["compatible"]
+        ]
+
+    @rx.event
+    def close_evaluate(self, open_: bool = False) -> None:
+        if not open_:
+            self.dialog_for = 0
+
+    @rx.event
+    def set_baseline(self, value: str) -> None:
+        if value in {o.value for o in self.baseline_options}:
+            self.baseline = value
+
+    @rx.event
+    def set_num_prompts(self, value: str) -> None:
+        self.num_prompts = value[:4]
+
+    @rx.event
+    def set_clip_seconds(self, value: str) -> None:
+        self.clip_seconds = value[:6]
+
+    @rx.event(background=True)
+    async def start_evaluation(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if not self.can_start or not self.dialog_for:
+                return
+            body = schemas.EvaluationCreate(candidate_id=self.dialog_for,
+                                            baseline_id=None if self.baseline == "base" else int(self.baseline),
+                                            num_prompts=int(self.num_prompts), duration=float(self.clip_seconds))
+            self.starting = True
+        try:
+            async with api_client() as api:
+                created = await api.create_evaluation(body)
+            async with self:
+                self.rows = [evaluation_row(created), *[r for r in self.rows if r.id != created.id]]
+                self.dialog_for = 0
+            yield rx.toast.success(f"Evaluation #{created.id} started: {created.pairs_total} prompts being generated")
+            yield EvaluationState.follow
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not start the evaluation: {error_text(exc)}")
+        finally:
+            async with self:
+                self.starting = False
+
+    @rx.event(background=True)
+    async def load_evaluations(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self.loading:
+                return
+            self.loading = True
+        try:
+            async with api_client() as api:
+                page = await api.list_evaluations(limit=20)
+            async with self:
+                self.rows, self.loaded, self.error = [evaluation_row(e) for e in page.items], True, ""
+                follow = any(r.is_open for r in self.rows) and not self.polling
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.error, self.loaded = f"Could not load evaluations: {error_text(exc)}", True
+            return
+        finally:
+            async with self:
+                self.loading = False
+        if follow:
+            yield EvaluationState.follow
+
+    @rx.event(background=True)
+    async def follow(self):  # type: ignore[no-untyped-def]
+        """Refresh while an evaluation is open (bounded), so progress and verdicts appear by themselves."""
+        async with self:
+            if self.polling:
+                return
+            self.polling = True
+        try:
+            for _ in range(POLL_ROUNDS):
+                await asyncio.sleep(POLL_SECONDS)
+                async with api_client() as api:
+                    page = await api.list_evaluations(limit=20)
+                rows = [evaluation_row(e) for e in page.items]
+                async with self:
+                    finished = [r for r in rows if not r.is_open and any(o.id == r.id and o.is_open
+                                                                         for o in self.rows)]
+                    self.rows = rows
+                if finished:
+                    from training_dashboard.state.adapters import AdapterState
+
+                    yield AdapterState.load_adapters  # the verdicts on the adapters changed
+                if not any(r.is_open for r in rows):
+                    return
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Stopped following evaluations: {error_text(exc)}")
+        finally:
+            async with self:
+                self.polling = False
+
+    @rx.event(background=True)
+    async def cancel(self, evaluation_id: int):  # type: ignore[no-untyped-def]
+        try:
+            async with api_client() as api:
+                detail = await api.cancel_evaluation(evaluation_id)
+            async with self:
+                self.rows = [evaluation_row(detail) if r.id == evaluation_id else r for r in self.rows]
+            yield rx.toast.info(f"Evaluation #{evaluation_id} cancelled")
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not cancel: {error_text(exc)}")
