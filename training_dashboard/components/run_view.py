@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.run_charts import loss_chart, lr_chart
+from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.runs import ConfigRow, RunRow, RunsState
 from training_dashboard.state.training import TrainingState, show_tab
 
@@ -17,7 +18,8 @@ def adapter_link(run: RunRow) -> rx.Component:
     # Same page: the tab is switched in the browser (the address alone would not re-show it).
     return rx.cond(run.adapter_id > 0, rx.link(
         "adapter #", run.adapter_id.to_string(), href="/training?tab=adapters", size="2",
-        on_click=[rx.prevent_default, show_tab("adapters"), TrainingState.set_tab("adapters")],
+        on_click=[rx.prevent_default, show_tab("adapters"), TrainingState.set_tab("adapters"),
+                  AdapterState.load_adapters],  # the adapter is new since the list was loaded
         custom_attrs={"data-testid": "run-adapter-link"}))
 
 
