@@ -47,9 +47,11 @@ def _supervised_rater_fields() -> rx.Component:
                 rx.select.item("One row per clip (mean rating)", value="clip"),
             ),
             value=s.aggregate, on_change=s.set_aggregate,
-        ), hint=rx.cond(s.aggregate == "clip",
-                        "Each clip once with the mean of its matching ratings; the rating bounds apply to the mean.",
-                        "Each rating is its own row; a clip rated by several raters appears several times.")),
+        ), hint=rx.text(rx.cond(
+            s.aggregate == "clip",
+            "Each clip once with the mean of its matching ratings; the minimum rating applies to the mean.",
+            "Each rating is its own row; a clip rated by several raters appears several times.",
+        ), size="1", color_scheme="gray", custom_attrs={"data-testid": "ds-aggregate-hint"})),
         columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
     )
 
