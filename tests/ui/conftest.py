@@ -22,9 +22,11 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.paths: list[str] = []
+        self.bodies: dict[str, list[bytes]] = {}  # "METHOD /path" -> the request bodies sent
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.paths.append(f"{request.method} {request.url.path}")
+        self.bodies.setdefault(f"{request.method} {request.url.path}", []).append(await request.aread())
         return await self.inner.handle_async_request(request)
 
 

@@ -6,11 +6,54 @@ import reflex as rx
 
 from training_dashboard.components.layout import field
 from training_dashboard.state.adapters import AdapterRow, AdapterState
-from training_dashboard.state.datasets import DatasetsState
+from training_dashboard.state.datasets import DatasetsState, RaterOption
 
 
 def _adapter_item(adapter: AdapterRow) -> rx.Component:
     return rx.select.item(adapter.name + " " + adapter.version, value=adapter.id.to_string())
+
+
+def _rater_badge(rater: RaterOption) -> rx.Component:
+    return rx.badge(
+        rx.cond(rater.selected, rx.icon("check", size=12)), rater.name,
+        variant=rx.cond(rater.selected, "solid", "outline"), size="2", cursor="pointer",
+        on_click=DatasetsState.toggle_rater(rater.id),
+        custom_attrs={"data-testid": "ds-rater", "role": "checkbox",
+                      "aria-checked": rx.cond(rater.selected, "true", "false")},
+    )
+
+
+def _rater_field() -> rx.Component:
+    s = DatasetsState
+    return field("Raters", rx.cond(
+        s.raters,
+        rx.flex(rx.foreach(s.raters, _rater_badge), wrap="wrap", spacing="2",
+                custom_attrs={"data-testid": "ds-raters"}),
+        rx.text("No raters yet", size="2", color_scheme="gray"),
+    ), hint="Only feedback from the selected raters; none selected: every rater (and unnamed feedback).")
+
+
+def _supervised_rater_fields() -> rx.Component:
+    s = DatasetsState
+    return rx.grid(
+        field("Rated by at least N raters", rx.input(
+            type="number", min=1, max=1000, step=1, value=s.min_raters, on_change=s.set_min_raters,
+            placeholder="any", width="100%", custom_attrs={"data-testid": "ds-min-raters"},
+        ), hint="Empty: no constraint."),
+        field("Rows", rx.select.root(
+            rx.select.trigger(width="100%", custom_attrs={"data-testid": "ds-aggregate"}),
+            rx.select.content(
+                rx.select.item("One row per rating", value="rating"),
+                rx.select.item("One row per clip (mean rating)", value="clip"),
+            ),
+            value=s.aggregate, on_change=s.set_aggregate,
+        ), hint=rx.text(rx.cond(
+            s.aggregate == "clip",
+            "Each clip once with the mean of its matching ratings; the minimum rating applies to the mean.",
+            "Each rating is its own row; a clip rated by several raters appears several times.",
+        ), size="1", color_scheme="gray", custom_attrs={"data-testid": "ds-aggregate-hint"})),
+        columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
+    )
 
 
 def dataset_form() -> rx.Component:
@@ -28,17 +71,23 @@ def dataset_form() -> rx.Component:
                 value=s.dataset_type, on_change=s.set_dataset_type, direction="column",
                 custom_attrs={"data-testid": "ds-type"},
             )),
-            field(rx.fragment("Minimum rating: ", s.min_rating.to_string(), "★"), rx.slider(
-                min=1, max=5, step=1, value=[s.min_rating], on_change=s.set_min_rating, width="100%",
-                custom_attrs={"data-testid": "ds-min-rating"},
-            )),
-            rx.grid(
+            rx.cond(s.dataset_type == "supervised", field(
+                rx.fragment("Minimum rating: ", s.min_rating.to_string(), "★"), rx.slider(
+                    min=1, max=5, step=1, value=[s.min_rating], on_change=s.set_min_rating, width="100%",
+                    custom_attrs={"data-testid": "ds-min-rating"},
+                ))),
+            _rater_field(),
+            rx.cond(s.dataset_type == "supervised", _supervised_rater_fields()),
+            rx.cond(s.dataset_type == "supervised", rx.grid(
                 field("Required tags", rx.input(value=s.required_tags, on_change=s.set_required_tags,
                                                 placeholder="melodic, calm", width="100%",
                                                 custom_attrs={"data-testid": "ds-required-tags"})),
                 field("Excluded tags", rx.input(value=s.excluded_tags, on_change=s.set_excluded_tags,
                                                 placeholder="noisy", width="100%",
                                                 custom_attrs={"data-testid": "ds-excluded-tags"})),
+                columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
+            )),
+            rx.grid(
                 field("From", rx.input(type="date", value=s.start_date, on_change=s.set_start_date, width="100%",
                                        custom_attrs={"data-testid": "ds-start-date"})),
                 field("To", rx.input(type="date", value=s.end_date, on_change=s.set_end_date, width="100%",

@@ -14,6 +14,7 @@ from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, parse_tags, short_date
 
 PREVIEW_DEBOUNCE_S = 0.35
+MIN_RATERS_HINT = "Rated by at least N raters: a whole number from 1 to 1000 (empty: no constraint)"
 NAME_HINT = "Names start with a letter or digit and use letters, digits, spaces, '_', '.' or '-'"
 
 
@@ -29,6 +30,13 @@ class DatasetRow:
     export_status: str
     export_path: str
     filter_text: str
+
+
+@dataclasses.dataclass
+class RaterOption:
+    id: int
+    name: str
+    selected: bool
 
 
 def dataset_row(ds: schemas.DatasetPublic) -> DatasetRow:
@@ -53,6 +61,12 @@ def filter_text(f: schemas.DatasetFilter) -> str:
         parts.append("base model" if f.adapter_id == "base" else f"adapter #{f.adapter_id}")
     if f.start_date or f.end_date:
         parts.append(f"{f.start_date or '…'} → {f.end_date or '…'}")
+    if f.rater_ids:
+        parts.append("raters " + ", ".join(f"#{i}" for i in f.rater_ids))
+    if f.min_raters is not None:
+        parts.append(f"≥ {f.min_raters} raters")
+    if f.aggregate == "clip":
+        parts.append("one row per clip (mean)")
     return "; ".join(parts) or "all feedback"
 
 
@@ -71,6 +85,10 @@ class DatasetsState(rx.State):
     adapter_choice: str = "any"
     start_date: str = ""
     end_date: str = ""
+    raters: list[RaterOption] = []
+    rater_ids: list[int] = []
+    min_raters: str = ""
+    aggregate: str = "rating"
     preview_count: int = -1
     preview_loading: bool = False
     form_error: str = ""
@@ -112,6 +130,8 @@ class DatasetsState(rx.State):
         noun = "sample" if self.preview_count == 1 else "samples"
         if self.dataset_type == "preference":
             noun = "preference pair" if self.preview_count == 1 else "preference pairs"
+        elif self.aggregate == "clip":
+            noun = "clip" if self.preview_count == 1 else "clips"
         return f"{self.preview_count} {noun} {'matches' if self.preview_count == 1 else 'match'} this filter"
 
     @rx.var
@@ -122,15 +142,28 @@ class DatasetsState(rx.State):
     def _filter(self) -> schemas.DatasetFilter:
         """The filter the form describes; ValueError (pydantic's) when it is inconsistent."""
         adapter: int | str | None = None
+        min_raters: int | None = None
+        if self.min_raters.strip():
+            text = self.min_raters.strip()
+            if not text.isdigit() or not 1 <= int(text) <= 1000:
+                raise ValueError(MIN_RATERS_HINT)
+            min_raters = int(text)
         if self.adapter_choice == "base":
             adapter = "base"
         elif self.adapter_choice.isdigit():
             adapter = int(self.adapter_choice)
+        common = {
+            "adapter_id": adapter, "rater_ids": self.rater_ids,
+            "start_date": date.fromisoformat(self.start_date) if self.start_date else None,
+            "end_date": date.fromisoformat(self.end_date) if self.end_date else None,
+        }
+        if self.dataset_type == "preference":
+            # the API refuses rating, tag, min_raters and aggregate filters for preference pairs
+            return schemas.DatasetFilter(**common)
         return schemas.DatasetFilter(
             min_rating=self.min_rating, required_tags=parse_tags(self.required_tags),
-            excluded_tags=parse_tags(self.excluded_tags), adapter_id=adapter,
-            start_date=date.fromisoformat(self.start_date) if self.start_date else None,
-            end_date=date.fromisoformat(self.end_date) if self.end_date else None,
+            excluded_tags=parse_tags(self.excluded_tags), min_raters=min_raters,
+            aggregate="clip" if self.aggregate == "clip" else "rating", **common,
         )
 
     # -- list --------------------------------------------------------------------------
@@ -158,6 +191,37 @@ class DatasetsState(rx.State):
     @rx.event
     def open_form(self):  # type: ignore[no-untyped-def]
         self.form_open, self.form_error = True, ""
+        return [DatasetsState.load_raters, DatasetsState.refresh_preview]
+
+    @rx.event(background=True)
+    async def load_raters(self):  # type: ignore[no-untyped-def]
+        """The raters the form offers (through the client); a failure leaves the list empty."""
+        try:
+            async with api_client() as api:
+                listed = await api.list_raters()
+        except Exception as exc:  # noqa: BLE001
+            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
+            return
+        async with self:
+            known = {r.id for r in listed}
+            self.rater_ids = [i for i in self.rater_ids if i in known]
+            self.raters = [RaterOption(id=r.id, name=r.name, selected=r.id in self.rater_ids) for r in listed]
+
+    @rx.event
+    def toggle_rater(self, rater_id: int):  # type: ignore[no-untyped-def]
+        chosen = set(self.rater_ids) ^ {int(rater_id)}
+        self.rater_ids = sorted(chosen)
+        self.raters = [dataclasses.replace(r, selected=r.id in chosen) for r in self.raters]
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_min_raters(self, value: str):  # type: ignore[no-untyped-def]
+        self.min_raters = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_aggregate(self, value: str):  # type: ignore[no-untyped-def]
+        self.aggregate = value if value in ("rating", "clip") else "rating"
         return DatasetsState.refresh_preview
 
     @rx.event
@@ -269,6 +333,8 @@ class DatasetsState(rx.State):
         self.form_open, self.name, self.description, self.dataset_type = False, "", "", "supervised"
         self.min_rating, self.required_tags, self.excluded_tags, self.adapter_choice = 4, "", "", "any"
         self.start_date, self.end_date, self.preview_count, self.form_error = "", "", -1, ""
+        self.rater_ids, self.min_raters, self.aggregate = [], "", "rating"
+        self.raters = [dataclasses.replace(r, selected=False) for r in self.raters]
 
     # -- export ------------------------------------------------------------------------
 
