@@ -35,6 +35,11 @@ def test_tab_clicks_switch_without_waiting_for_the_backend(page: Page, server: S
     page.goto(server.url + "/training")
     expect(page.get_by_test_id("tab-datasets")).to_have_attribute("aria-selected", "true")
     expect(page.get_by_test_id("skeleton")).to_have_count(0)  # the page's data arrived: the socket works
+    # The Progress tab's statistics too (loaded beside the datasets; slower when the shared app is busy):
+    page.get_by_test_id("tab-progress").click()
+    expect(page.get_by_test_id("readiness-fraction")).to_be_visible()
+    page.get_by_test_id("tab-datasets").click()
+    expect(page.get_by_test_id("tab-datasets")).to_have_attribute("aria-selected", "true")
 
     holding["on"] = True
     page.get_by_test_id("tab-adapters").click()
