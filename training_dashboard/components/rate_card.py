@@ -29,7 +29,7 @@ def rate_card() -> rx.Component:
             rx.el.audio(src=s.src, controls=True, preload="auto", id="rate-audio", style={"width": "100%"},
                         custom_attrs={"data-testid": "rate-audio"}),
             rx.hstack(*(_star(n) for n in range(1, 6)), spacing="2", wrap="wrap"),
-            rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", gap="1"),
+            rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", spacing="1"),
             rx.hstack(
                 rx.button("Submit (Enter)", on_click=s.submit, disabled=~s.can_submit, loading=s.submitting,
                           custom_attrs={"data-testid": "rate-submit"}),

@@ -29,7 +29,7 @@ def rater_picker() -> rx.Component:
                           width="100%", align="center"),
                 rx.text("Ratings and choices are stored under this name, so agreement between listeners can be "
                         "measured. Switch at any time from the top bar.", size="2", color_scheme="gray"),
-                rx.cond(s.raters.length() > 0, rx.flex(rx.foreach(s.raters, _option), wrap="wrap", gap="2")),
+                rx.cond(s.raters.length() > 0, rx.flex(rx.foreach(s.raters, _option), wrap="wrap", spacing="2")),
                 rx.hstack(
                     rx.input(value=s.new_name, on_change=s.set_new_name, on_key_down=s.name_key,
                              placeholder="Add your name", max_length=100, width="100%",

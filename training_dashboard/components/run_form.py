@@ -53,7 +53,7 @@ def run_form() -> rx.Component:
                 rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
                 rx.button("Start training", on_click=s.submit_run, loading=s.form_busy, disabled=s.form_problem != "",
                           custom_attrs={"data-testid": "run-start"}),
-                justify="end", gap="2", padding_top="1em",
+                justify="end", spacing="2", padding_top="1em",
             ),
             max_width="720px",
         ),

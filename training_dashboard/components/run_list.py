@@ -35,7 +35,7 @@ def run_item(run: RunRow) -> rx.Component:
                                                   on_click=RunsState.delete_run(run.id))),
                 spacing="2", wrap="wrap",
             ),
-            gap="3", align="center", justify="between", wrap="wrap",
+            spacing="3", align="center", justify="between", wrap="wrap",
         ),
         width="100%", custom_attrs={"data-testid": "run-row"},
     )

@@ -46,7 +46,7 @@ def _view(run: RunRow) -> rx.Component:
                           align="center", wrap="wrap"),
                 rx.hstack(run_actions(run), rx.button("Close", variant="ghost", size="1", on_click=RunsState.close_run),
                           spacing="2"),
-                justify="between", align="center", wrap="wrap", gap="2", width="100%",
+                justify="between", align="center", wrap="wrap", spacing="2", width="100%",
             ),
             rx.hstack(rx.progress(value=run.progress, width="12em"),
                       rx.text(run.step_text, size="2", custom_attrs={"data-testid": "run-step"}),

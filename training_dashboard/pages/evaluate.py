@@ -44,7 +44,7 @@ def pair_card() -> rx.Component:
                 _vote_button("First is better (1)", "first", "eval-vote-first"),
                 _vote_button("Second is better (2)", "second", "eval-vote-second"),
                 _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
-                gap="2", wrap="wrap",
+                spacing="2", wrap="wrap",
             ),
             rx.text("Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses. Which model made which clip "
                     "is drawn at random for every pair and listener, and shown only when the evaluation is complete.",
