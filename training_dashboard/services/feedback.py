@@ -21,7 +21,10 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
     """Store one rating of a clip, its tags, and update the counters, in one transaction."""
 
     def run(session: Session) -> Rating:
-        sample = session.get(AudioSample, data.audio_id)
+        # Lock order for every rating (PostgreSQL; SQLite has one writer): the clip, then the
+        # raters in id order (raters.note_rating), then counters. Ratings of one clip apply in
+        # turn, and two ratings can never hold each other's rows (they deadlocked before).
+        sample = session.get(AudioSample, data.audio_id, with_for_update=True)
         if sample is None:
             raise NotFound(f"Audio {data.audio_id} not found")
         rater = raters.rater_name(session, data.rater_id, data.rater)

@@ -51,19 +51,22 @@ def next_clip(db: Database, rater_id: int, target: int, *, blind: bool = True, a
     with db.session() as session:
         get_rater(session, rater_id)
         skipped = [i for i in exclude if 1 <= i <= schemas.MAX_ID]
-        audio_id = session.scalar(
-            select(AudioSample.id).where(*_clauses(rater_id, target, adapter_id, prompt_id),
-                                         AudioSample.id.not_in(skipped))
+        # The count is reported as the choice saw it: on PostgreSQL (READ COMMITTED) a second
+        # statement may already see other raters' newer ratings of the clip.
+        chosen = session.execute(
+            select(AudioSample.id, AudioSample.rating_count).where(
+                *_clauses(rater_id, target, adapter_id, prompt_id), AudioSample.id.not_in(skipped))
             .order_by(AudioSample.rating_count, AudioSample.id).limit(1)
-        )
-        if audio_id is None:
+        ).first()
+        if chosen is None:
             return None
+        audio_id, rating_count = chosen
         sample, prompt = session.execute(
             select(AudioSample, Prompt).join(Prompt, Prompt.id == AudioSample.prompt_id)
             .where(AudioSample.id == audio_id)
         ).one()
         fields = dict(audio_id=audio_id, stream_url=stream_url(audio_id), duration=sample.duration,
-                      sample_rate=sample.sample_rate, prompt=prompt_public(prompt), rating_count=sample.rating_count,
+                      sample_rate=sample.sample_rate, prompt=prompt_public(prompt), rating_count=rating_count,
                       target=target)
         if blind:
             return schemas.QueueClip(**fields)
