@@ -110,7 +110,10 @@ async def test_quick_run_completes_registers_and_generation_goes_on(client, sett
 
 async def test_cancel_then_resume_gives_the_uninterrupted_weights(client, settings, db, runner):
     dataset_id = await seed_dataset(client, db, settings)
-    body = {"dataset_id": dataset_id, "task": "sft", "config": {**LONG, "checkpoint_every": 0}}
+    # Long enough that the cancel lands mid-run on a fast machine too (4 epochs finished before
+    # it did on an idle CI machine); no early stop, so both runs take the same steps.
+    body = {"dataset_id": dataset_id, "task": "sft",
+            "config": {**LONG, "epochs": 40, "patience": 0, "checkpoint_every": 0}}
     straight = (await client.post("/runs", json={**body, "name": "straight"})).json()
     interrupted = (await client.post("/runs", json={**body, "name": "interrupted"})).json()
     a = await wait_for(client, straight["id"], done)

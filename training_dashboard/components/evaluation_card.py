@@ -81,7 +81,7 @@ def evaluation_card(row: EvaluationRow) -> rx.Component:
                                                    on_click=EvaluationState.cancel(row.id))),
                     spacing="2",
                 ),
-                justify="between", align="center", wrap="wrap", spacing="2", width="100%",
+                justify="between", align="center", wrap="wrap", gap="2", width="100%",
             ),
             rx.text(row.progress, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-progress"}),
             rx.cond(row.is_open, rx.progress(value=row.clips_pct, size="1")),
