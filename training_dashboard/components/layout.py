@@ -23,8 +23,8 @@ def page_shell(*children: rx.Component, current: str) -> rx.Component:
     header = rx.flex(
         rx.heading("Training Dashboard", size="4", as_="div"),
         rx.flex(*(nav_link(label, href, label == current) for label, href in NAV), rater_switch(), as_="nav",
-                spacing="2", align="center"),
-        justify="between", align="center", wrap="wrap", spacing="2", padding_y="0.75em",
+                gap="2", align="center"),
+        justify="between", align="center", wrap="wrap", gap="2", padding_y="0.75em",
         border_bottom="1px solid var(--gray-a5)",
     )
     return rx.container(
