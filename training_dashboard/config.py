@@ -37,6 +37,16 @@ class Settings(BaseSettings):
                                   description="The listening queue offers a clip until it has this many ratings.")
     max_training_runs: int = Field(default=1, ge=0, le=64, description="Training runs one worker executes at once "
                                    "(0 = this worker trains nothing).")
+    broker_url: str | None = Field(
+        default=None, description="Celery broker (redis://...). Set: the app runs no worker of its own and sends "
+        "generation jobs and training runs to `python -m training_dashboard.worker` processes.")
+    worker_token: str | None = Field(default=None, description="Shared secret of the app and its workers: the only "
+                                     "credential allowed on /api/worker/*.")
+    worker_lease_s: float = Field(default=30.0, ge=1.0, le=3600.0, description="A job or run whose worker has not "
+                                  "been heard of for this long is sent to the queue again.")
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1024, description="Largest upload a worker may send "
+                                  "(clips, checkpoints, adapters).")
+    worker_name: str | None = Field(default=None, description="This worker's name (default host:pid).")
     require_evaluation: bool = Field(
         default=False, description="Activating an adapter needs a completed evaluation vs base with verdict 'better'.")
 

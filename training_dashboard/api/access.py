@@ -77,6 +77,8 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
     def _allowed(self, scope: Scope) -> bool:
+        if scope["path"].startswith(f"{PREFIX}/worker/"):
+            return True  # the worker token, not the API token, guards these (api.deps.require_worker)
         header = dict(scope.get("headers", [])).get(b"authorization", b"")
         scheme, _, supplied = header.partition(b" ")
         if scheme.lower() == b"bearer" and secrets.compare_digest(supplied.strip(), self.token):

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(runs_api.router, prefix=PREFIX)
     _install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     if settings.api_token:
         app.add_middleware(BearerAuth, token=settings.api_token, signer=app.state.signer)
     if settings.cors_origins:
@@ -108,16 +108,22 @@ def _install_error_handlers(app: FastAPI) -> None:
 class BodyLimit:
     """Reject request bodies over ``max_bytes`` (413), declared or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
+        self.app, self.default_bytes = app, max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Workers upload clips, checkpoints and adapters (token-guarded): their own, larger limit.
+        limit = self.upload_bytes if scope["path"].startswith(f"{PREFIX}/worker/") else self.default_bytes
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await send_json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await send_json(send, 413, f"Request body larger than {max_bytes} bytes")
                 return
         seen = 0
 
@@ -126,14 +132,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await send_json(send, 413, f"Request body larger than {self.max_bytes} bytes")
+            await send_json(send, 413, f"Request body larger than {max_bytes} bytes")
 
 
 class _TooLarge(Exception):

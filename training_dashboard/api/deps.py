@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
@@ -23,3 +24,22 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 PageQ = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 LimitQ = Annotated[int, Query(ge=1, le=200, description="items per page")]
+
+
+WORKER_PREFIX = "/api/worker"
+
+
+def require_worker(request: Request) -> str:
+    """Only the worker token (``TD_WORKER_TOKEN``) may call /api/worker/*. Returns the worker's name header."""
+    token = request.app.state.settings.worker_token
+    if not token:
+        raise HTTPException(403, "Worker endpoints are off: set the same TD_WORKER_TOKEN on the app and on "
+                                 "each worker")
+    scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(supplied.strip().encode(), token.encode()):
+        raise HTTPException(401, "Missing or wrong worker token (send Authorization: Bearer <TD_WORKER_TOKEN>)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return request.headers.get("x-td-worker", "")[:255]
+
+
+WorkerDep = Annotated[str, Depends(require_worker)]

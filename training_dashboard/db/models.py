@@ -52,6 +52,15 @@ class GenerationJob(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # Scale-out (a Celery worker runs the job): when it was sent to the broker (None: not yet,
+    # the dispatcher sends it), which claim is current (every worker call carries it), who holds
+    # it and when it was last heard of (the lease), and the seed its clips start from (fixed at
+    # the first claim, so a job delivered again produces the same clips).
+    dispatched_at: datetime | None = None
+    attempts: int = 0
+    worker_name: str | None = Field(default=None, max_length=255)
+    heartbeat_at: datetime | None = None
+    seed_start: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class AudioSample(SQLModel, table=True):
@@ -291,6 +300,8 @@ class TrainingRun(SQLModel, table=True):
     worker_pid: int | None = None
     child_pid: int | None = None
     heartbeat_at: datetime | None = None
+    dispatched_at: datetime | None = None  # scale-out: sent to the broker (None: the dispatcher sends it)
+    checkpoint_step: int | None = None  # scale-out: the step of the last checkpoint a worker uploaded
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -393,3 +404,21 @@ class EvaluationVote(SQLModel, table=True):
     preference_id: int | None = None
     served_at: datetime = Field(default_factory=utcnow)
     voted_at: datetime | None = None
+
+
+class WorkerNode(SQLModel, table=True):
+    """A Celery worker process as it last reported itself (scale-out; ``/api/worker/heartbeat``)."""
+
+    __tablename__ = "worker_node"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True)
+    queues: str = Field(default="", max_length=255)
+    base_model: str = Field(default="", max_length=1000)
+    device: str | None = Field(default=None, max_length=64)
+    model_status: str = Field(default="not_loaded", max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    current: str | None = Field(default=None, max_length=255)
+    started_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
