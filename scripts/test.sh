@@ -16,7 +16,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TD_CHROMIUM:-}" ]; then
 fi
 
 ruff check training_dashboard tests bench scripts
-python -m pytest --durations=15 "$@"
+# A throw-away Redis on 127.0.0.1 for the scale-out tests (Celery broker, Reflex state).
+"$ROOT/scripts/with_redis.sh" python -m pytest --durations=15 "$@"
 
 # The API suite again on a real PostgreSQL (a throw-away cluster on 127.0.0.1).
 if [ $# -eq 0 ] && [ "${TD_SKIP_POSTGRES:-0}" != 1 ]; then
