@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,6 +65,40 @@ def _fresh_pg_database(admin_url: str, name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + "/" + dbname
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``TD_TEST_REDIS_URL`` (scripts/with_redis.sh), else a redis-server of our own on a free port.
+
+    Database 0 holds the browser suite's Reflex state; the broker tests take databases 1–15.
+    """
+    url = os.environ.get("TD_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed: run the tests through ./scripts/test.sh (it installs it)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(work), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ Playwright's own download (``python -m playwright install chromium``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -75,17 +76,22 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     pytest.fail(f"the app did not come up within {STARTUP_TIMEOUT_S:.0f} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    log = data_dir.parent / "reflex.log"
+@contextlib.contextmanager
+def start_app(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``reflex run --env prod`` on a free loopback port with the tiny model; stopped on exit.
+
+    Waits until /api/health says the model is ready and /training is served.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"reflex-{data_dir.name}.log"
     port = _free_port()
     reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
+    env = {**_app_env(data_dir, port), **(extra_env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port",
              str(port), "--backend-host", "127.0.0.1"],
-            cwd=ROOT, env=_app_env(data_dir, port), stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the launcher and every child end together
         )
     url = f"http://127.0.0.1:{port}"
@@ -94,6 +100,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(url=url, data_dir=data_dir, log=log)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Server]:
+    """The app the browser suite drives, with its UI state in Redis (``REFLEX_REDIS_URL``).
+
+    One backend process (``GRANIAN_WORKERS=1``): with a Redis URL Reflex would start 2×cores+1
+    of them, and in embedded mode each would run its own generation worker on the same database.
+    """
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    with start_app(data_dir, {"REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "1"}) as app:
+        yield app
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

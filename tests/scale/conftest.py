@@ -5,48 +5,17 @@ machines: each its own temp dir, no database URL in its environment)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.hardening.server import ROOT, free_port
+from tests.hardening.server import ROOT
 
 TOKEN = "test-worker-token"
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``TD_TEST_REDIS_URL`` (scripts/with_redis.sh), else a redis-server of our own on a free port."""
-    url = os.environ.get("TD_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
-    server = shutil.which("redis-server")
-    assert server, "redis-server is not installed: run the tests through ./scripts/test.sh (it installs it)"
-    port, work = free_port(), tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(work), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture
