@@ -423,12 +423,28 @@ class ModelStatus(Model):
     error: str | None = None
 
 
+class WorkerInfo(Model):
+    """A worker machine process the app heard from within the last two leases (broker mode)."""
+
+    name: str
+    queues: list[str]
+    base_model: str | None = None
+    device: str | None = None
+    model_status: str | None = None
+    error: str | None = None
+    last_seen_s: float
+    jobs: list[int] = []
+    runs: list[int] = []
+
+
 class Health(Model):
     status: Literal["ok", "degraded"]
     version: str
     database: bool
     model: ModelStatus
     worker: bool
+    mode: Literal["embedded", "broker"] = "embedded"
+    workers: list[WorkerInfo] = []
 
 
 def _check_json(value: Any, depth: int) -> None:

@@ -10,6 +10,7 @@ from training_dashboard.components.feedback_stats import progress_panel
 from training_dashboard.components.layout import page_shell
 from training_dashboard.components.leaderboard import leaderboard_panel
 from training_dashboard.components.run_list import run_panel
+from training_dashboard.components.worker_list import worker_panel
 from training_dashboard.state.training import ON_LOAD, SHOWN_TAB, TrainingState, show_tab, show_tab_from_address
 
 
@@ -26,7 +27,7 @@ def training() -> rx.Component:
             rx.tabs.content(dataset_panel(), value="datasets", padding_top="1em"),
             rx.tabs.content(adapter_list(), leaderboard_panel(), value="adapters", padding_top="1em"),
             rx.tabs.content(progress_panel(), value="progress", padding_top="1em"),
-            rx.tabs.content(run_panel(), value="runs", padding_top="1em"),
+            rx.tabs.content(run_panel(), worker_panel(), value="runs", padding_top="1em"),
             # Switched in the browser at once; the backend hears of it after (see state/training.py).
             value=SHOWN_TAB.value, on_change=[show_tab(), TrainingState.set_tab], on_mount=show_tab_from_address(),
             width="100%",

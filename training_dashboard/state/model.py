@@ -27,6 +27,31 @@ def model_text(model: schemas.ModelStatus, worker: bool) -> str:
     return f"Loading the base model {name}… Generate works meanwhile: jobs wait in the queue until it is ready."
 
 
+NO_GENERATE_WORKER = ("No generation worker connected: start one with "
+                      "python -m training_dashboard.worker --queues generate")
+
+
+def broker_model_text(health: schemas.Health) -> str:
+    """Broker mode: what the generation workers the app hears from can do, in one sentence."""
+    generators = [w for w in health.workers if "generate" in w.queues]
+    if not generators:
+        return NO_GENERATE_WORKER + ". Jobs wait in the queue until one is."
+    ready = [w for w in generators if w.model_status == "ready"]
+    if ready:
+        kinds = sorted({", ".join(p for p in (w.base_model, w.device) if p) for w in ready})
+        plural = "s" if len(ready) > 1 else ""
+        return f"{len(ready)} generation worker{plural} ready ({'; '.join(k for k in kinds if k)})"
+    if any(w.model_status == "loading" for w in generators):
+        return (f"A generation worker is loading the base model {health.model.base_model}… Generate works "
+                "meanwhile: jobs wait in the queue until it is ready.")
+    if all(w.model_status == "failed" for w in generators):
+        errors = sorted({(w.error or "no reason given").rstrip(". ") for w in generators})
+        return (f"No generation worker could load the base model {health.model.base_model}, so nothing can be "
+                f"generated: {'; '.join(errors)}. Fix the workers' TD_BASE_MODEL (or model files), then restart them.")
+    return (f"{len(generators)} generation worker{'s' if len(generators) > 1 else ''} connected, none ready yet: "
+            "jobs wait in the queue.")
+
+
 class ModelState(rx.State):
     base_model: str = ""
     # "" until the first answer; then not_loaded / loading / ready / failed, or "unreachable"
@@ -40,7 +65,7 @@ class ModelState(rx.State):
 
     def _apply(self, health: schemas.Health) -> None:
         self.base_model, self.status = health.model.base_model, health.model.status
-        self.text = model_text(health.model, health.worker)
+        self.text = broker_model_text(health) if health.mode == "broker" else model_text(health.model, health.worker)
 
     @rx.event(background=True)
     async def watch_model(self):  # type: ignore[no-untyped-def]
@@ -55,8 +80,8 @@ class ModelState(rx.State):
                     health = await api.health()
                     async with self:
                         self._apply(health)
-                    if health.model.status in ("ready", "failed") or not health.worker:
-                        break
+                    if health.model.status in ("ready", "failed") or not (health.worker or health.mode == "broker"):
+                        break  # in broker mode keep asking: a worker may connect later
                     await asyncio.sleep(POLL_S)
         except Exception as exc:  # noqa: BLE001
             async with self:

@@ -1,0 +1,75 @@
+"""Broker mode: the worker machines the app hears from (from /api/health), for the Runs tab."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from training_dashboard import schemas
+from training_dashboard.state.api import api_client, error_text
+
+STATUS_COLORS = {"ready": "green", "loading": "blue", "failed": "red"}
+
+
+@dataclasses.dataclass
+class WorkerRow:
+    name: str
+    queues: str
+    status: str
+    color: str
+    error: str
+    doing: str
+    last_seen: str
+
+
+def seen_text(seconds: float) -> str:
+    if seconds < 1:
+        return "just now"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago"
+
+
+def worker_row(worker: schemas.WorkerInfo) -> WorkerRow:
+    """One worker as the list shows it: what it serves, whether its model is up, what it is doing."""
+    if "generate" in worker.queues:
+        status = worker.model_status or "unknown"
+        model = ", ".join(p for p in (worker.base_model, worker.device) if p)
+        status_text = f"{status} ({model})" if model else status
+    else:  # a training-only worker loads no model of its own between runs
+        status, status_text = "ready", "ready" + (f" ({worker.device})" if worker.device else "")
+    doing = [f"job {i}" for i in worker.jobs] + [f"run {i}" for i in worker.runs]
+    return WorkerRow(name=worker.name, queues=", ".join(worker.queues), status=status_text,
+                     color=STATUS_COLORS.get(status, "gray"), error=worker.error or "",
+                     doing=", ".join(doing) or "idle", last_seen=seen_text(worker.last_seen_s))
+
+
+class WorkersState(rx.State):
+    mode: str = ""  # "" until the first answer, then embedded / broker
+    workers: list[WorkerRow] = []
+    problem: str = ""
+    loading: bool = False
+
+    @rx.var
+    def broker(self) -> bool:
+        return self.mode == "broker"
+
+    @rx.event(background=True)
+    async def load_workers(self):  # type: ignore[no-untyped-def]
+        async with self:
+            if self.loading:
+                return
+            self.loading = True
+        try:
+            async with api_client() as api:
+                health = await api.health()
+            async with self:
+                self.mode, self.problem = health.mode, ""
+                self.workers = [worker_row(w) for w in sorted(health.workers, key=lambda w: w.name)]
+        except Exception as exc:  # noqa: BLE001
+            async with self:
+                self.problem = f"Could not load the workers: {error_text(exc)}"
+        finally:
+            async with self:
+                self.loading = False
