@@ -33,23 +33,19 @@ NO_GENERATE_WORKER = ("No generation worker connected: start one with "
 
 def broker_model_text(health: schemas.Health) -> str:
     """Broker mode: what the generation workers the app hears from can do, in one sentence."""
-    generators = [w for w in health.workers if "generate" in w.queues]
-    if not generators:
-        return NO_GENERATE_WORKER + ". Jobs wait in the queue until one is."
-    ready = [w for w in generators if w.model_status == "ready"]
-    if ready:
-        kinds = sorted({", ".join(p for p in (w.base_model, w.device) if p) for w in ready})
-        plural = "s" if len(ready) > 1 else ""
-        return f"{len(ready)} generation worker{plural} ready ({'; '.join(k for k in kinds if k)})"
-    if any(w.model_status == "loading" for w in generators):
-        return (f"A generation worker is loading the base model {health.model.base_model}… Generate works "
-                "meanwhile: jobs wait in the queue until it is ready.")
-    if all(w.model_status == "failed" for w in generators):
-        errors = sorted({(w.error or "no reason given").rstrip(". ") for w in generators})
-        return (f"No generation worker could load the base model {health.model.base_model}, so nothing can be "
-                f"generated: {'; '.join(errors)}. Fix the workers' TD_BASE_MODEL (or model files), then restart them.")
-    return (f"{len(generators)} generation worker{'s' if len(generators) > 1 else ''} connected, none ready yet: "
-            "jobs wait in the queue.")
+    model = health.model
+    if model.status == "ready":
+        ready = [w for w in health.workers
+                 if "generate" in w.queues and w.base_model == model.base_model and w.model_status == "ready"]
+        kinds = "; ".join(sorted({", ".join(p for p in (w.base_model, w.device) if p) for w in ready}))
+        return f"{len(ready)} generation worker{'s' if len(ready) != 1 else ''} ready ({kinds})"
+    if model.status == "loading":
+        return (f"A generation worker is loading the base model {model.base_model}… Generate works meanwhile: "
+                "jobs wait in the queue until it is ready.")
+    if model.status == "failed":
+        reason = (model.error or "no reason given").rstrip(". ")
+        return f"No generation worker can generate with the base model {model.base_model}: {reason}."
+    return NO_GENERATE_WORKER + ". Jobs wait in the queue until one is."
 
 
 class ModelState(rx.State):

@@ -34,15 +34,13 @@ def seen_text(seconds: float) -> str:
 def worker_row(worker: schemas.WorkerInfo) -> WorkerRow:
     """One worker as the list shows it: what it serves, whether its model is up, what it is doing."""
     if "generate" in worker.queues:
-        status = worker.model_status or "unknown"
         model = ", ".join(p for p in (worker.base_model, worker.device) if p)
-        status_text = f"{status} ({model})" if model else status
-    else:  # a training-only worker loads no model of its own between runs
-        status, status_text = "ready", "ready" + (f" ({worker.device})" if worker.device else "")
-    doing = [f"job {i}" for i in worker.jobs] + [f"run {i}" for i in worker.runs]
+        status, status_text = worker.model_status, f"{worker.model_status} ({model})"
+    else:  # a training-only worker loads the model per run, in a child process
+        status, status_text = "ready", "trains" + (f" ({worker.device})" if worker.device else "")
     return WorkerRow(name=worker.name, queues=", ".join(worker.queues), status=status_text,
                      color=STATUS_COLORS.get(status, "gray"), error=worker.error or "",
-                     doing=", ".join(doing) or "idle", last_seen=seen_text(worker.last_seen_s))
+                     doing=worker.current or "idle", last_seen=seen_text(worker.last_seen_s))
 
 
 class WorkersState(rx.State):
