@@ -41,7 +41,7 @@ class Server:
         return self.url + "/api"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -77,14 +77,14 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def start_app(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``reflex run --env prod`` on a free loopback port with the tiny model; stopped on exit.
+def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None) -> Iterator[Server]:
+    """``reflex run --env prod`` on a loopback port (free, unless given) with the tiny model; stopped on exit.
 
     Waits until /api/health says the model is ready and /training is served.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"reflex-{data_dir.name}.log"
-    port = _free_port()
+    port = port or free_port()
     reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
     env = {**_app_env(data_dir, port), **(extra_env or {})}
     with log.open("wb") as out:
