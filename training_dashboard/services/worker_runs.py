@@ -292,7 +292,8 @@ def store_result(db: Database, settings: Settings, run_id: int, attempt: int, up
         if row.status == "completed" and row.attempts == attempt and row.adapter_id is not None:
             return row.adapter_id
     db.write(lambda session: _leased(session, run_id, attempt))
-    out = confine_path(row.output_dir, settings.resolved_adapter_roots)
+    target = Path(row.output_dir)
+    out = confine_path(str(target.parent), settings.resolved_adapter_roots) / target.name
     scratch = _scratch(out)
     try:
         try:
@@ -311,7 +312,9 @@ def store_result(db: Database, settings: Settings, run_id: int, attempt: int, up
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     adapter_id = run_worker.complete_run(db, run_id, settings.resolved_adapter_roots)
-    shutil.rmtree(run_dir(settings, run_id), ignore_errors=True)
+    _note(settings, run_id, f"completed; registered adapter {adapter_id} (inactive: activate it on the Adapters tab)")
+    for old in run_dir(settings, run_id).glob("checkpoint-*.tar"):
+        old.unlink(missing_ok=True)
     return adapter_id
 
 
