@@ -370,7 +370,7 @@ class TrainingChild:
             self.backend.complete()
         elif cancelled:
             self.settle("cancelled", None, "cancelled; the checkpoint is kept: resume to continue")
-        elif self.interrupted.is_set():
+        elif self.interrupted.is_set() or (self.stop is not None and self.stop.is_set()):
             self.settle("queued", None, "the worker is stopping; the run continues from its checkpoint at the next "
                                         "start")
         elif code == EXIT_STOPPED:
