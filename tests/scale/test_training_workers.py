@@ -135,3 +135,25 @@ def test_cancel_reaches_the_running_worker_and_resume_continues(cluster) -> None
     steps = [p[0] for p in httpx.get(f"{server.url}/runs/{run['id']}/metrics", params={"max_points": 100_000},
                                      timeout=10).json()["series"]["loss"]]
     assert steps == list(range(1, final["total_steps"] + 1))
+
+
+def test_warm_shutdown_hands_the_run_back_to_continue_elsewhere(cluster) -> None:  # type: ignore[no-untyped-def]
+    server, workers, dataset_id = cluster
+    run = _start(server, dataset_id)
+    _, log = _wait(server, workers, run["id"], lambda r, lg: r["status"] == "running" and r["step"] >= 2
+                   and "claimed by" in lg)
+    first = _holder(log, workers)
+    first.stop()  # SIGTERM: Celery's warm shutdown; the child checkpoints, the run is handed back
+    assert not first.alive()
+    final, log = _wait(server, workers, run["id"], lambda r, _: r["status"] in ("completed", "failed", "cancelled"))
+    assert final["status"] == "completed" and final["attempts"] == 2, (final, log)
+    before, after = log.split("attempt 2 claimed by", 1)
+    assert "the worker is stopping; the run continues from its checkpoint" in before
+    assert "stopped answering" not in log  # handed back at once, not found by the lease watcher
+    handed = int(re.findall(r"checkpoint at step (\d+) uploaded", before)[-1])
+    other = next(w for w in workers if w is not first)
+    assert f"resumed from step {handed} on {other.name}" in after
+    steps = [p[0] for p in httpx.get(f"{server.url}/runs/{run['id']}/metrics", params={"max_points": 100_000},
+                                     timeout=10).json()["series"]["loss"]]
+    assert steps == list(range(1, final["total_steps"] + 1))
+    assert len(httpx.get(f"{server.url}/adapters", timeout=10).json()["items"]) == 1
