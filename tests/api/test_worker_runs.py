@@ -192,9 +192,16 @@ async def test_cancel_reaches_the_worker_and_finishes_cancelled(client, db, sett
     # resumed by the user: queued again, claimable as a new attempt
     assert (await client.post(f"/runs/{rid}/resume")).status_code == 200
     assert (await _claim(client, rid))["attempt"] == 2
+    r = await client.put(f"/worker/runs/{rid}/checkpoint", params={"attempt": 2, "step": 2}, headers=H,
+                         content=_checkpoint(2))
+    assert r.status_code == 200
     r = await client.post(f"/worker/runs/{rid}/finish", headers=H,
                           json={"attempt": 2, "status": "failed", "error": "boom"})
     assert r.status_code == 200 and (await client.get(f"/runs/{rid}")).json()["error"] == "boom"
+    stored = settings.resolved_data_dir / "runs" / f"run-{rid}"
+    assert [p.name for p in stored.iterdir()] == ["checkpoint-2.tar"]  # kept: a resume continues from it
+    assert (await client.delete(f"/runs/{rid}")).status_code == 204
+    assert not stored.exists()  # deleting the run takes its uploaded checkpoints with it
 
 
 def _special(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +58,6 @@ def _get(session: Session, run_id: int) -> TrainingRun:
     if row is None:
         raise NotFound(f"Run {run_id} not found")
     return row
-
-
-def _age_s(row: TrainingRun) -> float | None:
-    beat = row.heartbeat_at
-    if beat is None:
-        return None
-    now = utcnow()
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=now.tzinfo)
-    return (now - beat) / timedelta(seconds=1)
 
 
 def _leased(session: Session, run_id: int, attempt: int) -> TrainingRun:
