@@ -84,7 +84,7 @@ def extract(source: IO[bytes], dest: Path, max_bytes: int, max_members: int = MA
                     raise UnsafeArchive(f"refused archive: more than {max_members} entries")
                 rel = member_path(member.name)
                 if member.isdir():
-                    (dest / rel).mkdir(parents=True, exist_ok=True)
+                    _mkdir(dest / rel, member.name)
                     continue
                 if not member.isreg():
                     raise UnsafeArchive(f"refused archive member {member.name!r}: only regular files and directories "
@@ -95,7 +95,7 @@ def extract(source: IO[bytes], dest: Path, max_bytes: int, max_members: int = MA
                 target = dest / rel
                 if target.is_dir():
                     raise UnsafeArchive(f"refused archive member {member.name!r}: a directory of that name exists")
-                target.parent.mkdir(parents=True, exist_ok=True)
+                _mkdir(target.parent, member.name)
                 fh = tar.extractfile(member)
                 if fh is None:
                     raise UnsafeArchive(f"refused archive member {member.name!r}: unreadable")
@@ -107,3 +107,10 @@ def extract(source: IO[bytes], dest: Path, max_bytes: int, max_members: int = MA
     if not written and count == 0:
         raise UnsafeArchive("empty archive")
     return written
+
+
+def _mkdir(path: Path, name: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UnsafeArchive(f"refused archive member {name!r}: a file of that name is in its way") from exc

@@ -80,8 +80,9 @@ def execute_run(ctx: WorkerContext, run_id: int) -> None:
         try:
             backend.note(f"failed: {type(exc).__name__}: {exc}")
             backend.finish("failed", f"The worker {ctx.name} failed: {type(exc).__name__}: {exc}")
-        except (Dropped, ApiUnavailable):
-            pass
+        except (Dropped, ApiRefused, ApiUnavailable):
+            log.warning("run %s attempt %s: could not report the failure; the app re-queues it when the lease ends",
+                        run_id, attempt)
     finally:
         with ctx.lock:
             ctx.runs.pop(run_id, None)
@@ -94,8 +95,6 @@ def _execute(ctx: WorkerContext, claim: dict[str, Any], backend: ApiBackend, chi
     try:
         backend.download(f"/runs/{run_id}/export", export)
     except ApiRefused as exc:
-        if exc.status == 409:
-            raise Dropped(exc.detail) from exc
         backend.note(f"failed: {exc.detail}")
         backend.finish("failed", exc.detail)
         return
@@ -115,8 +114,9 @@ def _execute(ctx: WorkerContext, claim: dict[str, Any], backend: ApiBackend, chi
                       checkpoint is not None, data_on_resume=True)
     backend.note("$ " + " ".join(argv[1:]))
     env = child_env(ctx.settings.resolved_data_dir, claim["base_model"])
-    if ctx.stopping.is_set():
-        child.interrupted.set()
+    if ctx.stopping.is_set():  # warm shutdown while downloading: hand it back before starting anything
+        child.settle("queued", None, "the worker is stopping; the run continues from its checkpoint elsewhere")
+        return
     child.run(argv, env)
 
 
@@ -182,6 +182,8 @@ class ApiBackend(RunBackend):
                 with api.http.stream("GET", api.base + path) as response:
                     if 400 <= response.status_code < 500 and response.status_code != 429:
                         response.read()
+                        if response.status_code == 409:
+                            raise Dropped(_detail(response))
                         raise ApiRefused(response.status_code, _detail(response))
                     if response.status_code < 400:
                         with spool.open("wb") as fh:
