@@ -68,4 +68,6 @@ def test_a_file_over_a_directory_is_refused(tmp_path):
         extract(_tar({"a/b": b"1", "a": b"2"}), tmp_path / "x", max_bytes=50)
     with pytest.raises(UnsafeArchive, match="a file of that name is in its way"):
         extract(_tar({"a": b"2", "a/b": b"1"}), tmp_path / "y", max_bytes=50)
+    with pytest.raises(UnsafeArchive, match="name too long"):
+        extract(_tar({"n" * 300: b"1"}), tmp_path / "z", max_bytes=50)
     assert str(member_path("./a//b/./c")) == "a/b/c"

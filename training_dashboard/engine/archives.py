@@ -9,6 +9,7 @@ the target, create links or devices, or fill the disk.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import tarfile
 from collections.abc import Iterable
@@ -63,6 +64,8 @@ def member_path(name: str) -> PurePosixPath:
     parts = [p for p in path.parts if p not in ("", ".")]
     if not parts:
         raise UnsafeArchive(f"refused archive member {name!r}: empty name")
+    if len(name.encode()) > 1024 or any(len(p.encode()) > 255 for p in parts):
+        raise UnsafeArchive(f"refused archive member {name[:100]!r}...: name too long")
     return PurePosixPath(*parts)
 
 
@@ -99,7 +102,13 @@ def extract(source: IO[bytes], dest: Path, max_bytes: int, max_members: int = MA
                 fh = tar.extractfile(member)
                 if fh is None:
                     raise UnsafeArchive(f"refused archive member {member.name!r}: unreadable")
-                with target.open("wb") as out:
+                try:
+                    out = target.open("wb")
+                except OSError as exc:
+                    if exc.errno not in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR):
+                        raise
+                    raise UnsafeArchive(f"refused archive member {member.name[:200]!r}: {exc.strerror}") from exc
+                with out:
                     shutil.copyfileobj(fh, out, CHUNK)
                 written.append(rel.as_posix())
     except (tarfile.TarError, EOFError) as exc:  # an OSError (e.g. a full disk) is ours, not the archive's
