@@ -53,8 +53,9 @@ def checkpoint_file(settings: Settings, run_id: int, step: int) -> Path:
     return run_dir(settings, run_id) / f"checkpoint-{step}.tar"
 
 
-def _get(session: Session, run_id: int) -> TrainingRun:
-    row = session.get(TrainingRun, run_id)
+def _get(session: Session, run_id: int, lock: bool = False) -> TrainingRun:
+    # lock: two workers handed the same run (a duplicate delivery) must not both claim it on PostgreSQL.
+    row = session.get(TrainingRun, run_id, with_for_update=lock)
     if row is None:
         raise NotFound(f"Run {run_id} not found")
     return row
@@ -62,7 +63,7 @@ def _get(session: Session, run_id: int) -> TrainingRun:
 
 def _leased(session: Session, run_id: int, attempt: int) -> TrainingRun:
     """The run if ``attempt`` still holds it (running, current attempt); renews the lease. Else 409."""
-    row = _get(session, run_id)
+    row = _get(session, run_id, lock=True)
     if row.status != "running" or row.attempts != attempt:
         raise Conflict(f"Attempt {attempt} no longer holds run {run_id} (it is {row.status}, attempt "
                        f"{row.attempts}): drop it")
@@ -104,7 +105,7 @@ def claim(db: Database, settings: Settings, run_id: int, worker: str) -> schemas
     worker = worker or "worker"
 
     def run(session: Session) -> schemas.WorkerRunClaim | str:
-        row = _get(session, run_id)
+        row = _get(session, run_id, lock=True)
         if row.status in TERMINAL:
             raise Conflict(f"Run {run_id} is already {row.status}")
         if row.status == "running":
