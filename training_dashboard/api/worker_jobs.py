@@ -23,7 +23,7 @@ from training_dashboard.services import worker_jobs
 from training_dashboard.services.paths import os_error_reason
 
 router = APIRouter(prefix="/worker", tags=["worker"])
-IdPath = Path(ge=1, le=MAX_ID)
+IdPath = Path(ge=1, le=MAX_ID)  # job ids (one instance per parameter name)
 AttemptQ = Annotated[int, Query(ge=1, le=MAX_ID, description="the claim's attempt")]
 SeedQ = Annotated[int, Query(ge=0, le=MAX_SEED, description="the seed the claim gave this clip")]
 
@@ -95,7 +95,7 @@ def cancelled_job(body: schemas.WorkerJobAttempt, db: DbDep, settings: SettingsD
 
 @router.get("/adapters/{adapter_id}/archive", response_class=FileResponse,
             responses={200: {"content": {"application/x-tar": {}}}})
-def read_adapter_archive(db: DbDep, _: WorkerDep, adapter_id: int = IdPath) -> FileResponse:
+def read_adapter_archive(db: DbDep, _: WorkerDep, adapter_id: int = Path(ge=1, le=MAX_ID)) -> FileResponse:
     """A tar of the adapter's config and weights; ``X-TD-Adapter-Key`` changes when they are re-saved."""
     path, key = worker_jobs.adapter_archive(db, adapter_id)
     return FileResponse(path, media_type="application/x-tar", filename=f"adapter-{adapter_id}.tar",
