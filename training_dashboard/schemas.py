@@ -431,6 +431,8 @@ class Health(Model):
     database: bool
     model: ModelStatus
     worker: bool
+    mode: Literal["embedded", "broker"] = "embedded"  # broker: Celery workers generate and train (TD_BROKER_URL)
+    workers: list[WorkerInfo] = Field(default_factory=list)
 
 
 def _check_json(value: Any, depth: int) -> None:
@@ -830,6 +832,37 @@ class ActivateRequest(Model):
         if self.reason and not self.force:
             raise ValueError("reason goes with force: true")
         return self
+
+
+# --- scale-out: worker registry -----------------------------------------------------------
+
+WorkerModelStatus = Literal["not_loaded", "loading", "ready", "failed"]
+
+
+class WorkerHeartbeat(Model):
+    """What a worker process reports every few seconds; ``jobs``/``runs`` are [id, attempt] leases it holds."""
+
+    name: str = Field(min_length=1, max_length=255)
+    queues: list[Literal["generate", "train"]] = Field(min_length=1, max_length=2)
+    base_model: str = Field(max_length=1000)
+    device: str | None = Field(default=None, max_length=64)
+    model_status: WorkerModelStatus = "not_loaded"
+    error: str | None = Field(default=None, max_length=8000)
+    jobs: list[tuple[Annotated[int, Field(ge=1, le=MAX_ID)], Annotated[int, Field(ge=1, le=1_000_000)]]] = Field(
+        default_factory=list, max_length=64)
+    runs: list[tuple[Annotated[int, Field(ge=1, le=MAX_ID)], Annotated[int, Field(ge=1, le=1_000_000)]]] = Field(
+        default_factory=list, max_length=64)
+
+
+class WorkerInfo(Model):
+    name: str
+    queues: list[str]
+    base_model: str
+    device: str | None
+    model_status: str
+    error: str | None
+    current: str | None
+    last_seen_s: float
 
 
 # --- scale-out: the worker endpoints for generation jobs (/api/worker/jobs/*) ------------

@@ -22,6 +22,7 @@ from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_
 from training_dashboard.api.evaluations import router as evaluations_router
 from training_dashboard.api.leaderboard import router as leaderboard_router
 from training_dashboard.api.worker_jobs import router as worker_jobs_router
+from training_dashboard.api.worker_registry import router as worker_registry_router
 from training_dashboard.config import VERSION, Settings, get_settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
 
     app = FastAPI(title="Training Dashboard API", version=VERSION, lifespan=lifespan,
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
-    app.state.settings, app.state.db, app.state.engine = settings, db, None
+    app.state.settings, app.state.db, app.state.engine, app.state.dispatcher = settings, db, None, None
     app.state.signer = AudioSigner(settings.api_token)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     for module in (raters_api, queue_api):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(runs_api.router, prefix=PREFIX)
+    app.include_router(worker_registry_router, prefix=PREFIX)
     app.include_router(worker_jobs_router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
@@ -72,8 +74,14 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
 
 
 def start_worker(app: FastAPI) -> None:
-    """Start the in-process generation worker (a thread) if enabled."""
-    if not app.state.with_worker or app.state.engine is not None:
+    """Start the in-process generation worker (a thread) if enabled; with a broker, the dispatcher instead."""
+    if not app.state.with_worker or app.state.engine is not None or app.state.dispatcher is not None:
+        return
+    if app.state.settings.broker_url:
+        from training_dashboard.worker.dispatcher import Dispatcher
+
+        app.state.dispatcher = Dispatcher(app.state.settings, app.state.db)
+        app.state.dispatcher.start()
         return
     from training_dashboard.engine import Engine  # no torch import here; it loads lazily
 
@@ -82,6 +90,9 @@ def start_worker(app: FastAPI) -> None:
 
 
 def stop_worker(app: FastAPI) -> None:
+    if app.state.dispatcher is not None:
+        app.state.dispatcher.stop()
+        app.state.dispatcher = None
     if app.state.engine is not None:
         app.state.engine.stop()
         app.state.engine = None

@@ -22,10 +22,12 @@ def _public(db, job_id: int) -> schemas.JobPublic:  # type: ignore[no-untyped-de
 
 
 @router.post("", status_code=202, response_model=schemas.JobPublic)
-def create_job(body: schemas.GenerateRequest, db: DbDep, settings: SettingsDep) -> schemas.JobPublic:
+def create_job(body: schemas.GenerateRequest, request: Request, db: DbDep, settings: SettingsDep) -> schemas.JobPublic:
     """Queue a generation job (1-4 clips of one prompt, base model or an active adapter)."""
     params = body.model_dump(exclude={"prompt_id", "num_samples", "adapter_id"})
     job = jobs.enqueue_job(db, body.prompt_id, body.adapter_id, body.num_samples, params, settings.base_model)
+    if request.app.state.dispatcher is not None:
+        request.app.state.dispatcher.poke()  # broker mode: send it now
     return _public(db, job.id or 0)
 
 

@@ -5,13 +5,21 @@ from fastapi import APIRouter, Request
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep
 from training_dashboard.config import VERSION
+from training_dashboard.services import dispatch
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=schemas.Health)
 def read_health(request: Request, db: DbDep, settings: SettingsDep) -> schemas.Health:
-    """Database reachability, base model status and version."""
+    """Database reachability, base model status (or the workers' in broker mode) and version."""
+    if settings.broker_url:
+        database = db.ping()
+        workers = dispatch.live_workers(db, settings.worker_lease_s) if database else []
+        model = dispatch.broker_model_status(settings.base_model, workers)
+        generating = any(dispatch.GENERATE in w.queues for w in workers)
+        return schemas.Health(status="ok" if database and model.status != "failed" else "degraded", version=VERSION,
+                              database=database, model=model, worker=generating, mode="broker", workers=workers)
     engine = getattr(request.app.state, "engine", None)
     if engine is not None:
         model = engine.status()
@@ -22,3 +30,9 @@ def read_health(request: Request, db: DbDep, settings: SettingsDep) -> schemas.H
     ok = database and model.status != "failed"
     return schemas.Health(status="ok" if ok else "degraded", version=VERSION, database=database, model=model,
                           worker=bool(engine is not None and getattr(engine, "running", False)))
+
+
+@router.get("/workers", response_model=list[schemas.WorkerInfo])
+def read_workers(db: DbDep, settings: SettingsDep) -> list[schemas.WorkerInfo]:
+    """The worker processes heard of recently (broker mode; empty otherwise)."""
+    return dispatch.live_workers(db, settings.worker_lease_s) if settings.broker_url else []

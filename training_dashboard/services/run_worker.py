@@ -115,7 +115,7 @@ def finish_run(db: Database, run_id: int, status: str, error: str | None = None)
     values: dict[str, Any] = {"status": status, "error": error[:8000] if error else None, "child_pid": None,
                               "eta_seconds": None, "updated_at": now}
     if status == "queued":
-        values.update(resume=True, worker_host=None, worker_pid=None)
+        values.update(resume=True, worker_host=None, worker_pid=None, dispatched_at=None)
     else:
         values["finished_at"] = now
 

@@ -237,6 +237,7 @@ def resume_run(db: Database, run_id: int) -> schemas.RunPublic:
             raise Conflict(f"Run {run_id} is {row.status}: only a cancelled or failed run can be resumed")
         row.status, row.resume, row.cancel_requested = "queued", True, False
         row.error, row.finished_at, row.eta_seconds, row.updated_at = None, None, None, utcnow()
+        row.dispatched_at = None  # broker mode: the dispatcher sends it again
         return row
 
     return run_public(db.write(run))

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per heartbeat
     queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
     unknown = [q for q in queues if q not in QUEUES]
     if not queues or unknown:

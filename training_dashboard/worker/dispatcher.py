@@ -1,0 +1,113 @@
+"""The app's side of the broker: a thread that sends queued work to Celery and takes back work
+whose worker went silent (see services/dispatch.py). Runs in the app instead of the embedded
+worker when ``TD_BROKER_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from training_dashboard.config import Settings
+from training_dashboard.db import Database
+from training_dashboard.services import dispatch
+from training_dashboard.worker.celery_app import GENERATE_QUEUE, GENERATE_TASK, TRAIN_QUEUE, TRAIN_TASK, make_celery
+
+log = logging.getLogger(__name__)
+ROUTES = {dispatch.GENERATE: (GENERATE_TASK, GENERATE_QUEUE), dispatch.TRAIN: (TRAIN_TASK, TRAIN_QUEUE)}
+
+
+class Dispatcher:
+    """Outbox sender and lease watcher.
+
+    Args:
+        settings: broker URL, lease length, data dir.
+        db: the app's database.
+        poll_interval: seconds between rounds when nothing pokes it.
+        send: ``send(task_name, id, queue)``; default: Celery's ``send_task`` on the broker.
+    """
+
+    def __init__(self, settings: Settings, db: Database, poll_interval: float = 0.25,
+                 send: Callable[[str, int, str], None] | None = None) -> None:
+        self.settings, self.db, self.poll_interval = settings, db, poll_interval
+        self._send = send
+        self._celery = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started_at = time.monotonic()
+        self.broker_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="td-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._celery is not None:
+            self._celery.close()
+
+    def poke(self) -> None:
+        """Something was queued: send it now rather than at the next round."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        last_expiry = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.send_pending()
+                # Workers could not renew leases while the app was down: give them one lease to come back.
+                now = time.monotonic()
+                if now - self.started_at > self.settings.worker_lease_s and now - last_expiry > 1.0:
+                    last_expiry = now
+                    jobs, runs = dispatch.expire_leases(self.db, self.settings.worker_lease_s,
+                                                        self.settings.resolved_data_dir)
+                    if jobs or runs:
+                        log.warning("re-queued %d job(s) and %d run(s) whose worker stopped answering", jobs, runs)
+                        continue  # send them at once
+            except Exception:  # noqa: BLE001 - the loop must survive a busy database or a broker outage
+                log.exception("dispatcher round failed")
+                self._stop.wait(1.0)
+            self._wake.wait(self.poll_interval)
+
+    def send_pending(self) -> int:
+        """Send every queued job and run not sent yet. Returns how many were sent."""
+        sent = 0
+        for item in dispatch.pending(self.db):
+            task, queue = ROUTES[item.kind]
+            try:
+                self._deliver(task, item.id, queue)
+            except Exception as exc:  # noqa: BLE001 - broker down: they stay queued and are sent later
+                if self.broker_error is None:
+                    log.error("cannot reach the broker %s: %s (queued work waits)", self.settings.broker_url, exc)
+                self.broker_error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(1.0)
+                return sent
+            self.broker_error = None
+            dispatch.mark_dispatched(self.db, item)
+            sent += 1
+        return sent
+
+    def _deliver(self, task: str, item_id: int, queue: str) -> None:
+        if self._send is not None:
+            self._send(task, item_id, queue)
+            return
+        if self._celery is None:
+            self._celery = make_celery(self.settings.broker_url or "")
+        self._celery.send_task(task, args=[item_id], queue=queue, retry=True,
+                               retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
