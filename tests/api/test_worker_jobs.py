@@ -16,7 +16,7 @@ from tests.factories import make_lora_dir, wav_bytes
 from training_dashboard.api.app import create_app
 from training_dashboard.config import Settings
 from training_dashboard.db.models import AudioSample, GenerationJob
-from training_dashboard.services import worker_jobs
+from training_dashboard.services import dispatch, worker_jobs
 
 TOKEN = "worker-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "X-TD-Worker": "box-1"}
@@ -57,11 +57,10 @@ def _files(settings: Settings, job_id: int) -> list[str]:
     return sorted(os.listdir(directory)) if directory.exists() else []
 
 
-def _requeue(db, job_id: int) -> None:  # type: ignore[no-untyped-def]
-    """What the app's lease watcher does to a job whose worker went silent."""
-    with db.write_session() as session:
-        session.execute(update(GenerationJob).where(GenerationJob.id == job_id).values(
-            status="queued", worker_name=None, dispatched_at=None))
+def _requeue(db, settings: Settings, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The app's lease watcher, with a lease that has already run out for the job's worker."""
+    assert dispatch.expire_leases(db, 0.0, settings.resolved_data_dir) == (1, 0)
+    assert (dispatch.pending(db)) == [dispatch.Pending(dispatch.GENERATE, job_id)]
 
 
 async def test_worker_endpoints_need_the_worker_token(client, app, settings):
@@ -144,6 +143,7 @@ async def test_claim_progress_upload_complete(client, db, settings):
 
 async def test_a_redelivered_job_gets_a_new_attempt_with_the_same_seeds(client, db, settings):
     job_id = await _job(client, num_samples=3)  # no seed: the first claim draws one and keeps it
+    dispatch.mark_dispatched(db, dispatch.Pending(dispatch.GENERATE, job_id))
     first = await _claim(client, job_id)
     start = first["seeds"][0]
     assert first["seeds"] == [start, (start + 1) % 2**32, (start + 2) % 2**32]
@@ -151,7 +151,7 @@ async def test_a_redelivered_job_gets_a_new_attempt_with_the_same_seeds(client, 
     assert r.status_code == 409 and "live lease" in r.json()["detail"] and "box-1" in r.json()["detail"]
     assert (await _upload(client, job_id, 0, 1, first["seeds"][0])).status_code == 200
 
-    _requeue(db, job_id)
+    _requeue(db, settings, job_id)
     second = await _claim(client, job_id, AUTH2)
     assert second["attempt"] == 2 and second["seeds"] == first["seeds"]
     job = (await client.get(f"/generate/{job_id}")).json()
