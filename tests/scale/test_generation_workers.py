@@ -18,6 +18,7 @@ import pytest
 
 from tests.hardening.server import ApiServer
 from tests.scale.conftest import WorkerProcess, broker_env
+from training_dashboard.services import worker_jobs
 from training_dashboard.worker.celery_app import make_celery
 
 LEASE_S = 4.0
@@ -116,13 +117,53 @@ def assert_each_clip_once(cluster: Cluster, jobs: list[dict[str, Any]]) -> None:
     assert on_disk == expected
 
 
-def test_twelve_jobs_spread_over_two_workers(cluster: Cluster) -> None:
-    job_ids = cluster.enqueue(12, num_samples=2, duration=2.0)
-    jobs = cluster.wait("12 jobs to finish", lambda: cluster.finished(job_ids), 300)
+def make_tiny_adapter(directory: Path, build_dir: Path) -> Path:
+    """A real PEFT LoRA for the tiny model with non-zero LoRA-B weights, wrapped as training wraps it."""
+    import torch
+    from peft import get_peft_model
+    from transformers import MusicgenForConditionalGeneration
+
+    from training_dashboard.engine.tiny import ensure_tiny_model
+    from training_dashboard.training.lora import lora_config
+
+    model = MusicgenForConditionalGeneration.from_pretrained(str(ensure_tiny_model(build_dir)))
+    peft_model = get_peft_model(model, lora_config(rank=4, alpha=8, dropout=0.0))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    peft_model.peft_config["default"].base_model_name_or_path = "tiny"
+    peft_model.save_pretrained(str(directory), save_embedding_layers=False)
+    return directory
+
+
+def test_twelve_jobs_spread_over_two_workers(cluster: Cluster, tmp_path: Path) -> None:
+    directory = make_tiny_adapter(cluster.server.data_dir / "adapters" / "warm", tmp_path / "build")
+    adapter = cluster.http.post("/adapters", json={"name": "warm", "version": "1.0.0", "path": str(directory),
+                                                   "is_active": True})
+    assert adapter.status_code == 201, adapter.text
+    base_ids = cluster.enqueue(8, num_samples=2, duration=2.0, seed=5)
+    lora_ids = cluster.enqueue(4, num_samples=2, duration=2.0, seed=5, adapter_id=adapter.json()["id"])
+    jobs = cluster.wait("12 jobs to finish", lambda: cluster.finished(base_ids + lora_ids), 300)
     assert_each_clip_once(cluster, jobs)
     assert {j["worker_name"] for j in jobs} == {"w1", "w2"}
-    clips = [cluster.http.get(f"/audio/{j['audio_ids'][0]}/stream") for j in jobs]
-    assert all(c.status_code == 200 and c.content[:4] == b"RIFF" for c in clips)
+
+    def first_clip(job: dict[str, Any]) -> bytes:
+        response = cluster.http.get(f"/audio/{job['audio_ids'][0]}/stream")
+        assert response.status_code == 200 and response.content[:4] == b"RIFF"
+        return response.content
+
+    base = {first_clip(j) for j in jobs[:8]}
+    lora = {first_clip(j) for j in jobs[8:]}
+    # Same seed, whichever worker ran it: one clip; the adapter (fetched by the worker) changes it.
+    assert len(base) == 1 and len(lora) == 1 and base != lora
+    cached = f"{adapter.json()['id']}-{worker_jobs.adapter_key(directory)}"
+    for worker in cluster.workers:
+        cache = worker.dir / "adapter-cache"
+        entries = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+        ran_lora = any(j["worker_name"] == worker.name for j in jobs[8:])
+        assert entries == ([cached] if ran_lora else []), (worker.name, entries)
 
 
 def test_a_worker_killed_mid_job_loses_no_clip_and_duplicates_none(cluster: Cluster) -> None:
@@ -156,3 +197,16 @@ def test_an_app_restart_during_work_loses_nothing(cluster: Cluster) -> None:
     jobs = cluster.wait("every job to finish after the restart", lambda: cluster.finished(job_ids), 300)
     assert_each_clip_once(cluster, jobs)
     assert all(w.alive() for w in cluster.workers)
+
+
+def test_cancel_reaches_the_running_worker(cluster: Cluster) -> None:
+    long_job = cluster.enqueue(1, num_samples=4, duration=30.0)[0]
+    cluster.wait("the long job to be generating", lambda: (j := cluster.job(long_job))["status"] == "processing"
+                 and j["progress"] > 0, 120)
+    r = cluster.http.delete(f"/generate/{long_job}")
+    assert r.status_code == 200 and r.json()["status"] == "processing"  # asked; the worker stops it
+    later = cluster.enqueue(2, num_samples=1, duration=1.0)
+    jobs = cluster.wait("the cancel to land", lambda: cluster.finished([long_job, *later]), 120)
+    assert jobs[0]["status"] == "cancelled" and jobs[0]["audio_ids"] == [] and jobs[0]["progress"] < 1
+    assert not (cluster.server.data_dir / "audio" / f"job-{long_job}").exists()
+    assert_each_clip_once(cluster, jobs[1:])
