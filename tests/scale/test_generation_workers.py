@@ -7,6 +7,7 @@ app's audio dir holds exactly those files, nothing else (no duplicates, no half 
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pytest
 
 from tests.hardening.server import ApiServer
 from tests.scale.conftest import WorkerProcess, broker_env
+from training_dashboard.engine.tiny import tiny_model_dir
 from training_dashboard.services import worker_jobs
 from training_dashboard.worker.celery_app import make_celery
 
@@ -82,13 +84,24 @@ class Cluster:
         self.wait("both workers to be ready", ready, timeout)
 
 
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model built once; each worker gets its own copy (as if provisioned on each machine)."""
+    from training_dashboard.engine.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(tmp_path_factory.mktemp("tiny-build"))
+
+
 @pytest.fixture
-def cluster(tmp_path: Path, broker_url: str) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, broker_url: str, tiny_model: Path) -> Iterator[Cluster]:
     server = ApiServer(tmp_path / "app", worker=True)
     env = broker_env(broker_url, server.url, LEASE_S)
     server.extra_env.update(env)
     server.start()
-    workers = [WorkerProcess(tmp_path, name, "generate", env).start() for name in ("w1", "w2")]
+    workers = [WorkerProcess(tmp_path, name, "generate", env) for name in ("w1", "w2")]
+    for worker in workers:
+        shutil.copytree(tiny_model, tiny_model_dir(worker.dir))
+        worker.start()
     http = httpx.Client(base_url=server.url, timeout=30, trust_env=False)
     cluster = Cluster(server, workers, http, broker_url)
     try:
@@ -117,16 +130,15 @@ def assert_each_clip_once(cluster: Cluster, jobs: list[dict[str, Any]]) -> None:
     assert on_disk == expected
 
 
-def make_tiny_adapter(directory: Path, build_dir: Path) -> Path:
+def make_tiny_adapter(directory: Path, tiny_model: Path) -> Path:
     """A real PEFT LoRA for the tiny model with non-zero LoRA-B weights, wrapped as training wraps it."""
     import torch
     from peft import get_peft_model
     from transformers import MusicgenForConditionalGeneration
 
-    from training_dashboard.engine.tiny import ensure_tiny_model
     from training_dashboard.training.lora import lora_config
 
-    model = MusicgenForConditionalGeneration.from_pretrained(str(ensure_tiny_model(build_dir)))
+    model = MusicgenForConditionalGeneration.from_pretrained(str(tiny_model))
     peft_model = get_peft_model(model, lora_config(rank=4, alpha=8, dropout=0.0))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -138,8 +150,8 @@ def make_tiny_adapter(directory: Path, build_dir: Path) -> Path:
     return directory
 
 
-def test_twelve_jobs_spread_over_two_workers(cluster: Cluster, tmp_path: Path) -> None:
-    directory = make_tiny_adapter(cluster.server.data_dir / "adapters" / "warm", tmp_path / "build")
+def test_twelve_jobs_spread_over_two_workers(cluster: Cluster, tiny_model: Path) -> None:
+    directory = make_tiny_adapter(cluster.server.data_dir / "adapters" / "warm", tiny_model)
     adapter = cluster.http.post("/adapters", json={"name": "warm", "version": "1.0.0", "path": str(directory),
                                                    "is_active": True})
     assert adapter.status_code == 201, adapter.text
