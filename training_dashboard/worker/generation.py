@@ -108,12 +108,12 @@ def _run(ctx: WorkerContext, claim: dict[str, Any]) -> None:
         answer = ctx.api.json("POST", f"{url}/progress", json={"attempt": attempt, "progress": round(fraction, 4)})
         return not answer.get("cancel", False)
 
+    if ctx.model_status != "ready" or ctx.runtime is None:
+        fail(f"The base model is not available on worker {ctx.name}. {ctx.error or ''}".strip())
+        return
     if claim["base_model"] != ctx.settings.base_model:
         fail(f"Worker {ctx.name} runs base model {ctx.settings.base_model!r}, but the app runs "
              f"{claim['base_model']!r}: start the worker with TD_BASE_MODEL={claim['base_model']}")
-        return
-    if ctx.model_status != "ready" or ctx.runtime is None:
-        fail(f"The base model is not available on worker {ctx.name}. {ctx.error or ''}".strip())
         return
     try:
         ref = claim.get("adapter")
