@@ -834,6 +834,59 @@ class ActivateRequest(Model):
         return self
 
 
+# -- scale-out: training runs on Celery workers (/api/worker/runs/*) ---------------------------
+
+
+class WorkerRunClaimRequest(Model):
+    """``POST /api/worker/runs/{id}/claim`` takes an empty object."""
+
+
+class WorkerRunClaim(Model):
+    """A claimed run: everything a worker needs to start or continue it."""
+
+    attempt: int
+    run_id: int
+    name: str
+    task: str
+    config: dict[str, Any]
+    base_model: str
+    sample_count: int
+    total_steps: int
+    checkpoint_step: int | None = None
+
+
+class WorkerRunProgress(Model):
+    """New metric records (as in metrics.jsonl) and new log text (whole lines) of an attempt."""
+
+    attempt: int = Field(ge=1, le=MAX_ID)
+    records: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+    log: str = Field(default="", max_length=1_048_576)
+
+
+class WorkerRunCancel(Model):
+    cancel: bool
+
+
+class WorkerRunCheckpoint(Model):
+    checkpoint_step: int
+
+
+class WorkerRunResult(Model):
+    adapter_id: int
+
+
+class WorkerRunFinish(Model):
+    """How an attempt ended: failed / cancelled, or queued (handed back: continue elsewhere)."""
+
+    attempt: int = Field(ge=1, le=MAX_ID)
+    status: Literal["failed", "cancelled", "queued"]
+    error: str | None = Field(default=None, max_length=20_000)
+
+
+class WorkerRunFinished(Model):
+    ok: bool = True
+
+
 # --- scale-out: worker registry -----------------------------------------------------------
 
 WorkerModelStatus = Literal["not_loaded", "loading", "ready", "failed"]

@@ -18,6 +18,7 @@ from training_dashboard.api import adapters, audio, datasets, feedback, generati
 from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
 from training_dashboard.api import runs as runs_api
+from training_dashboard.api import worker_runs as worker_runs_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.api.evaluations import router as evaluations_router
 from training_dashboard.api.leaderboard import router as leaderboard_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     for module in (raters_api, queue_api):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(runs_api.router, prefix=PREFIX)
+    app.include_router(worker_runs_api.router, prefix=PREFIX)
     app.include_router(worker_registry_router, prefix=PREFIX)
     app.include_router(worker_jobs_router, prefix=PREFIX)
     _install_error_handlers(app)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -210,61 +211,265 @@ def _end_orphan(pid: int, grace_s: float = 60.0) -> None:
             pass
 
 
+def child_argv(run_id: int, task: str, name: str, config: dict[str, Any], export_path: str, out: Path,
+               base_model: str, resume: bool, data_on_resume: bool = False) -> list[str]:
+    """The training CLI command of one attempt (a resume continues ``out`` from its newest checkpoint).
+
+    ``data_on_resume``: pass ``--data`` and ``--base-model`` on a resume too (a worker's export lies
+    at another path than the one recorded in the checkpoint's train_config.json).
+    """
+    head = [sys.executable, "-m", "training_dashboard.training", task]
+    tail = ["--no-register", "--run-id", str(run_id)]
+    if resume:
+        extra = ["--data", export_path, "--base-model", base_model] if data_on_resume else []
+        return [*head, "--resume", str(out), *extra, *tail]
+    return [*head, "--data", export_path, "--name", name, *cli_flags(config), "--output", str(out),
+            "--base-model", base_model, *tail]
+
+
+def child_env(data_dir: Path, base_model: str) -> dict[str, str]:
+    return {**os.environ, "TD_DATA_DIR": str(data_dir), "TD_BASE_MODEL": base_model, "PYTHONUNBUFFERED": "1",
+            "TQDM_DISABLE": "1", "TD_PARENT_PID": str(os.getpid())}
+
+
+class RunBackend:
+    """Where one attempt of a run reports: the database (the embedded worker, :class:`DbBackend`) or
+    the app's worker API (a Celery worker, ``worker.training.ApiBackend``).
+
+    ``poll_s``: how often the child is looked at; ``beat_s``: the longest wait between two progress
+    reports; ``transient``: errors of :meth:`progress` after which its records are kept for the next
+    round; ``watch_checkpoints``: call :meth:`checkpointed` for each new complete checkpoint.
+    """
+
+    poll_s = POLL_S
+    beat_s = 2.0
+    transient: tuple[type[Exception], ...] = ()
+    watch_checkpoints = False
+
+    def note(self, text: str) -> None:
+        """A ``[worker]`` line in the run's log."""
+        raise NotImplementedError
+
+    def output(self) -> AbstractContextManager[Any]:
+        """Where the child's output lines go (an object with ``write(bytes)`` and ``flush()``)."""
+        raise NotImplementedError
+
+    def started(self, pid: int) -> None:
+        """The child is running as ``pid``."""
+
+    def progress(self, records: list[dict[str, Any]]) -> bool:
+        """Store new metric records and renew the lease; True when the user asked to cancel."""
+        raise NotImplementedError
+
+    def cancel_requested(self) -> bool:
+        return self.progress([])
+
+    def checkpointed(self, step: int) -> None:
+        """A new complete checkpoint at ``step`` (only with ``watch_checkpoints``)."""
+
+    def finish(self, status: str, error: str | None) -> None:
+        """End the attempt: failed, cancelled, or queued (handed back, continues from the checkpoint)."""
+        raise NotImplementedError
+
+    def complete(self) -> None:
+        """The child exited 0: register the adapter (once)."""
+        raise NotImplementedError
+
+    def last_lines(self, count: int) -> str:
+        raise NotImplementedError
+
+
+class TrainingChild:
+    """The training CLI as a child process for one attempt: start it, copy its output, feed its
+    ``metrics.jsonl`` to the backend, stop it on cancel or interrupt, and settle the outcome."""
+
+    def __init__(self, backend: RunBackend, run_id: int, out: Path, stop: threading.Event | None = None) -> None:
+        self.backend, self.run_id, self.out = backend, run_id, out
+        self.stop = stop  # set from outside (e.g. a worker's warm shutdown): like :meth:`interrupt`
+        self.interrupted = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.last_checkpoint = latest_checkpoint_step(out) if backend.watch_checkpoints else None
+
+    def interrupt(self) -> None:
+        """The worker is stopping: the child checkpoints and stops; the run goes back to the queue."""
+        self.interrupted.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def end(self, grace_s: float = 60.0) -> None:
+        """Never leave the child unattended: SIGTERM (it checkpoints), SIGKILL if it lingers."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def run(self, argv: list[str], env: dict[str, str]) -> None:
+        """Start the child, watch it to the end and settle the attempt."""
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                     cwd=Path(training_dashboard.__file__).resolve().parents[1])
+        self.backend.started(self.proc.pid)
+        if self.interrupted.is_set():
+            self.proc.send_signal(signal.SIGTERM)
+        cancelled = self.watch(self.proc, MetricsTail(self.out / "metrics.jsonl"))
+        self.outcome(self.proc.returncode, cancelled)
+
+    def watch(self, proc: subprocess.Popen[bytes], metrics: MetricsTail) -> bool:
+        reader = threading.Thread(target=self.copy_output, args=(proc,), daemon=True)
+        reader.start()
+        backend = self.backend
+        cancelled, last_beat, pending = False, 0.0, []
+        while True:
+            finished = proc.poll() is not None
+            pending += metrics.read()
+            try:
+                if pending or time.monotonic() - last_beat > backend.beat_s:
+                    wants_cancel = backend.progress(pending)
+                    pending, last_beat = [], time.monotonic()
+                else:
+                    wants_cancel = backend.cancel_requested()
+            except backend.transient:  # e.g. the database is busy: keep the records for the next round
+                log.warning("run %s: could not store progress this round", self.run_id, exc_info=True)
+                wants_cancel = False
+            if wants_cancel and not cancelled and not finished:
+                cancelled = True
+                backend.note("cancel requested: stopping after the current step")
+                proc.send_signal(signal.SIGTERM)
+            if self.stop is not None and self.stop.is_set() and not self.interrupted.is_set() and not finished:
+                backend.note("the worker is stopping: checkpointing and handing the run back")
+                self.interrupt()
+            if backend.watch_checkpoints:
+                self.check_checkpoint()
+            if finished:
+                break
+            time.sleep(backend.poll_s)
+        proc.wait()
+        reader.join(timeout=10)
+        backend.progress(pending + metrics.read())
+        if backend.watch_checkpoints:
+            self.check_checkpoint()
+        return cancelled
+
+    def check_checkpoint(self) -> None:
+        step = latest_checkpoint_step(self.out)
+        if step is not None and step != self.last_checkpoint:
+            self.backend.checkpointed(step)
+            self.last_checkpoint = step
+
+    def copy_output(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        with self.backend.output() as fh:
+            for line in iter(proc.stdout.readline, b""):
+                fh.write(line.replace(b"\r", b"\n"))
+                fh.flush()
+
+    def outcome(self, code: int, cancelled: bool) -> None:
+        if code == 0:
+            self.backend.complete()
+        elif cancelled:
+            self.settle("cancelled", None, "cancelled; the checkpoint is kept: resume to continue")
+        elif self.interrupted.is_set() or (self.stop is not None and self.stop.is_set()):
+            self.settle("queued", None, "the worker is stopping; the run continues from its checkpoint at the next "
+                                        "start")
+        elif code == EXIT_STOPPED:
+            self.settle("cancelled", "The training process was stopped by a signal; its checkpoint is kept: "
+                                     "resume to continue.")
+        else:
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
+                else f"exited with status {code}"
+            tail = self.backend.last_lines(15)
+            self.settle("failed", f"The training process {how}. Resume continues from the last checkpoint. "
+                                  f"Last log lines:\n{tail}")
+
+    def settle(self, status: str, error: str | None, message: str | None = None) -> None:
+        self.backend.note(message or f"{status}: {error}")
+        self.backend.finish(status, error)
+
+
+class DbBackend(RunBackend):
+    """The embedded worker: progress straight into the database, the log in the app's data dir."""
+
+    transient = (OperationalError,)
+
+    def __init__(self, settings: Settings, db: Database, run_id: int) -> None:
+        self.settings, self.db, self.run_id = settings, db, run_id
+        self.data_dir = settings.resolved_data_dir
+
+    def note(self, text: str) -> None:
+        append_log(self.data_dir, self.run_id, f"[worker] {text}")
+
+    def output(self) -> AbstractContextManager[Any]:
+        path = log_path(self.data_dir, self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("ab")
+
+    def started(self, pid: int) -> None:
+        run_worker.set_child(self.db, self.run_id, pid)
+
+    def progress(self, records: list[dict[str, Any]]) -> bool:
+        return run_worker.report_progress(self.db, self.run_id, records)
+
+    def cancel_requested(self) -> bool:
+        return run_worker.cancel_requested(self.db, self.run_id)
+
+    def finish(self, status: str, error: str | None) -> None:
+        run_worker.finish_run(self.db, self.run_id, status, error)
+
+    def complete(self) -> None:
+        try:
+            adapter_id = run_worker.complete_run(self.db, self.run_id, self.settings.resolved_adapter_roots)
+        except ServiceError as exc:
+            self.note(f"failed: Training finished but the adapter could not be registered: {exc.message}")
+            self.finish("failed", f"Training finished but the adapter could not be registered: {exc.message}")
+            return
+        self.note(f"completed; registered adapter {adapter_id} (inactive: activate it on the Adapters tab)")
+
+    def last_lines(self, count: int) -> str:
+        return last_lines(self.data_dir, self.run_id, count)
+
+
 class RunExecution(threading.Thread):
-    """One attempt of one run: start the child, stream its log and metrics, settle the outcome."""
+    """One attempt of one run in the embedded worker: prepare it from the database, then a
+    :class:`TrainingChild` reporting through a :class:`DbBackend`."""
 
     def __init__(self, settings: Settings, db: Database, run: run_worker.ClaimedRun) -> None:
         super().__init__(name=f"td-training-run-{run.id}", daemon=True)
         self.settings, self.db, self.run_info = settings, db, run
         self.data_dir = settings.resolved_data_dir
-        self._interrupt = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.backend = DbBackend(settings, db, run.id)
+        self.child = TrainingChild(self.backend, run.id, Path(run.output_dir))
 
     def interrupt(self) -> None:
         """The worker is stopping: the child checkpoints and stops; the run goes back to the queue."""
-        self._interrupt.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
+        self.child.interrupt()
 
     def note(self, text: str) -> None:
-        append_log(self.data_dir, self.run_info.id, f"[worker] {text}")
+        self.backend.note(text)
 
     def run(self) -> None:
         try:
             self._execute()
         except Exception as exc:  # noqa: BLE001 - any failure becomes a readable run error
             log.exception("training run %s failed", self.run_info.id)
-            if self._proc is not None and self._proc.poll() is None:  # never leave the child unattended
-                self._proc.send_signal(signal.SIGTERM)
-                try:
-                    self._proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
+            self.child.end()
             self.note(f"failed: {type(exc).__name__}: {exc}")
             run_worker.finish_run(self.db, self.run_info.id, "failed",
                                   f"The worker failed: {type(exc).__name__}: {exc}")
-
-    def _argv(self, out: Path, resume: bool) -> list[str]:
-        run = self.run_info
-        head = [sys.executable, "-m", "training_dashboard.training", run.task]
-        tail = ["--no-register", "--run-id", str(run.id)]
-        if resume:
-            return [*head, "--resume", str(out), *tail]
-        return [*head, "--data", run.export_path, "--name", run.name, *cli_flags(run.config), "--output", str(out),
-                "--base-model", self.settings.base_model, *tail]
 
     def _execute(self) -> None:
         run, out = self.run_info, Path(self.run_info.output_dir)
         if run.resume and (out / "training_report.json").is_file():
             self.note("training had finished before the worker stopped; registering the adapter")
-            self._complete()
+            self.backend.complete()
             return
         info_file = Path(run.export_path) / "td_export.json"
         try:
             sample_count = int(json.loads(info_file.read_text(encoding="utf-8"))["sample_count"])
         except (OSError, ValueError, KeyError, TypeError):
-            self._settle("failed", f"The dataset export {run.export_path} is missing or unreadable (was the dataset "
-                                   "deleted?). Start a new run from the dataset.")
+            self.child.settle("failed", f"The dataset export {run.export_path} is missing or unreadable (was the "
+                                        "dataset deleted?). Start a new run from the dataset.")
             return
         checkpoint = latest_checkpoint_step(out) if run.resume else None
         if checkpoint is None:
@@ -274,82 +479,9 @@ class RunExecution(threading.Thread):
         else:
             trim_metrics_file(out / "metrics.jsonl", checkpoint)
             self.note(f"resumed from step {checkpoint}")
-        argv = self._argv(out, checkpoint is not None)
+        argv = child_argv(run.id, run.task, run.name, run.config, run.export_path, out, self.settings.base_model,
+                          checkpoint is not None)
         self.note("$ " + " ".join(argv[1:]))
-        env = {**os.environ, "TD_DATA_DIR": str(self.data_dir), "TD_BASE_MODEL": self.settings.base_model,
-               "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1", "TD_PARENT_PID": str(os.getpid())}
+        env = child_env(self.data_dir, self.settings.base_model)
         run_worker.start_attempt(self.db, run.id, planned_steps(sample_count, run.config), checkpoint, 0)
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                      cwd=Path(training_dashboard.__file__).resolve().parents[1])
-        run_worker.set_child(self.db, run.id, self._proc.pid)
-        if self._interrupt.is_set():
-            self._proc.send_signal(signal.SIGTERM)
-        cancelled = self._watch(self._proc, MetricsTail(out / "metrics.jsonl"))
-        self._outcome(self._proc.returncode, cancelled)
-
-    def _watch(self, proc: subprocess.Popen[bytes], metrics: MetricsTail) -> bool:
-        reader = threading.Thread(target=self._copy_output, args=(proc,), daemon=True)
-        reader.start()
-        cancelled, last_beat, pending = False, 0.0, []
-        while True:
-            finished = proc.poll() is not None
-            pending += metrics.read()
-            try:
-                if pending or time.monotonic() - last_beat > 2.0:
-                    wants_cancel = run_worker.report_progress(self.db, self.run_info.id, pending)
-                    pending, last_beat = [], time.monotonic()
-                else:
-                    wants_cancel = run_worker.cancel_requested(self.db, self.run_info.id)
-            except OperationalError:  # e.g. the database is busy: keep the records for the next round
-                log.warning("run %s: could not store progress this round", self.run_info.id, exc_info=True)
-                wants_cancel = False
-            if wants_cancel and not cancelled and not finished:
-                cancelled = True
-                self.note("cancel requested: stopping after the current step")
-                proc.send_signal(signal.SIGTERM)
-            if finished:
-                break
-            time.sleep(POLL_S)
-        proc.wait()
-        reader.join(timeout=10)
-        run_worker.report_progress(self.db, self.run_info.id, pending + metrics.read())
-        return cancelled
-
-    def _copy_output(self, proc: subprocess.Popen[bytes]) -> None:
-        path = log_path(self.data_dir, self.run_info.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert proc.stdout is not None
-        with path.open("ab") as fh:
-            for line in iter(proc.stdout.readline, b""):
-                fh.write(line.replace(b"\r", b"\n"))
-                fh.flush()
-
-    def _outcome(self, code: int, cancelled: bool) -> None:
-        if code == 0:
-            self._complete()
-        elif cancelled:
-            self._settle("cancelled", None, "cancelled; the checkpoint is kept: resume to continue")
-        elif self._interrupt.is_set():
-            self._settle("queued", None, "the worker is stopping; the run continues from its checkpoint at the next "
-                                         "start")
-        elif code == EXIT_STOPPED:
-            self._settle("cancelled", "The training process was stopped by a signal; its checkpoint is kept: "
-                                      "resume to continue.")
-        else:
-            how = f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() \
-                else f"exited with status {code}"
-            tail = last_lines(self.data_dir, self.run_info.id, 15)
-            self._settle("failed", f"The training process {how}. Resume continues from the last checkpoint. "
-                                   f"Last log lines:\n{tail}")
-
-    def _settle(self, status: str, error: str | None, message: str | None = None) -> None:
-        self.note(message or f"{status}: {error}")
-        run_worker.finish_run(self.db, self.run_info.id, status, error)
-
-    def _complete(self) -> None:
-        try:
-            adapter_id = run_worker.complete_run(self.db, self.run_info.id, self.settings.resolved_adapter_roots)
-        except ServiceError as exc:
-            self._settle("failed", f"Training finished but the adapter could not be registered: {exc.message}")
-            return
-        self.note(f"completed; registered adapter {adapter_id} (inactive: activate it on the Adapters tab)")
+        self.child.run(argv, env)

@@ -261,5 +261,6 @@ def delete_run(db: Database, run_id: int, log_path: Path) -> None:
 
     row = db.write(run)
     log_path.unlink(missing_ok=True)
+    shutil.rmtree(log_path.parent / f"run-{run_id}", ignore_errors=True)  # checkpoints workers uploaded
     if row.adapter_id is None and row.output_dir and Path(row.output_dir).name.startswith(f"run-{run_id}-"):
         shutil.rmtree(row.output_dir, ignore_errors=True)
