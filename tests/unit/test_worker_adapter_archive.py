@@ -75,18 +75,18 @@ def _dir(name: str) -> tuple[tarfile.TarInfo, None]:
 
 
 BAD = {
-    "absolute path": ([_file("/tmp/adapter_config.json"), _file("adapter_model.safetensors")], "unexpected member"),
-    "parent path": ([_file("../adapter_config.json"), _file("adapter_model.safetensors")], "unexpected member"),
+    "absolute path": ([_file("/tmp/adapter_config.json"), _file("adapter_model.safetensors")], "absolute paths"),
+    "parent path": ([_file("../adapter_config.json"), _file("adapter_model.safetensors")], "absolute paths and '..'"),
     "nested path": ([_file("x/adapter_config.json"), _file("adapter_model.safetensors")], "unexpected member"),
     "symlink": ([_link("adapter_config.json", tarfile.SYMTYPE), _file("adapter_model.safetensors")],
-                "unexpected member"),
+                "no links or devices"),
     "hard link": ([_file("adapter_model.safetensors"), _link("adapter_config.json", tarfile.LNKTYPE)],
-                  "unexpected member"),
-    "directory": ([_dir("adapter_config.json"), _file("adapter_model.safetensors")], "unexpected member"),
+                  "no links or devices"),
+    "directory": ([_dir("adapter_config.json"), _file("adapter_model.safetensors")], "lacks adapter_config.json"),
     "extra file": ([_file("adapter_config.json"), _file("adapter_model.safetensors"), _file("README.md")],
-                   "unexpected member 'README.md'"),
-    "duplicate": ([_file("adapter_config.json"), _file("adapter_config.json"), _file("adapter_model.safetensors")],
-                  "unexpected member"),
+                   "more than 2 entries"),
+    "other file": ([_file("adapter_config.json"), _file("README.md")], r"unexpected member\(s\) \['README.md'\]"),
+    "duplicate": ([_file("adapter_config.json"), _file("adapter_config.json")], "unexpected member"),
     "missing weights": ([_file("adapter_config.json")], "lacks adapter_model.safetensors"),
 }
 
@@ -104,6 +104,6 @@ def test_a_worker_refuses_anything_but_the_adapter_files(case: str, tmp_path: Pa
 def test_a_worker_refuses_what_is_not_a_tar(tmp_path: Path) -> None:
     target = tmp_path / "adapter-cache" / "1-abcdef0123456789"
     for junk in (b"", b"not a tar at all" * 100):
-        with pytest.raises(AdapterError, match="not a readable tar"):
+        with pytest.raises(AdapterError, match="not a readable tar|empty archive"):
             extract_adapter(junk, target)
     assert list(target.parent.iterdir()) == []

@@ -15,12 +15,12 @@ import logging
 import os
 import re
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from training_dashboard.engine.adapter_check import CONFIG_FILE, WEIGHTS_FILE
+from training_dashboard.engine.archives import UnsafeArchive, extract
 from training_dashboard.engine.worker import generate_waves, load_error, load_runtime
 from training_dashboard.services.jobs import clip_name
 from training_dashboard.worker.api import ApiRefused, ApiUnavailable
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 ADAPTER_CACHE = "adapter-cache"
 ADAPTER_FILES = (CONFIG_FILE, WEIGHTS_FILE)
-MAX_ADAPTER_FILE_BYTES = 16 * 1024**3
+MAX_ADAPTER_BYTES = 16 * 1024**3
 MAX_ERROR_CHARS = 4000
 DROP = (404, 409)  # the job is gone, finished, or held by another attempt: nothing to report
 _KEY = re.compile(r"^[0-9a-f]{8,64}$")
@@ -182,29 +182,26 @@ def fetch_adapter(ctx: WorkerContext, ref: dict[str, Any]) -> Path:
 def extract_adapter(archive: bytes, target: Path) -> None:
     """Unpack an adapter archive into ``target`` (atomically): exactly the adapter's regular files.
 
+    Unpacked by :func:`training_dashboard.engine.archives.extract` (no paths outside, no links, a size
+    limit), then checked to hold the adapter's files and nothing else.
+
     Raises:
-        AdapterError: not a tar, unexpected members (paths, links, other files), a file too large or missing.
+        AdapterError: not a tar, unsafe or unexpected members, too large, or a file missing.
     """
     from training_dashboard.engine.runtime import AdapterError
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        seen: set[str] = set()
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-            for member in tar:
-                if member.name not in ADAPTER_FILES or member.name in seen or not member.isfile():
-                    raise AdapterError(f"Adapter archive holds an unexpected member {member.name[:200]!r} "
-                                       f"(only the regular files {', '.join(ADAPTER_FILES)} are accepted)")
-                if member.size > MAX_ADAPTER_FILE_BYTES:
-                    raise AdapterError(f"Adapter archive member {member.name} is {member.size} bytes "
-                                       f"(at most {MAX_ADAPTER_FILE_BYTES})")
-                source = tar.extractfile(member)
-                assert source is not None
-                with open(tmp / member.name, "wb") as out:
-                    shutil.copyfileobj(source, out)
-                seen.add(member.name)
-        missing = [name for name in ADAPTER_FILES if name not in seen]
+        try:
+            written = extract(io.BytesIO(archive), tmp, max_bytes=MAX_ADAPTER_BYTES, max_members=len(ADAPTER_FILES))
+        except UnsafeArchive as exc:
+            raise AdapterError(f"Adapter archive refused: {exc}") from exc
+        unexpected = sorted(set(written) - set(ADAPTER_FILES))
+        if unexpected or len(written) != len(set(written)):
+            raise AdapterError(f"Adapter archive holds unexpected member(s) {unexpected or written} (only the "
+                               f"regular files {', '.join(ADAPTER_FILES)} are accepted)")
+        missing = [name for name in ADAPTER_FILES if name not in written]
         if missing:
             raise AdapterError(f"Adapter archive lacks {', '.join(missing)}")
         try:
@@ -212,8 +209,6 @@ def extract_adapter(archive: bytes, target: Path) -> None:
         except OSError:
             if not target.is_dir():  # else another download of the same key won the race: use it
                 raise
-    except tarfile.TarError as exc:
-        raise AdapterError(f"Adapter archive is not a readable tar file: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
