@@ -20,7 +20,7 @@ import pytest
 from tests.hardening.server import ApiServer
 from tests.scale.conftest import WorkerProcess, broker_env
 from training_dashboard.engine.tiny import tiny_model_dir
-from training_dashboard.services import worker_jobs
+from training_dashboard.services import adapter_archive
 from training_dashboard.worker.celery_app import make_celery
 
 LEASE_S = 4.0
@@ -170,7 +170,7 @@ def test_twelve_jobs_spread_over_two_workers(cluster: Cluster, tiny_model: Path)
     lora = {first_clip(j) for j in jobs[8:]}
     # Same seed, whichever worker ran it: one clip; the adapter (fetched by the worker) changes it.
     assert len(base) == 1 and len(lora) == 1 and base != lora
-    cached = f"{adapter.json()['id']}-{worker_jobs.adapter_key(directory)}"
+    cached = f"{adapter.json()['id']}-{adapter_archive.adapter_key(directory)}"
     for worker in cluster.workers:
         cache = worker.dir / "adapter-cache"
         entries = sorted(p.name for p in cache.iterdir()) if cache.exists() else []

@@ -15,7 +15,7 @@ from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
 from training_dashboard.engine.runtime import AdapterError
-from training_dashboard.services import adapters, worker_jobs
+from training_dashboard.services import adapter_archive, adapters
 from training_dashboard.worker.generation import extract_adapter
 
 
@@ -49,9 +49,9 @@ def _file(name: str, data: bytes = b"{}") -> tuple[tarfile.TarInfo, bytes]:
 
 def test_the_app_archive_unpacks_to_the_same_files(registered, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, adapter_id, directory = registered
-    archive, key = worker_jobs.adapter_archive(db, adapter_id)
+    archive, key = adapter_archive.adapter_archive(db, adapter_id)
     try:
-        assert key == worker_jobs.adapter_key(directory)
+        assert key == adapter_archive.adapter_key(directory)
         target = tmp_path / "worker" / "adapter-cache" / f"{adapter_id}-{key}"
         extract_adapter(archive.read_bytes(), target)
     finally:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep, WorkerDep
 from training_dashboard.schemas import MAX_ID, MAX_SEED
-from training_dashboard.services import worker_jobs
+from training_dashboard.services import adapter_archive, worker_jobs
 from training_dashboard.services.paths import os_error_reason
 
 router = APIRouter(prefix="/worker", tags=["worker"])
@@ -97,6 +97,6 @@ def cancelled_job(body: schemas.WorkerJobAttempt, db: DbDep, settings: SettingsD
             responses={200: {"content": {"application/x-tar": {}}}})
 def read_adapter_archive(db: DbDep, _: WorkerDep, adapter_id: int = Path(ge=1, le=MAX_ID)) -> FileResponse:
     """A tar of the adapter's config and weights; ``X-TD-Adapter-Key`` changes when they are re-saved."""
-    path, key = worker_jobs.adapter_archive(db, adapter_id)
+    path, key = adapter_archive.adapter_archive(db, adapter_id)
     return FileResponse(path, media_type="application/x-tar", filename=f"adapter-{adapter_id}.tar",
                         headers={"X-TD-Adapter-Key": key}, background=BackgroundTask(path.unlink, missing_ok=True))

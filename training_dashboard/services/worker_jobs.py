@@ -10,14 +10,10 @@ was cancelled). Clip ``index`` of job J is stored at one path, ``audio/job-J/{in
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
 import shutil
-import stat
-import tarfile
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +26,7 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, GenerationJob, Prompt, utcnow
 from training_dashboard.schemas import MAX_SEED
 from training_dashboard.services import jobs
+from training_dashboard.services.adapter_archive import adapter_key
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
 from training_dashboard.services.jobs import TERMINAL, clip_name, job_seeds
 
@@ -37,7 +34,6 @@ log = logging.getLogger(__name__)
 
 MAX_CLIP_BYTES = 64 * 1024**2  # a 30 s clip is ~2 MB as 16-bit mono; float32 stereo 48 kHz ~12 MB
 MAX_SAMPLE_RATE = 384_000
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # what PEFT needs to load a LoRA
 UPLOAD_PREFIX = ".upload-"
 
 
@@ -227,51 +223,6 @@ def finish_job(db: Database, settings: Settings, job_id: int, attempt: int, stat
     return status
 
 
-def adapter_archive(db: Database, adapter_id: int) -> tuple[Path, str]:
-    """A tar of the files an adapter needs, in a temporary file the caller deletes, and its key.
-
-    Inactive adapters too (evaluations generate with candidates before activation).
-
-    Raises:
-        NotFound: unknown adapter.
-        Conflict: its files are missing or unreadable on the app.
-    """
-    with db.session() as session:
-        adapter = session.get(Adapter, adapter_id)
-        if adapter is None:
-            raise NotFound(f"Adapter {adapter_id} not found")
-        directory, label = Path(adapter.path), f"Adapter '{adapter.name}' {adapter.version}"
-    fd, tmp = tempfile.mkstemp(prefix="td-adapter-", suffix=".tar")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w") as tar:
-            for name in ADAPTER_FILES:
-                try:
-                    with open(directory / name, "rb") as fh:
-                        info = os.fstat(fh.fileno())
-                        if not stat.S_ISREG(info.st_mode):
-                            raise Conflict(f"{label}: {name} in {directory} is not a regular file")
-                        member = tarfile.TarInfo(name)
-                        member.size, member.mode, member.mtime = info.st_size, 0o644, int(info.st_mtime)
-                        tar.addfile(member, fh)
-                        digest.update(_stat_token(name, info))
-                except OSError as exc:
-                    raise Conflict(f"{label}: {name} cannot be read on the app ({directory}): "
-                                   f"{exc.strerror or exc}") from exc
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return Path(tmp), digest.hexdigest()[:32]
-
-
-def adapter_key(directory: Path) -> str:
-    """The key :func:`adapter_archive` sends for ``directory`` (changes when its files are re-saved)."""
-    digest = hashlib.sha256()
-    for name in ADAPTER_FILES:
-        digest.update(_stat_token(name, os.stat(directory / name)))
-    return digest.hexdigest()[:32]
-
-
 def read_wav(path: Path) -> tuple[int, int]:
     """Decode a WAV file fully. Returns ``(frames, sample_rate)``.
 
@@ -343,10 +294,6 @@ def _adapter_key_or_none(directory: Path) -> str | None:
         return adapter_key(directory)
     except OSError:
         return None  # the archive download then says what is wrong
-
-
-def _stat_token(name: str, info: os.stat_result) -> bytes:
-    return f"{name}:{info.st_size}:{info.st_mtime_ns};".encode()
 
 
 def _clip_paths(db: Database, job_id: int) -> list[str]:
