@@ -328,5 +328,8 @@ async def test_adapter_archive_carries_the_files_and_a_key_that_follows_them(cli
     weights.unlink()
     r = await client.get(f"/worker/adapters/{adapter['id']}/archive", headers=AUTH)
     assert r.status_code == 409 and "adapter_model.safetensors cannot be read" in r.json()["detail"]
+    os.mkfifo(weights)  # not a regular file: refused without opening it (opening a FIFO blocks)
+    r = await client.get(f"/worker/adapters/{adapter['id']}/archive", headers=AUTH)
+    assert r.status_code == 409 and "is not a regular file" in r.json()["detail"]
     other = await _job(client, adapter_id=None)
     assert (await _claim(client, other))["adapter"] is None

@@ -40,10 +40,10 @@ def adapter_archive(db: Database, adapter_id: int) -> tuple[Path, str]:
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w") as tar:
             for name in ADAPTER_FILES:
                 try:
+                    if not stat.S_ISREG(os.stat(directory / name).st_mode):  # never open a FIFO (it would block)
+                        raise Conflict(f"{label}: {name} in {directory} is not a regular file")
                     with open(directory / name, "rb") as fh:
                         info = os.fstat(fh.fileno())
-                        if not stat.S_ISREG(info.st_mode):
-                            raise Conflict(f"{label}: {name} in {directory} is not a regular file")
                         member = tarfile.TarInfo(name)
                         member.size, member.mode, member.mtime = info.st_size, 0o644, int(info.st_mtime)
                         tar.addfile(member, fh)
