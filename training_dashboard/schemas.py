@@ -138,6 +138,8 @@ class JobPublic(Model):
     created_at: UTCDateTime
     started_at: UTCDateTime | None
     finished_at: UTCDateTime | None
+    attempts: int = 0  # scale-out: how many times a worker claimed it
+    worker_name: str | None = None  # scale-out: the worker that holds (or last held) it
 
 
 # --- audio ----------------------------------------------------------------------------
@@ -914,3 +916,71 @@ class WorkerInfo(Model):
     error: str | None
     current: str | None
     last_seen_s: float
+
+
+# --- scale-out: the worker endpoints for generation jobs (/api/worker/jobs/*) ------------
+
+Attempt = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+MAX_WORKER_ERROR_CHARS = 4000
+
+
+class WorkerJobClaim(Model):
+    """The claim's body: ``{}`` (the worker's name comes from the X-TD-Worker header)."""
+
+
+class WorkerAdapterRef(Model):
+    """The adapter a claimed job generates with; ``key`` changes whenever its files are re-saved."""
+
+    id: int
+    base_model: str
+    key: str | None
+
+
+class WorkerJobClaimed(Model):
+    """Everything a worker needs to run a job; every later call carries ``attempt``."""
+
+    attempt: int
+    job_id: int
+    prompt_text: str
+    prompt_attributes: dict[str, Any]
+    num_samples: int
+    params: dict[str, Any]
+    seeds: list[int]
+    base_model: str
+    adapter: WorkerAdapterRef | None
+
+
+class WorkerJobProgress(Model):
+    attempt: Attempt
+    progress: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class WorkerJobCancel(Model):
+    """``cancel``: the user asked to stop; the worker reports ``/cancelled`` and drops its clips."""
+
+    cancel: bool
+
+
+class WorkerJobAttempt(Model):
+    attempt: Attempt
+
+
+class WorkerJobFail(Model):
+    attempt: Attempt
+    error: Annotated[CleanStr, StringConstraints(min_length=1, max_length=MAX_WORKER_ERROR_CHARS)]
+
+
+class WorkerClip(Model):
+    """A stored clip as the app measured it."""
+
+    file_path: str
+    duration: float
+    sample_rate: int
+
+
+class WorkerJobCompleted(Model):
+    audio_ids: list[int]
+
+
+class WorkerJobFinished(Model):
+    status: JobStatus

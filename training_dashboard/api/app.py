@@ -22,6 +22,7 @@ from training_dashboard.api import worker_runs as worker_runs_api
 from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
 from training_dashboard.api.evaluations import router as evaluations_router
 from training_dashboard.api.leaderboard import router as leaderboard_router
+from training_dashboard.api.worker_jobs import router as worker_jobs_router
 from training_dashboard.api.worker_registry import router as worker_registry_router
 from training_dashboard.config import VERSION, Settings, get_settings
 from training_dashboard.db import Database
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.include_router(runs_api.router, prefix=PREFIX)
     app.include_router(worker_runs_api.router, prefix=PREFIX)
     app.include_router(worker_registry_router, prefix=PREFIX)
+    app.include_router(worker_jobs_router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
     if settings.api_token:

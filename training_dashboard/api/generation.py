@@ -17,6 +17,7 @@ def _public(db, job_id: int) -> schemas.JobPublic:  # type: ignore[no-untyped-de
         id=job.id, prompt_id=job.prompt_id, adapter_id=job.adapter_id, status=job.status, progress=job.progress,
         audio_ids=audio_ids, error=job.error, num_samples=job.num_samples, params=job.params,
         created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        attempts=job.attempts, worker_name=job.worker_name,
     )
 
 

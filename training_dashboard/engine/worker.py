@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,11 @@ from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
 from training_dashboard.engine.training_runner import TrainingRunner
-from training_dashboard.schemas import MAX_SEED, ModelStatus
+from training_dashboard.schemas import ModelStatus
 from training_dashboard.services import jobs
+from training_dashboard.services.jobs import clip_name, job_seeds
+
+__all__ = ["Engine", "generate_waves", "job_seeds", "load_error", "load_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +99,16 @@ class Engine:
                 return self._state == "ready"
             self._state = "loading"
         try:
-            from training_dashboard.engine.loader import ModelLoadError, load_base_model
-            from training_dashboard.engine.runtime import MusicGenRuntime
-
-            base = load_base_model(self.settings.base_model, self.settings.resolved_data_dir)
-            runtime = MusicGenRuntime(base, max_adapters=self.max_adapters)
+            runtime = load_runtime(self.settings, self.max_adapters)
         except Exception as exc:  # noqa: BLE001 - reported through status() and failed jobs
-            message = str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
+            message = load_error(exc)
             log.error("base model %s failed to load: %s", self.settings.base_model, message)
             with self._lock:
                 self._state, self._error = "failed", message
             return False
         with self._lock:
-            self._runtime, self._state, self._device, self._error = runtime, "ready", base.device, None
-        log.info("base model %s ready on %s", self.settings.base_model, base.device)
+            self._runtime, self._state, self._device, self._error = runtime, "ready", runtime.base.device, None
+        log.info("base model %s ready on %s", self.settings.base_model, runtime.base.device)
         return True
 
     def process_next_job(self) -> bool:
@@ -145,35 +144,15 @@ class Engine:
 
     def _generate(self, job: jobs.ClaimedJob, job_dir: Path) -> list[jobs.GeneratedSample]:
         from training_dashboard.engine.audio import write_wav
-        from training_dashboard.engine.prompting import conditioning_text
-        from training_dashboard.engine.runtime import AdapterError, Cancelled, SamplingParams
 
-        runtime = self._runtime
-        if job.adapter_path is not None:
-            if job.adapter_base_model is not None and job.adapter_base_model != self.settings.base_model:
-                raise AdapterError(
-                    f"This adapter was trained for base model {job.adapter_base_model!r}, but this server runs "
-                    f"{self.settings.base_model!r}")
-            runtime.check_adapter(job.adapter_path)  # refuse before any decoding work
-        params = SamplingParams.from_job(job.params)
         seeds = job_seeds(job.params.get("seed"), job.num_samples)
-        last = [0.0]
-
-        def on_step(step: int, total: int) -> None:
-            # ~20 progress writes per job; each also tells us whether to cancel.
-            fraction = 0.95 * step / total  # the rest is decoding the audio and writing files
-            if fraction - last[0] >= 0.05 or step == 1:
-                last[0] = fraction
-                if not jobs.set_progress(self.db, job.id, fraction):
-                    raise Cancelled()
-
-        with runtime.using(job.adapter_path):
-            waves = runtime.generate(conditioning_text(job.prompt_text, job.prompt_attributes), seeds, params,
-                                     on_step=on_step)
-        rate = runtime.base.sample_rate
+        waves = generate_waves(
+            self._runtime, self.settings.base_model, job.prompt_text, job.prompt_attributes, job.params, seeds,
+            job.adapter_path, job.adapter_base_model, lambda fraction: jobs.set_progress(self.db, job.id, fraction))
+        rate = self._runtime.base.sample_rate
         samples = []
         for index, (seed, wave) in enumerate(zip(seeds, waves, strict=True)):
-            path = job_dir / f"{index}-seed{seed}.wav"
+            path = job_dir / clip_name(index, seed)
             write_wav(path, wave, rate)
             rel = path.relative_to(self.settings.resolved_data_dir).as_posix()
             recorded = {**job.params, "seed": seed, "base_model": self.settings.base_model}
@@ -182,14 +161,70 @@ class Engine:
         return samples
 
 
-def job_seeds(seed: int | None, count: int) -> list[int]:
-    """Per-sample seeds: ``seed, seed+1, ...`` (wrapping at 2**32), random when ``seed`` is None.
+def load_runtime(settings: Settings, max_adapters: int = 4) -> Any:
+    """Load ``settings.base_model`` and wrap it in a :class:`~training_dashboard.engine.runtime.MusicGenRuntime`.
 
-    Generating again with a sample's recorded seed (and the same adapter and parameters)
-    reproduces that sample.
+    Raises:
+        Exception: whatever loading raised; :func:`load_error` words it for users.
     """
-    start = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
-    return [(start + i) % (MAX_SEED + 1) for i in range(count)]
+    from training_dashboard.engine.loader import load_base_model
+    from training_dashboard.engine.runtime import MusicGenRuntime
+
+    base = load_base_model(settings.base_model, settings.resolved_data_dir)
+    return MusicGenRuntime(base, max_adapters=max_adapters)
+
+
+def load_error(exc: Exception) -> str:
+    """The message shown for a base model that failed to load."""
+    from training_dashboard.engine.loader import ModelLoadError
+
+    return str(exc) if isinstance(exc, ModelLoadError) else f"{type(exc).__name__}: {exc}"
+
+
+def generate_waves(runtime: Any, base_model: str, prompt_text: str, prompt_attributes: dict[str, Any],
+                   params: dict[str, Any], seeds: list[int], adapter_path: str | Path | None,
+                   adapter_base_model: str | None, progress: Callable[[float], bool]) -> Any:
+    """Generate one job's clips (one per seed) on ``runtime``: the one implementation both workers use.
+
+    Args:
+        runtime: the loaded MusicGenRuntime.
+        base_model: the base model this worker runs (TD_BASE_MODEL).
+        prompt_text, prompt_attributes: the prompt.
+        params: the job's sampling parameters.
+        seeds: one seed per clip.
+        adapter_path, adapter_base_model: the LoRA adapter directory and the base model it was trained for
+            (None: the bare base model).
+        progress: called with the fraction done (0..0.95, about 20 times); returns False to cancel.
+
+    Returns:
+        float32 array (len(seeds), samples).
+
+    Raises:
+        AdapterError: the adapter cannot be used with this base model.
+        Cancelled: ``progress`` returned False.
+    """
+    from training_dashboard.engine.prompting import conditioning_text
+    from training_dashboard.engine.runtime import AdapterError, Cancelled, SamplingParams
+
+    if adapter_path is not None:
+        if adapter_base_model is not None and adapter_base_model != base_model:
+            raise AdapterError(
+                f"This adapter was trained for base model {adapter_base_model!r}, but this server runs "
+                f"{base_model!r}")
+        runtime.check_adapter(adapter_path)  # refuse before any decoding work
+    sampling = SamplingParams.from_job(params)
+    last = [0.0]
+
+    def on_step(step: int, total: int) -> None:
+        # ~20 progress writes per job; each also tells us whether to cancel.
+        fraction = 0.95 * step / total  # the rest is decoding the audio and writing files
+        if fraction - last[0] >= 0.05 or step == 1:
+            last[0] = fraction
+            if not progress(fraction):
+                raise Cancelled()
+
+    with runtime.using(adapter_path):
+        return runtime.generate(conditioning_text(prompt_text, prompt_attributes), seeds, sampling, on_step=on_step)
 
 
 def main(argv: list[str] | None = None) -> int:

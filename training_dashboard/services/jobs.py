@@ -8,6 +8,7 @@ cancel) and finishes with :func:`complete_job`, :func:`fail_job` or :func:`mark_
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlmodel import Session
 
 from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, GenerationJob, Prompt, utcnow
+from training_dashboard.schemas import MAX_SEED
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -176,20 +178,40 @@ def complete_job(db: Database, job_id: int, samples: list[GeneratedSample]) -> l
         job = session.get(GenerationJob, job_id)
         if job is None:
             raise NotFound(f"Job {job_id} not found")
-        rows = [
-            AudioSample(
-                prompt_id=job.prompt_id, job_id=job_id, adapter_id=job.adapter_id, seed=s.seed,
-                duration=s.duration, sample_rate=s.sample_rate, file_path=s.file_path, params=s.params,
-            )
-            for s in samples
-        ]
-        session.add_all(rows)
-        now = utcnow()
-        job.status, job.progress, job.finished_at, job.updated_at = "completed", 1.0, now, now
-        session.flush()
-        return [r.id or 0 for r in rows]
+        return complete_in_session(session, job, samples)
 
     return db.write(run)
+
+
+def complete_in_session(session: Session, job: GenerationJob, samples: list[GeneratedSample]) -> list[int]:
+    """Add the clips' rows and mark ``job`` completed inside the caller's transaction."""
+    rows = [
+        AudioSample(
+            prompt_id=job.prompt_id, job_id=job.id, adapter_id=job.adapter_id, seed=s.seed,
+            duration=s.duration, sample_rate=s.sample_rate, file_path=s.file_path, params=s.params,
+        )
+        for s in samples
+    ]
+    session.add_all(rows)
+    now = utcnow()
+    job.status, job.progress, job.finished_at, job.updated_at = "completed", 1.0, now, now
+    session.flush()
+    return [r.id or 0 for r in rows]
+
+
+def job_seeds(seed: int | None, count: int) -> list[int]:
+    """Per-sample seeds: ``seed, seed+1, ...`` (wrapping at 2**32), random when ``seed`` is None.
+
+    Generating again with a sample's recorded seed (and the same adapter and parameters)
+    reproduces that sample.
+    """
+    start = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
+    return [(start + i) % (MAX_SEED + 1) for i in range(count)]
+
+
+def clip_name(index: int, seed: int) -> str:
+    """The file name of clip ``index`` of a job (under ``audio/job-<id>/``), one per index and seed."""
+    return f"{index}-seed{seed}.wav"
 
 
 def fail_job(db: Database, job_id: int, error: str) -> None:
