@@ -1,15 +1,15 @@
 """The generation worker: claims queued jobs and runs them on one loaded model.
 
-By default it runs as a thread inside the app process (see :class:`Engine`);
-``python -m training_dashboard.engine.worker`` runs it as its own process against the
-same database and data dir (for example on a GPU box).
+It runs as a thread inside the app process (see :class:`Engine`) when no broker is configured.
+Other machines run ``python -m training_dashboard.worker`` (Celery) instead, sharing only the
+broker, the API and a token; :func:`generate_waves` is the generation both use.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
-from training_dashboard.db.migrate import upgrade
 from training_dashboard.engine.training_runner import TrainingRunner
 from training_dashboard.schemas import ModelStatus
 from training_dashboard.services import jobs
@@ -228,34 +227,14 @@ def generate_waves(runtime: Any, base_model: str, prompt_text: str, prompt_attri
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the worker as its own process (same TD_* settings as the app)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m training_dashboard.engine.worker",
-        description="Generation worker: serves the job queue of the database in TD_DATA_DIR / "
-                    "TD_DATABASE_URL with the model in TD_BASE_MODEL. Start the app with TD_WORKER=false "
-                    "so only this process generates.")
-    parser.add_argument("--once", action="store_true", help="process the queued jobs, then exit")
-    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between queue polls (0.5)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
-    settings.ensure_dirs()
-    db = Database(settings.db_url)
-    upgrade(db)  # the worker may start before the app on a fresh database
-    engine = Engine(settings, db, poll_interval=args.poll_interval)
-    if args.once:
-        jobs.recover_stuck_jobs(engine.db)
-        while engine.process_next_job():
-            pass
-        return 0 if engine.status().status != "failed" else 1
-    try:
-        engine.run_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.stop()
-    return 0
+    """The old database-sharing worker process, replaced by the Celery worker."""
+    print("python -m training_dashboard.engine.worker is gone: it shared the app's database and data dir and a "
+          "second one re-queued the first one's running job.\nThe app generates and trains by itself (nothing to "
+          "start); to use other machines, run the app with TD_BROKER_URL and TD_WORKER_TOKEN and start\n"
+          "  python -m training_dashboard.worker --queues generate,train\non each of them (README, \"Scale out\").",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
