@@ -143,7 +143,7 @@ async def test_claim_progress_upload_complete(client, db, settings):
 
 async def test_a_redelivered_job_gets_a_new_attempt_with_the_same_seeds(client, db, settings):
     job_id = await _job(client, num_samples=3)  # no seed: the first claim draws one and keeps it
-    dispatch.mark_dispatched(db, dispatch.Pending(dispatch.GENERATE, job_id))
+    assert dispatch.take_for_sending(db, dispatch.Pending(dispatch.GENERATE, job_id))
     first = await _claim(client, job_id)
     start = first["seeds"][0]
     assert first["seeds"] == [start, (start + 1) % 2**32, (start + 2) % 2**32]

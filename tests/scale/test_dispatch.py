@@ -4,15 +4,18 @@ a broker that is down leaves it queued (nothing lost) and it is sent when the br
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import redis
+from sqlalchemy import update
 
 from tests.hardening.server import free_port
 from training_dashboard import schemas
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
+from training_dashboard.db.models import GenerationJob, utcnow
 from training_dashboard.services import dispatch, jobs, prompts
 from training_dashboard.worker.dispatcher import Dispatcher
 
@@ -79,3 +82,46 @@ def test_a_cancelled_job_is_not_sent(app_db, broker_url: str) -> None:  # type: 
     finally:
         dispatcher.stop()
     assert queued_messages(broker_url, "generate") == []
+
+
+def test_two_app_processes_send_each_job_once(app_db, broker_url: str) -> None:  # type: ignore[no-untyped-def]
+    settings, db = app_db
+    prompt = prompts.create_prompt(db, schemas.PromptCreate(text="slow strings"))
+    ids = [jobs.enqueue_job(db, prompt.id or 0, None, 1, {}, "tiny").id for _ in range(20)]
+    configured = settings.model_copy(update={"broker_url": broker_url})
+    first, second = Dispatcher(configured, db), Dispatcher(configured, db)
+    import threading
+
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda d=d: counts.append(d.send_pending())) for d in (first, second)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        first.stop()
+        second.stop()
+    assert sum(counts) == 20
+    assert sorted(h["argsrepr"] for h in queued_messages(broker_url, "generate")) == sorted(f"[{i}]" for i in ids)
+
+
+def test_a_message_lost_by_the_broker_is_sent_again(app_db, broker_url: str) -> None:  # type: ignore[no-untyped-def]
+    settings, db = app_db
+    prompt = prompts.create_prompt(db, schemas.PromptCreate(text="lost and found"))
+    lost, waiting = (jobs.enqueue_job(db, prompt.id or 0, None, 1, {}, "tiny").id for _ in range(2))
+    dispatcher = Dispatcher(settings.model_copy(update={"broker_url": broker_url}), db)
+    try:
+        assert dispatcher.send_pending() == 2
+        long_ago = utcnow() - timedelta(hours=1)
+        db.write(lambda s: s.execute(update(GenerationJob).where(GenerationJob.id.in_([lost, waiting]))
+                                     .values(dispatched_at=long_ago)))
+        # Both messages still wait in the broker: nothing is sent again.
+        assert dispatcher.resend_lost() == 0
+        redis.Redis.from_url(broker_url).delete("generate")  # the broker lost them (a restart without persistence)
+        jobs.cancel_job(db, waiting or 0)
+        assert dispatcher.resend_lost() == 1
+        assert dispatcher.resend_lost() == 0  # stamped again: not before another while
+    finally:
+        dispatcher.stop()
+    assert [h["argsrepr"] for h in queued_messages(broker_url, "generate")] == [f"[{lost}]"]

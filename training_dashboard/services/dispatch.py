@@ -43,17 +43,37 @@ def pending(db: Database, limit: int = 200) -> list[Pending]:
     return [Pending(GENERATE, i) for i in job_ids] + [Pending(TRAIN, i) for i in run_ids]
 
 
-def mark_dispatched(db: Database, item: Pending) -> None:
-    """Stamp a sent job/run (sent first, stamped after: a crash in between sends it twice, and the
-    claim refuses the second delivery)."""
-    table = GenerationJob if item.kind == GENERATE else TrainingRun
-    now = utcnow()
+def _table(kind: str) -> type[GenerationJob] | type[TrainingRun]:
+    return GenerationJob if kind == GENERATE else TrainingRun
 
-    def run(session: Session) -> None:
-        session.execute(update(table).where(table.id == item.id, table.dispatched_at.is_(None))
-                        .values(dispatched_at=now))
 
-    db.write(run)
+def take_for_sending(db: Database, item: Pending, stamped_at: datetime | None = None) -> bool:
+    """Stamp ``item`` as sent, if nobody else did: with several app processes (several backend
+    workers), exactly one of them sends each job. ``stamped_at``: re-send one stamped then."""
+    table = _table(item.kind)
+    stamp = table.dispatched_at.is_(None) if stamped_at is None else table.dispatched_at == stamped_at
+
+    def run(session: Session) -> bool:
+        return bool(session.execute(update(table).where(table.id == item.id, table.status == "queued", stamp)
+                                    .values(dispatched_at=utcnow())).rowcount)
+
+    return db.write(run)
+
+
+def unmark(db: Database, item: Pending) -> None:
+    """The send failed (broker down): leave it to be sent again."""
+    table = _table(item.kind)
+    db.write(lambda session: session.execute(update(table).where(table.id == item.id).values(dispatched_at=None)))
+
+
+def waiting_since(db: Database, kind: str, older_than_s: float, limit: int = 200) -> list[tuple[Pending, datetime]]:
+    """Queued items sent more than ``older_than_s`` ago and never claimed (with their stamp)."""
+    table = _table(kind)
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with db.session() as session:
+        rows = session.execute(select(table.id, table.dispatched_at).where(
+            table.status == "queued", table.dispatched_at < cutoff).order_by(table.id).limit(limit)).all()
+    return [(Pending(kind, row[0]), row[1]) for row in rows]
 
 
 def expire_leases(db: Database, lease_s: float, data_dir: Path) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ ADAPTER_CACHE = "adapter-cache"
 ADAPTER_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 MAX_ADAPTER_BYTES = 16 * 1024**3
 MAX_ERROR_CHARS = 4000
+PROGRESS_EVERY_S = 0.5
 DROP = (404, 409)  # the job is gone, finished, or held by another attempt: nothing to report
 _KEY = re.compile(r"^[0-9a-f]{8,64}$")
 
@@ -104,7 +106,14 @@ def _run(ctx: WorkerContext, claim: dict[str, Any]) -> None:
         log.warning("job %s attempt %s failed: %s", job_id, attempt, message)
         _tell(ctx, f"{url}/fail", {"attempt": attempt, "error": _clean(message)})
 
+    last_report = [0.0]
+
     def progress(fraction: float) -> bool:
+        # At most every PROGRESS_EVERY_S (each report is a round trip the model waits for); also asks "cancel?".
+        now = time.monotonic()
+        if fraction < 1.0 and now - last_report[0] < PROGRESS_EVERY_S:
+            return True
+        last_report[0] = now
         answer = ctx.api.json("POST", f"{url}/progress", json={"attempt": attempt, "progress": round(fraction, 4)})
         return not answer.get("cancel", False)
 
