@@ -5,6 +5,7 @@ work through Celery. Prompt -> generate -> the clips play -> rate, as a user doe
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -77,6 +78,7 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
     audio.evaluate("el => { el.muted = true; return el.play(); }")
     page.wait_for_function("el => el.currentTime > 0 || el.ended", arg=handle)
 
+    _shot(page, "broker-studio")
     clip = page.get_by_test_id("clip-card").first
     clip.get_by_role("radio", name="5", exact=True).click()
     clip.get_by_test_id("submit-rating").click()
@@ -94,3 +96,11 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
     expect(row).to_have_count(1)
     expect(row.get_by_test_id("worker-name")).to_have_text("e2e-gen")
     expect(row.get_by_test_id("worker-status")).to_have_text("ready (tiny, cpu)")
+    _shot(page, "broker-runs")
+
+
+def _shot(page: Page, name: str) -> None:
+    """Screenshots to look at (``TD_E2E_SHOTS=/some/dir``); nothing otherwise."""
+    folder = os.environ.get("TD_E2E_SHOTS")
+    if folder:
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)

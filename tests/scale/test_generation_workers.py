@@ -222,3 +222,25 @@ def test_cancel_reaches_the_running_worker(cluster: Cluster) -> None:
     assert jobs[0]["status"] == "cancelled" and jobs[0]["audio_ids"] == [] and jobs[0]["progress"] < 1
     assert not (cluster.server.data_dir / "audio" / f"job-{long_job}").exists()
     assert_each_clip_once(cluster, jobs[1:])
+
+
+def test_an_evaluation_is_generated_by_the_workers(cluster: Cluster, tiny_model: Path) -> None:
+    """Blind evaluations queue their clips as jobs too (with an adapter not activated yet): the
+    workers generate both sides of every pair and the evaluation opens for voting."""
+    directory = make_tiny_adapter(cluster.server.data_dir / "adapters" / "candidate", tiny_model)
+    adapter = cluster.http.post("/adapters", json={"name": "candidate", "version": "1.0.0", "path": str(directory),
+                                                   "is_active": False})
+    assert adapter.status_code == 201, adapter.text
+    prompt_ids = [cluster.http.post("/prompts", json={"text": f"evaluation prompt {i}"}).json()["id"]
+                  for i in range(5)]
+    created = cluster.http.post("/evaluations", json={"candidate_id": adapter.json()["id"], "prompt_ids": prompt_ids,
+                                                      "duration": 0.5, "seed": 11})
+    assert created.status_code == 202, created.text
+    evaluation_id = created.json()["id"]
+    evaluation = cluster.wait("the evaluation's clips", lambda: (
+        e if (e := cluster.http.get(f"/evaluations/{evaluation_id}").json())["status"] != "generating" else None), 300)
+    assert evaluation["status"] == "voting", evaluation
+    assert evaluation["pairs_ready"] == evaluation["pairs_total"] == 5 and evaluation["pairs_failed"] == 0
+    jobs = cluster.http.get("/generate", params={"limit": 50}).json()["items"]
+    assert len(jobs) == 10 and {j["status"] for j in jobs} == {"completed"}
+    assert_each_clip_once(cluster, [cluster.job(j["id"]) for j in jobs])
