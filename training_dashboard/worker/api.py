@@ -60,8 +60,8 @@ class WorkerApi:
                 if response.status_code < 400:
                     return response
                 if response.status_code < 500 and response.status_code != 429:
-                    raise ApiRefused(response.status_code, _detail(response))
-                problem = f"HTTP {response.status_code}: {_detail(response)}"
+                    raise ApiRefused(response.status_code, detail(response))
+                problem = f"HTTP {response.status_code}: {detail(response)}"
             if time.monotonic() + delay > deadline:
                 raise ApiUnavailable(f"{method} {path}: the app did not answer for {self.patience_s:.0f} s "
                                      f"({problem})")
@@ -73,7 +73,8 @@ class WorkerApi:
         return self.request(method, path, **kwargs).json()
 
 
-def _detail(response: httpx.Response) -> str:
+def detail(response: httpx.Response) -> str:
+    """The ``detail`` of an error response (or the start of its body)."""
     try:
         body = response.json()
     except ValueError:

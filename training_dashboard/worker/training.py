@@ -35,6 +35,7 @@ from training_dashboard.engine.training_runner import (
     trim_metrics_file,
 )
 from training_dashboard.worker.api import ApiRefused, ApiUnavailable
+from training_dashboard.worker.api import detail as _detail
 from training_dashboard.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -317,10 +318,3 @@ def _pack_checkpoint(out: Path, step: int, dest: Path) -> None:
             info.size, info.mtime = len(data), int(time.time())
             tar.addfile(info, io.BytesIO(data))
 
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)[:500]
