@@ -13,7 +13,8 @@ from safetensors.numpy import load_file
 
 from tests.factories import make_clips
 from training_dashboard.engine import Engine
-from training_dashboard.engine.training_runner import TrainingRunner, latest_checkpoint_step
+from training_dashboard.engine.training_child import latest_checkpoint_step
+from training_dashboard.engine.training_runner import TrainingRunner
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 240

@@ -27,7 +27,7 @@ from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.models import TrainingRun, utcnow
 from training_dashboard.engine.archives import UnsafeArchive, extract
-from training_dashboard.engine.training_runner import STATE_FILE, planned_steps
+from training_dashboard.engine.training_child import STATE_FILE, planned_steps
 from training_dashboard.services import run_worker
 from training_dashboard.services.adapters import confine_path
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError
