@@ -11,16 +11,16 @@ import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep, WorkerDep
+from training_dashboard.api.uploads import receive_to_file, scratch_file
 from training_dashboard.schemas import MAX_ID, MAX_SEED
 from training_dashboard.services import adapter_archive, worker_jobs
-from training_dashboard.services.paths import os_error_reason
 
 router = APIRouter(prefix="/worker", tags=["worker"])
 IdPath = Path(ge=1, le=MAX_ID)  # job ids (one instance per parameter name)
@@ -49,25 +49,19 @@ async def upload_clip(request: Request, db: DbDep, settings: SettingsDep, _: Wor
                       ) -> schemas.WorkerClip:
     """Store clip ``index`` (a WAV body) at its one path; sending it again replaces it."""
     directory = await run_in_threadpool(worker_jobs.check_clip, db, settings, job_id, index, attempt, seed)
+    upload = scratch_file(lambda: _scratch_in(directory), f"clips in {directory}")
     try:
-        fd, name = tempfile.mkstemp(dir=directory, prefix=worker_jobs.UPLOAD_PREFIX, suffix=".part")
-    except OSError as exc:
-        raise HTTPException(507, f"The app cannot store clips in {directory}: {os_error_reason(exc)}") from exc
-    upload = FsPath(name)
-    try:
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > worker_jobs.MAX_CLIP_BYTES:
-                        raise HTTPException(413, f"A clip may be at most {worker_jobs.MAX_CLIP_BYTES} bytes")
-                    out.write(chunk)
-        except OSError as exc:
-            raise HTTPException(507, f"The app could not store the clip: {os_error_reason(exc)}") from exc
+        await receive_to_file(request, upload, worker_jobs.MAX_CLIP_BYTES,
+                              f"A clip may be at most {worker_jobs.MAX_CLIP_BYTES} bytes", "the clip")
         return await run_in_threadpool(worker_jobs.store_clip, db, settings, job_id, index, attempt, seed, upload)
     finally:
         upload.unlink(missing_ok=True)
+
+
+def _scratch_in(directory: FsPath) -> FsPath:
+    fd, name = tempfile.mkstemp(dir=directory, prefix=worker_jobs.UPLOAD_PREFIX, suffix=".part")
+    os.close(fd)
+    return FsPath(name)
 
 
 @router.post("/jobs/{job_id}/complete", response_model=schemas.WorkerJobCompleted)

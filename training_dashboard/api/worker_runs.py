@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep, WorkerDep
+from training_dashboard.api.uploads import receive_to_file, scratch_file
+from training_dashboard.config import Settings
 from training_dashboard.engine.archives import pack_file
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import worker_runs
@@ -61,15 +63,18 @@ def download_checkpoint(_worker: WorkerDep, db: DbDep, settings: SettingsDep, ru
                         headers={"X-TD-Checkpoint-Step": str(step)})
 
 
-async def _spool(request: Request, dest: FsPath, limit: int) -> FsPath:
-    size = 0
-    with dest.open("wb") as fh:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"Upload larger than {limit} bytes (TD_MAX_UPLOAD_BYTES)")
-            fh.write(chunk)
+async def _spool(request: Request, settings: Settings, run_id: int) -> FsPath:
+    """The upload body in a scratch file of the run (a tar; not empty)."""
+    dest = scratch_file(lambda: worker_runs.spool_path(settings, run_id), f"uploads of run {run_id}")
+    limit = settings.max_upload_bytes
+    try:
+        size = await receive_to_file(request, dest, limit, f"Upload larger than {limit} bytes (TD_MAX_UPLOAD_BYTES)",
+                                     "the upload")
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
     if size == 0:
+        dest.unlink(missing_ok=True)
         raise HTTPException(400, "Empty upload: send the tar archive as the request body")
     return dest
 
@@ -80,9 +85,8 @@ async def upload_checkpoint(request: Request, _worker: WorkerDep, db: DbDep, set
                             run_id: int = IdPath) -> schemas.WorkerRunCheckpoint:
     """Store a checkpoint tar (train_config.json, checkpoints/step-N, best/, metrics.jsonl) atomically."""
     await run_in_threadpool(worker_runs.check_lease, db, run_id, attempt)
-    spool = worker_runs.spool_path(settings, run_id)
+    spool = await _spool(request, settings, run_id)
     try:
-        await _spool(request, spool, settings.max_upload_bytes)
         kept = await run_in_threadpool(worker_runs.store_checkpoint, db, settings, run_id, attempt, step, spool)
     finally:
         spool.unlink(missing_ok=True)
@@ -101,9 +105,8 @@ async def upload_result(request: Request, _worker: WorkerDep, db: DbDep, setting
                         run_id: int = IdPath) -> schemas.WorkerRunResult:
     """The finished run directory as a tar (no checkpoints): unpacked into the run's output dir, adapter
     registered once. A second upload by the same attempt returns the same adapter."""
-    spool = worker_runs.spool_path(settings, run_id)
+    spool = await _spool(request, settings, run_id)
     try:
-        await _spool(request, spool, settings.max_upload_bytes)
         adapter_id = await run_in_threadpool(worker_runs.store_result, db, settings, run_id, attempt, spool)
     finally:
         spool.unlink(missing_ok=True)
