@@ -106,3 +106,23 @@ async def test_heartbeat_renews_only_the_leases_it_holds(bclient: httpx.AsyncCli
         assert kept.status == "processing" and kept.worker_name == "gpu-1"
         assert requeued.status == "queued" and requeued.dispatched_at is None and requeued.worker_name is None
     assert [p.id for p in dispatch.pending(db)] == [other]
+
+
+def test_first_heartbeats_racing_under_one_name_make_one_worker(broker_app) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    db, errors = broker_app.state.db, []
+
+    def send() -> None:
+        try:
+            dispatch.record_heartbeat(db, schemas.WorkerHeartbeat(**beat(name="twin")))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [w.name for w in dispatch.live_workers(db, 30)] == ["twin"]

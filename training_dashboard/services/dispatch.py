@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -140,7 +141,10 @@ def record_heartbeat(db: Database, beat: schemas.WorkerHeartbeat) -> None:
                 TrainingRun.id == run_id, TrainingRun.attempts == attempt, TrainingRun.status == "running")
                 .values(heartbeat_at=now))
 
-    db.write(run)
+    try:
+        db.write(run)
+    except IntegrityError:  # two processes under one name beat first at once: the row exists now
+        db.write(run)
 
 
 def live_workers(db: Database, lease_s: float) -> list[schemas.WorkerInfo]:
