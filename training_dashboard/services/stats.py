@@ -18,12 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import choix
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
-from scipy.stats import binomtest
 
 CONFIDENCE = 0.95
 # choix adds `alpha` to every transition rate of the LSR Markov chain. With strengths near
@@ -94,6 +90,8 @@ def proportion(successes: int, failures: int, confidence: float = CONFIDENCE) ->
     trials = successes + failures
     if trials == 0:
         return Proportion(successes, failures, None, None, None, None)
+    from scipy.stats import binomtest  # imported on first use: scipy and choix cost ~1 s of app start-up
+
     test = binomtest(successes, trials, 0.5, alternative="two-sided")
     interval = test.proportion_ci(confidence_level=confidence, method="wilson")
     return Proportion(successes, failures, successes / trials, float(interval.low), float(interval.high),
@@ -171,6 +169,8 @@ def _win_matrix(wins: ArrayLike) -> NDArray[np.float64]:
 
 def _fit(matrix: NDArray[np.float64], alpha: float, initial: NDArray[np.float64] | None = None,
          tol: float = 1e-8) -> NDArray[np.float64]:
+    import choix
+
     return choix.ilsr_pairwise_dense(matrix, alpha=alpha, initial_params=initial, max_iter=1000, tol=tol)
 
 
@@ -208,6 +208,8 @@ def _bradley_terry_cached(counts: tuple[tuple[int, ...], ...], rounds: int, seed
     connected = True
     if len(played):
         sub = matrix[np.ix_(played, played)]
+        from scipy.sparse.csgraph import connected_components
+
         n_comp, labels = connected_components(sub + sub.T > 0, directed=False)
         by_size = np.argsort(-np.bincount(labels), kind="stable")  # relabel: 0 = largest group
         component[played] = np.argsort(by_size)[labels]
@@ -237,6 +239,8 @@ def _bootstrap(matrix: NDArray[np.float64], theta: NDArray[np.float64], rounds: 
     """
     upper_i, upper_j = np.triu_indices(len(matrix), k=1)
     games = (matrix + matrix.T)[upper_i, upper_j].astype(np.int64)
+    from scipy.special import expit
+
     p_win = expit(theta[upper_i] - theta[upper_j])
     rng = np.random.default_rng(seed)
     fits = np.empty((rounds, len(matrix)))
