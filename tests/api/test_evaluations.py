@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tests.factories import make_clips, make_lora_dir, wav_bytes
 from training_dashboard.api.app import create_app
 from training_dashboard.db.models import EvaluationPair, EvaluationVote, GenerationJob, Preference
-from training_dashboard.services import evaluations, jobs, stats
+from training_dashboard.services import evaluation_votes, jobs, stats
 
 
 async def register(client, settings, name: str, active: bool = False, dataset_id: int | None = None) -> int:
@@ -200,11 +200,11 @@ async def test_a_baseline_adapter_holds_out_its_training_prompts_too(client, db,
 
 def test_side_assignment_is_exactly_balanced_and_independent_per_rater():
     for seed in (0, 7, 2**32 - 1):
-        a, b = evaluations.rater_sides(seed, 1, 200), evaluations.rater_sides(seed, 2, 200)
+        a, b = evaluation_votes.rater_sides(seed, 1, 200), evaluation_votes.rater_sides(seed, 2, 200)
         assert sum(a) == sum(b) == 100
-        assert a != b and a == evaluations.rater_sides(seed, 1, 200)
-        assert sorted(evaluations.rater_order(seed, 1, 200)) == list(range(200))
-    odd = evaluations.rater_sides(5, 1, 7)
+        assert a != b and a == evaluation_votes.rater_sides(seed, 1, 200)
+        assert sorted(evaluation_votes.rater_order(seed, 1, 200)) == list(range(200))
+    odd = evaluation_votes.rater_sides(5, 1, 7)
     assert sum(odd) in (3, 4) and len(odd) == 7
 
 

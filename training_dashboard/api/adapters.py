@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import adapters, evaluations
+from training_dashboard.services import adapters, evaluation_gate
 from training_dashboard.services.errors import Conflict
 
 router = APIRouter(prefix="/adapters", tags=["adapters"])
@@ -45,7 +45,7 @@ def update_adapter(body: schemas.AdapterUpdate, db: DbDep, settings: SettingsDep
                    adapter_id: int = IdPath) -> schemas.AdapterDetail:
     """Change an adapter's description or active flag (activation passes the evaluation gate)."""
     if body.is_active and settings.require_evaluation:
-        evaluations.require_gate(db, adapter_id)
+        evaluation_gate.require_gate(db, adapter_id)
     adapters.update_adapter(db, adapter_id, body)
     return adapters.get_adapter(db, adapter_id, settings.base_model)
 
@@ -55,8 +55,8 @@ def activate_adapter(db: DbDep, settings: SettingsDep, adapter_id: int = IdPath,
                      body: Annotated[schemas.ActivateRequest | None, Body()] = None) -> schemas.AdapterDetail:
     """Make an adapter selectable for generation (409 from the evaluation gate unless forced with a reason)."""
     body = body or schemas.ActivateRequest()
-    evaluations.activate_adapter(db, adapter_id, require_evaluation=settings.require_evaluation, force=body.force,
-                                 reason=body.reason)
+    evaluation_gate.activate_adapter(db, adapter_id, require_evaluation=settings.require_evaluation, force=body.force,
+                                     reason=body.reason)
     return adapters.get_adapter(db, adapter_id, settings.base_model)
 
 

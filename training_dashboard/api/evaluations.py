@@ -9,7 +9,7 @@ from training_dashboard import schemas
 from training_dashboard.api import audio
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import evaluations
+from training_dashboard.services import evaluation_votes, evaluations
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 IdPath = Path(ge=1, le=MAX_ID)
@@ -60,7 +60,7 @@ def cancel_evaluation(db: DbDep, evaluation_id: int = IdPath) -> schemas.Evaluat
 def read_next_pair(request: Request, db: DbDep, rater_id: RaterQ,
                    evaluation_id: int = IdPath) -> Response | schemas.EvaluationPairBlind:
     """The next pair for this rater, blind: First and Second, nothing naming either model."""
-    pair = evaluations.next_pair(db, evaluation_id, rater_id, slot_url(request))
+    pair = evaluation_votes.next_pair(db, evaluation_id, rater_id, slot_url(request))
     if pair is None:
         return Response(status_code=204)
     return pair
@@ -69,14 +69,14 @@ def read_next_pair(request: Request, db: DbDep, rater_id: RaterQ,
 @router.get("/{evaluation_id}/progress", response_model=schemas.RaterProgress)
 def read_rater_progress(db: DbDep, rater_id: RaterQ, evaluation_id: int = IdPath) -> schemas.RaterProgress:
     """How many pairs this rater has voted on, of how many are ready."""
-    return evaluations.rater_progress(db, evaluation_id, rater_id)
+    return evaluation_votes.rater_progress(db, evaluation_id, rater_id)
 
 
 @router.post("/{evaluation_id}/votes", status_code=201, response_model=schemas.EvaluationVotePublic)
 def create_vote(body: schemas.EvaluationVoteCreate, db: DbDep,
                 evaluation_id: int = IdPath) -> schemas.EvaluationVotePublic:
     """One vote per rater and pair (409 on a repeat); a non-tie vote is also a preference pair."""
-    vote = evaluations.cast_vote(db, evaluation_id, body)
+    vote = evaluation_votes.cast_vote(db, evaluation_id, body)
     return schemas.EvaluationVotePublic(id=vote.id or 0, evaluation_id=evaluation_id, pair_id=vote.pair_id,
                                         rater_id=vote.rater_id, choice=vote.choice,  # type: ignore[arg-type]
                                         voted_at=vote.voted_at)  # type: ignore[arg-type]
@@ -88,5 +88,5 @@ def stream_slot(db: DbDep, settings: SettingsDep, rater_id: RaterQ, slot: Litera
                 evaluation_id: int = IdPath, pair_id: int = Path(ge=1, le=MAX_ID),
                 range_header: str | None = Header(default=None, alias="Range")) -> Response:
     """The clip a rater hears as First or Second of a pair served to them (Range supported)."""
-    audio_id = evaluations.slot_clip(db, evaluation_id, pair_id, rater_id, slot)
+    audio_id = evaluation_votes.slot_clip(db, evaluation_id, pair_id, rater_id, slot)
     return audio.stream_audio(db, settings, audio_id, range_header)

@@ -16,7 +16,7 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Adapter, AudioSample, Dataset, GenerationJob, Preference, utcnow
 from training_dashboard.services.counters import read_counters
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
-from training_dashboard.services.evaluations import latest_verdicts
+from training_dashboard.services.evaluation_gate import latest_verdicts
 from training_dashboard.services.paths import os_error_reason, shown
 
 
