@@ -20,27 +20,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import (
-    Adapter,
-    AudioSample,
-    Dataset,
-    DatasetExport,
-    DatasetMember,
-    Preference,
-    Prompt,
-    Rating,
-    utcnow,
-)
-from training_dashboard.services.counters import adapter_label
+from training_dashboard.db.models import Dataset, DatasetExport, utcnow
 from training_dashboard.services.dataset_lock import dataset_lock
 from training_dashboard.services.errors import BadRequest, NotFound, ServiceError
+from training_dashboard.services.export_rows import manifest_rows
 
 MANIFEST = "manifest.jsonl"
 ACTIVE_LOCK = ".exporting.lock"
@@ -70,96 +59,6 @@ def train_command(dataset: Dataset, export_path: str) -> str:
     return f"python -m training_dashboard.training {task} --data {shlex.quote(export_path)} --name {shlex.quote(name)}"
 
 
-def _supervised_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[str, Any], list[tuple[int, str]]]]:
-    # Plain columns, not ORM entities: building four SQLModel objects per row (and decoding
-    # JSON columns the manifest never uses) cost ~5x the rest of the export.
-    stmt = (
-        select(Rating.id, Rating.rating, Rating.musicality, Rating.coherence, Rating.emotional_alignment, Rating.tags,
-               AudioSample.id, AudioSample.file_path, AudioSample.adapter_id, AudioSample.seed, AudioSample.duration,
-               AudioSample.sample_rate, *_PROMPT_COLUMNS, Adapter.name, Adapter.version)
-        .select_from(DatasetMember)
-        .join(Rating, Rating.id == DatasetMember.item_id)
-        .join(AudioSample, AudioSample.id == Rating.audio_id)
-        .join(Prompt, Prompt.id == Rating.prompt_id)
-        .outerjoin(Adapter, Adapter.id == AudioSample.adapter_id)
-        .where(DatasetMember.dataset_id == dataset_id)
-        .order_by(DatasetMember.item_id)
-    )
-    for (rid, rating, musicality, coherence, emotional, tags, sid, path, adapter_id, seed, duration, rate,
-         text, style, tempo, instruments, mood, a_name, a_version) in _stream(session, stmt):
-        yield {
-            "id": rid, "sample_id": sid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
-            "audio": f"audio/{sid}.wav", "rating": rating,
-            "criteria": {"musicality": musicality, "coherence": coherence, "emotional_alignment": emotional},
-            "tags": list(tags or []), "adapter": adapter_label(adapter_id, a_name, a_version),
-            "adapter_id": adapter_id, "seed": seed, "duration": duration, "sample_rate": rate,
-        }, [(sid, path)]
-
-
-def _preference_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[str, Any], list[tuple[int, str]]]]:
-    chosen, rejected = aliased(AudioSample), aliased(AudioSample)
-    ca, ra = aliased(Adapter), aliased(Adapter)
-    stmt = (
-        select(Preference.id, chosen.id, chosen.file_path, chosen.adapter_id, rejected.id, rejected.file_path,
-               rejected.adapter_id, *_PROMPT_COLUMNS, ca.name, ca.version, ra.name, ra.version)
-        .select_from(DatasetMember)
-        .join(Preference, Preference.id == DatasetMember.item_id)
-        .join(chosen, chosen.id == Preference.chosen_id)
-        .join(rejected, rejected.id == Preference.rejected_id)
-        .join(Prompt, Prompt.id == Preference.prompt_id)
-        .outerjoin(ca, ca.id == chosen.adapter_id)
-        .outerjoin(ra, ra.id == rejected.adapter_id)
-        .where(DatasetMember.dataset_id == dataset_id)
-        .order_by(DatasetMember.item_id)
-    )
-    for (pid, cid, cpath, cad, rid, rpath, rad, text, style, tempo, instruments, mood,
-         c_name, c_version, r_name, r_version) in _stream(session, stmt):
-        yield {
-            "id": pid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
-            "chosen": f"audio/{cid}.wav", "rejected": f"audio/{rid}.wav", "chosen_id": cid, "rejected_id": rid,
-            "chosen_adapter": adapter_label(cad, c_name, c_version),
-            "rejected_adapter": adapter_label(rad, r_name, r_version),
-        }, [(cid, cpath), (rid, rpath)]
-
-
-_PROMPT_COLUMNS = (Prompt.text, Prompt.style, Prompt.tempo, Prompt.instruments, Prompt.mood)
-
-
-def _clip_rows(session: Session, dataset_id: int) -> Iterator[tuple[dict[str, Any], list[tuple[int, str]]]]:
-    """One row per clip (``aggregate="clip"``): the mean and count of its frozen member ratings."""
-    per_clip = (
-        select(Rating.audio_id.label("audio_id"), func.sum(Rating.rating).label("total"),
-               func.count().label("n"))
-        .join(DatasetMember, (DatasetMember.item_id == Rating.id) & (DatasetMember.dataset_id == dataset_id))
-        .group_by(Rating.audio_id).subquery()
-    )
-    stmt = (
-        select(per_clip.c.audio_id, per_clip.c.total, per_clip.c.n, AudioSample.file_path, AudioSample.adapter_id,
-               AudioSample.seed, AudioSample.duration, AudioSample.sample_rate, *_PROMPT_COLUMNS, Adapter.name,
-               Adapter.version)
-        .join(AudioSample, AudioSample.id == per_clip.c.audio_id)
-        .join(Prompt, Prompt.id == AudioSample.prompt_id)
-        .outerjoin(Adapter, Adapter.id == AudioSample.adapter_id)
-        .order_by(per_clip.c.audio_id)
-    )
-    for (sid, total, n, path, adapter_id, seed, duration, rate, text, style, tempo, instruments, mood,
-         a_name, a_version) in _stream(session, stmt):
-        yield {
-            "id": sid, "sample_id": sid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
-            "audio": f"audio/{sid}.wav", "rating": round(total / n, 4), "rating_count": n,
-            "adapter": adapter_label(adapter_id, a_name, a_version), "adapter_id": adapter_id, "seed": seed,
-            "duration": duration, "sample_rate": rate,
-        }, [(sid, path)]
-
-
-def _stream(session: Session, stmt):  # type: ignore[no-untyped-def]
-    return session.connection().execution_options(yield_per=5000).execute(stmt)
-
-
-def _attrs(style: str | None, tempo: int | None, instruments: list[str] | None, mood: str | None) -> dict[str, Any]:
-    return {"style": style, "tempo": tempo, "instruments": list(instruments or []), "mood": mood}
-
-
 def _link(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
@@ -177,11 +76,8 @@ def _write_jsonl_export(db: Database, data_dir: Path, dataset: Dataset, tmp: Pat
     # cost as much as the links themselves (100k clips).
     root, audio = str(data_dir), str(audio_dir)
     digest, count, linked = hashlib.sha256(), 0, set()
-    rows = _supervised_rows if dataset.type == "supervised" else _preference_rows
-    if dataset.type == "supervised" and dataset.filter.get("aggregate") == "clip":
-        rows = _clip_rows
     with db.session() as session, open(tmp / MANIFEST, "wb") as manifest:
-        for row, samples in rows(session, dataset.id or 0):
+        for row, samples in manifest_rows(session, dataset):
             for sample_id, file_path in samples:
                 if sample_id in linked:
                     continue
