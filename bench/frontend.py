@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from bench.seed import DEFAULT_DATA_DIR
+    from bench.workload import DEFAULT_DATA_DIR
 
     p = argparse.ArgumentParser(prog="python -m bench.frontend", description=main.__doc__)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="a dir filled by bench.seed")

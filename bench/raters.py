@@ -21,16 +21,14 @@ the raw rows.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select, text
 
-from bench.seed import DEFAULT_DATA_DIR
+from bench.workload import data_dir_parser
 
 TARGETS_MS = {"queue_next": 20, "history_page": 10, "quality": 100}
 
@@ -154,10 +152,7 @@ def measure(base_url: str, db, min_rating: int, repeats: int, ps=None) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.raters", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    p.add_argument("--database-url", default=None)
+    p = data_dir_parser("python -m bench.raters", __doc__)
     p.add_argument("--raters", type=int, default=20)
     p.add_argument("--overlap-every", type=int, default=4, help="every n-th clip is rated by several raters")
     p.add_argument("--repeats", type=int, default=200)

@@ -32,12 +32,10 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.seed import DEFAULT_DATA_DIR
+    from bench.workload import data_dir_parser
 
-    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="a dir filled by bench.seed")
-    p.add_argument("--database-url", default=None, help="the URL given to bench.seed, if any (PostgreSQL)")
+    p = data_dir_parser("python -m bench.run", __doc__, "a dir filled by bench.seed",
+                        "the URL given to bench.seed, if any (PostgreSQL)")
     p.add_argument("--requests", type=int, default=50, help="timed sequential requests per endpoint (default 50)")
     p.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
     p.add_argument("--max-seconds", type=float, default=30.0, help="cap on each sequential series (default 30)")
@@ -66,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench import checks, operations, report
     from bench.endpoints import endpoint_calls
     from bench.load import concurrent, sequential
-    from bench.seed import META
     from bench.server import HOST, RssSampler, Server
+    from bench.workload import META
 
     data_dir = args.data_dir.expanduser().resolve()
     if not (data_dir / META).exists():

@@ -21,32 +21,18 @@ the ext4 limit of 65,000 links per file.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
 import sys
-import wave
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-DEFAULT_DATA_DIR = Path(__file__).parent / "data"
-META = "bench_seed.json"
-BATCH = 10_000
-CLIPS_PER_PROMPT = 5
-CLIPS_PER_PLACEHOLDER = 1_000
-N_ADAPTERS = 5
-FULL = {"prompts": 20_000, "ratings": 1_000_000, "preferences": 200_000}
+from bench.workload import META, data_dir_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="TD_DATA_DIR to fill (default: %(default)s)")
-    p.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite file in the data dir)")
+    p = data_dir_parser("python -m bench.seed", __doc__, "TD_DATA_DIR to fill (default: %(default)s)",
+                        "SQLAlchemy URL (default: SQLite file in the data dir)")
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the full workload (default 1.0)")
     p.add_argument("--seed", type=int, default=20251125, help="random seed (same seed, same data)")
     p.add_argument("--days", type=int, default=90, help="ratings and preferences spread over this many days")
@@ -74,32 +60,6 @@ def main(argv: list[str] | None = None) -> int:
                     wav_ms=args.wav_ms, force=args.force)
     print(json.dumps({k: meta[k] for k in ("counts", "seconds")}, indent=2))
     return 0
-
-
-def wav_bytes(ms: int, freq: float, rate: int = 32_000) -> bytes:
-    """A short mono 16-bit sine tone as WAV bytes."""
-    t = np.arange(int(rate * ms / 1000)) / rate
-    pcm = (0.25 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
-
-
-def day_start(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
-def timestamps(start: datetime, seconds: np.ndarray) -> list[datetime]:
-    """Aware datetimes ``start + seconds`` (microsecond precision)."""
-    return [start + timedelta(microseconds=int(us)) for us in (seconds * 1e6).astype(np.int64).tolist()]
-
-
-def write_meta(data_dir: Path, meta: dict[str, Any]) -> None:
-    (data_dir / META).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,14 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from bench import vocab
-from bench.seed import (
-    BATCH,
-    CLIPS_PER_PLACEHOLDER,
-    CLIPS_PER_PROMPT,
-    FULL,
-    N_ADAPTERS,
-    day_start,
-    timestamps,
-    wav_bytes,
-    write_meta,
-)
+from bench.workload import META
+from tests.factories import wav_bytes
 
+BATCH = 10_000
+CLIPS_PER_PROMPT = 5
+CLIPS_PER_PLACEHOLDER = 1_000
+N_ADAPTERS = 5
+FULL = {"prompts": 20_000, "ratings": 1_000_000, "preferences": 200_000}
 # Rating probabilities (1..5): skewed toward 3-4; adapters a little better than base.
 BASE_P = np.array([0.06, 0.14, 0.32, 0.33, 0.15])
 
@@ -32,6 +29,19 @@ BASE_P = np.array([0.06, 0.14, 0.32, 0.33, 0.15])
 def rating_p(adapter: int) -> np.ndarray:
     p = BASE_P * np.array([1.0, 1.0, 1.0, 1 + 0.05 * adapter, 1 + 0.10 * adapter])
     return p / p.sum()
+
+
+def day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def timestamps(start: datetime, seconds: np.ndarray) -> list[datetime]:
+    """Aware datetimes ``start + seconds`` (microsecond precision)."""
+    return [start + timedelta(microseconds=int(us)) for us in (seconds * 1e6).astype(np.int64).tolist()]
+
+
+def write_meta(data_dir: Path, meta: dict[str, Any]) -> None:
+    (data_dir / META).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
 
 
 def batches(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
@@ -121,7 +131,7 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
     bench_audio.mkdir(parents=True, exist_ok=True)
     n_placeholders = (n_samples + CLIPS_PER_PLACEHOLDER - 1) // CLIPS_PER_PLACEHOLDER
     for k in range(n_placeholders):
-        (bench_audio / f"ph-{k:04d}.wav").write_bytes(wav_bytes(wav_ms, 220.0 + 5 * k))
+        (bench_audio / f"ph-{k:04d}.wav").write_bytes(wav_bytes(seconds=wav_ms / 1000, freq=220.0 + 5 * k))
 
     def sample_ad(a: int) -> int | None:
         return None if a == 0 else int(a)
