@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import HOST, free_port
+from bench.server import HOST, free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = Path(__file__).parent / "results" / "frontend-app"
@@ -73,21 +72,8 @@ def start_app(data_dir: Path, database_url: str | None, log: Path, timeout: floa
         except httpx.HTTPError:
             pass
         time.sleep(1.0)
-    stop_app(proc)
+    stop_process_group(proc)
     raise RuntimeError(f"the production app did not come up within {timeout:.0f} s; see {log}")
-
-
-def stop_app(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def scripts_loaded(browser, url: str, wait_for: str | None = None) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -260,7 +246,7 @@ def measure_frontend(data_dir: Path, database_url: str | None, meta: dict[str, A
             result["training_data_visible_s"] = nav["cold_median_s"]
             browser.close()
     finally:
-        stop_app(proc)
+        stop_process_group(proc)
     return result
 
 
@@ -303,7 +289,7 @@ def compare(data_dir: Path, database_url: str | None, ref: str, runs: int, timeo
             browser.close()
     finally:
         for proc, _ in procs.values():
-            stop_app(proc)
+            stop_process_group(proc)
     keys = ("wall_ms", "rows_in_dom", "ws_open", "rows_message", "server_cpu_ms", "browser_cpu_ms")
     return {name: {k: statistics.median(load.get(k, 0) for load in series) for k in keys}
             for name, series in loads.items()}

@@ -4,6 +4,7 @@ and a thread that samples its resident memory."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """End a process started with ``start_new_session=True`` and every child it started:
+    SIGTERM to the group, then SIGKILL if it has not exited within 20 s."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def postmaster(database_url: str | None) -> psutil.Process | None:

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from bench.server import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = float(os.environ.get("TD_E2E_STARTUP_TIMEOUT", "600"))  # first run: npm install + build
@@ -99,7 +100,7 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int
         _wait_until_up(proc, url, log)
         yield Server(url=url, data_dir=data_dir, log=log)
     finally:
-        _stop(proc)
+        stop_process_group(proc)
 
 
 @pytest.fixture(scope="session")
@@ -112,19 +113,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     with start_app(data_dir, {"REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "1"}) as app:
         yield app
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _chromium() -> str | None:
