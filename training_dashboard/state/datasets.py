@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, parse_tags, short_date
+from training_dashboard.state.loading import load
 
 PREVIEW_DEBOUNCE_S = 0.35
 MIN_RATERS_HINT = "Rated by at least N raters: a whole number from 1 to 1000 (empty: no constraint)"
@@ -170,21 +171,12 @@ class DatasetsState(rx.State):
 
     @rx.event(background=True)
     async def load_datasets(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_datasets(limit=100)
-            async with self:
-                self.datasets = [dataset_row(d) for d in page.items]
-                self.loaded = True
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load datasets: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_datasets(limit=100), self._show_datasets):
+            yield rx.toast.error(f"Could not load datasets: {error}")
+
+    def _show_datasets(self, page: schemas.Page[schemas.DatasetPublic]) -> None:
+        self.datasets = [dataset_row(d) for d in page.items]
+        self.loaded = True
 
     # -- create form -------------------------------------------------------------------
 
@@ -196,16 +188,13 @@ class DatasetsState(rx.State):
     @rx.event(background=True)
     async def load_raters(self):  # type: ignore[no-untyped-def]
         """The raters the form offers (through the client); a failure leaves the list empty."""
-        try:
-            async with api_client() as api:
-                listed = await api.list_raters()
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
-            return
-        async with self:
-            known = {r.id for r in listed}
-            self.rater_ids = [i for i in self.rater_ids if i in known]
-            self.raters = [RaterOption(id=r.id, name=r.name, selected=r.id in self.rater_ids) for r in listed]
+        if error := await load(self, api_client, lambda api: api.list_raters(), self._show_raters, flag=None):
+            yield rx.toast.error(f"Could not load raters: {error}")
+
+    def _show_raters(self, listed: list[schemas.RaterPublic]) -> None:
+        known = {r.id for r in listed}
+        self.rater_ids = [i for i in self.rater_ids if i in known]
+        self.raters = [RaterOption(id=r.id, name=r.name, selected=r.id in self.rater_ids) for r in listed]
 
     @rx.event
     def toggle_rater(self, rater_id: int):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.loading import load
 
 
 @dataclasses.dataclass
@@ -74,20 +75,13 @@ class RaterState(rx.State):
 
     @rx.event(background=True)
     async def load_raters(self):  # type: ignore[no-untyped-def]
-        async with self:
-            self.loading = True
-        try:
-            async with api_client() as api:
-                listed = await api.list_raters()
-            async with self:
-                self.raters = [RaterOption(id=r.id, name=r.name, ratings=r.rating_count) for r in listed]
-                if self.current_id and self.current_id not in {r.id for r in listed}:
-                    self.rater_id, self.rater_name = "", ""  # the database was reset: choose again
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_raters(), self._show):
+            yield rx.toast.error(f"Could not load raters: {error}")
+
+    def _show(self, listed: list[schemas.RaterPublic]) -> None:
+        self.raters = [RaterOption(id=r.id, name=r.name, ratings=r.rating_count) for r in listed]
+        if self.current_id and self.current_id not in {r.id for r in listed}:
+            self.rater_id, self.rater_name = "", ""  # the database was reset: choose again
 
     @rx.event
     def choose(self, rater_id: int, name: str):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, short_date
+from training_dashboard.state.loading import load
 
 POLL_S = 1.0  # a logged step reaches the charts within ~1 s plus the worker's 0.25 s
 MAX_CHART_POINTS = 500
@@ -119,21 +120,12 @@ class RunsState(rx.State):
 
     @rx.event(background=True)
     async def load_runs(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_runs(limit=50)
-            async with self:
-                self.runs = [run_row(r) for r in page.items]
-                self.loaded = True
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load runs: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_runs(limit=50), self._show_runs):
+            yield rx.toast.error(f"Could not load runs: {error}")
+
+    def _show_runs(self, page: schemas.Page[schemas.RunPublic]) -> None:
+        self.runs = [run_row(r) for r in page.items]
+        self.loaded = True
 
     # -- one run, watched --------------------------------------------------------------
 
