@@ -14,7 +14,7 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text
 from training_dashboard.state.evaluations import p_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
@@ -181,3 +181,6 @@ class EvaluateState(rx.State):
             async with self:
                 self.voting = False
         yield EvaluateState.load_next
+
+
+RATER_CHOSEN.connect(EvaluateState.load_next, path="/evaluate")  # blind pairs are per listener too

@@ -8,6 +8,7 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
+from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.api import api_client, error_text
 from training_dashboard.state.loading import load
 
@@ -201,8 +202,6 @@ class EvaluationState(rx.State):
                                                                          for o in self.rows)]
                     self.rows = rows
                 if finished:
-                    from training_dashboard.state.adapters import AdapterState
-
                     yield AdapterState.load_adapters  # the verdicts on the adapters changed
                 if not any(r.is_open for r in rows):
                     return

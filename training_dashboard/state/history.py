@@ -12,6 +12,7 @@ from training_dashboard.state.api import api_client, audio_src, error_text, shor
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
 from training_dashboard.state.rater import RaterState
+from training_dashboard.state.studio import JOB_ENDED, StudioState
 
 HISTORY_LIMIT = 10
 
@@ -73,8 +74,6 @@ class HistoryState(rx.State):
 
     @rx.event
     async def use_prompt(self, job_id: int):  # type: ignore[no-untyped-def]
-        from training_dashboard.state.studio import StudioState  # the editor lives there
-
         job = self._summaries.get(job_id)
         if job is None:
             return
@@ -103,3 +102,6 @@ class HistoryState(rx.State):
                     clips[c] = dataclasses.replace(clip, rated=value)
                     self.jobs[j] = dataclasses.replace(job, clips=clips)
         yield rx.toast.success(f"Clip #{audio_id}: {value}★ saved")
+
+
+JOB_ENDED.connect(HistoryState.load_history)  # a new job joins the list

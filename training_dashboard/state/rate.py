@@ -6,7 +6,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import RATER_CHOSEN, RaterState
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
@@ -153,3 +153,6 @@ class RateState(rx.State):
             async with self:
                 self.submitting = False
         yield RateState.load_next
+
+
+RATER_CHOSEN.connect(RateState.load_page, path="/rate")  # the queue is per rater: start over

@@ -9,6 +9,9 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text
 from training_dashboard.state.loading import load
+from training_dashboard.state.signals import Signal
+
+RATER_CHOSEN = Signal()  # the pages whose content is per rater connect their reload to it
 
 
 @dataclasses.dataclass
@@ -86,16 +89,8 @@ class RaterState(rx.State):
     @rx.event
     def choose(self, rater_id: int, name: str):  # type: ignore[no-untyped-def]
         self.rater_id, self.rater_name, self.switching = str(rater_id), name, False
-        events = [rx.toast.info(f"Listening as {name}")]
-        if self.router.url.path.startswith("/rate"):  # the queue is per rater: start over for this one
-            from training_dashboard.state.rate import RateState
-
-            events.append(RateState.load_page)
-        if self.router.url.path.startswith("/evaluate"):  # blind pairs are per listener too
-            from training_dashboard.state.evaluate import EvaluateState
-
-            events.append(EvaluateState.load_next)
-        return events
+        # /rate's queue and /evaluate's blind pairs are per rater: the page shown starts over
+        return [rx.toast.info(f"Listening as {name}"), *RATER_CHOSEN.handlers(self.router.url.path)]
 
     @rx.event
     async def add_rater(self):  # type: ignore[no-untyped-def]
