@@ -14,47 +14,16 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text
 from training_dashboard.state.evaluations import p_text
+from training_dashboard.state.listening import keys_script
 from training_dashboard.state.rater import RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
 
-# Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses. Clicks the page's own buttons,
-# ignores keys typed into a text field. Installed once per browser tab.
-KEYS_JS = """
-if (!window.__tdEvalKeys) {
-  window.__tdEvalKeys = true;
-  window.__tdEvalLast = 'eval-first-audio';
-  document.addEventListener('play', (e) => {
-    const t = e.target;
-    if (!t || !t.id || !t.id.startsWith('eval-')) return;
-    window.__tdEvalLast = t.id;
-    for (const id of ['eval-first-audio', 'eval-second-audio']) {  // one clip at a time
-      const other = document.getElementById(id);
-      if (other && other !== t && !other.paused) other.pause();
-    }
-  }, true);
-  document.addEventListener('keydown', (e) => {
-    if (!location.pathname.startsWith('/evaluate')) return;
-    const t = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
-    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
-                            if (el && !el.disabled) { el.click(); return true; } return false; };
-    if (e.key === '1') { if (click('eval-vote-first')) e.preventDefault(); }
-    else if (e.key === '2') { if (click('eval-vote-second')) e.preventDefault(); }
-    else if (e.key === '0') { if (click('eval-vote-tie')) e.preventDefault(); }
-    else if (e.key === ' ' || e.code === 'Space') {
-      const players = ['eval-first-audio', 'eval-second-audio'].map((id) => document.getElementById(id));
-      const playing = players.find((a) => a && !a.paused);
-      e.preventDefault();
-      if (playing) { playing.pause(); return; }
-      const last = document.getElementById(window.__tdEvalLast) || players[0];
-      if (last) last.play();
-    }
-  });
-}
-"""
+# Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses (the clip played last).
+KEYS_JS = keys_script("__tdEvalKeys", "/evaluate", {"1": "eval-vote-first", "2": "eval-vote-second",
+                                                    "0": "eval-vote-tie"},
+                      players=("eval-first-audio", "eval-second-audio"))
 
 
 def evaluation_id_from_path(path: str) -> int:

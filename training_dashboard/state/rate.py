@@ -6,33 +6,15 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.state.listening import keys_script
 from training_dashboard.state.rater import RATER_CHOSEN, RaterState
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
-# Keyboard: 1-5 choose a rating, Enter submits, space plays/pauses, S skips. The script
-# only clicks the page's own buttons (so mouse and keyboard run the same handlers) and
-# ignores keys typed into a text field. Installed once per browser tab.
-KEYS_JS = """
-if (!window.__tdRateKeys) {
-  window.__tdRateKeys = true;
-  document.addEventListener('keydown', (e) => {
-    if (!location.pathname.startsWith('/rate')) return;
-    const t = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
-    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
-                            if (el && !el.disabled) { el.click(); return true; } return false; };
-    if (e.key >= '1' && e.key <= '5') { if (click('rate-star-' + e.key)) e.preventDefault(); }
-    else if (e.key === 'Enter') { if (click('rate-submit')) e.preventDefault(); }
-    else if (e.key === 's' || e.key === 'S') { if (click('rate-skip')) e.preventDefault(); }
-    else if (e.key === ' ' || e.code === 'Space') {
-      const a = document.getElementById('rate-audio');
-      if (a) { e.preventDefault(); if (a.paused) { a.play(); } else { a.pause(); } }
-    }
-  });
-}
-"""
+# Keyboard: 1-5 choose a rating, Enter submits, S skips, space plays/pauses.
+KEYS_JS = keys_script("__tdRateKeys", "/rate", {**{str(n): f"rate-star-{n}" for n in range(1, 6)},
+                                                "Enter": "rate-submit", "s": "rate-skip", "S": "rate-skip"},
+                      players=("rate-audio",))
 
 
 def attributes_text(attrs: schemas.PromptAttributes) -> str:
