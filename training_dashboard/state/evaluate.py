@@ -15,7 +15,8 @@ from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text
 from training_dashboard.state.evaluations import p_text
 from training_dashboard.state.listening import keys_script
-from training_dashboard.state.rater import RATER_CHOSEN, RaterState
+from training_dashboard.state.loading import call
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
@@ -127,28 +128,24 @@ class EvaluateState(rx.State):
         if detail is not None:
             self.verdict, self.reveal = detail.result.verdict, reveal_text(detail)
 
+    def _voted(self, _: object) -> None:
+        self._clear_pair()
+
     @rx.event(background=True)
     async def vote(self, choice: str):  # type: ignore[no-untyped-def]
         async with self:
             if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
                 return
             rater_id = (await self.get_state(RaterState)).current_id
-            if not rater_id:
-                yield rx.toast.error("Choose who is listening first")
-                return
-            body = schemas.EvaluationVoteCreate(pair_id=self.pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
-            evaluation_id, self.voting = self.evaluation_id, True
-        try:
-            async with api_client() as api:
-                await api.vote(evaluation_id, body)
-            async with self:
-                self._clear_pair()
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Vote not saved: {error_text(exc)}")
+            pair_id, evaluation_id, self.voting = self.pair_id, self.evaluation_id, bool(rater_id)
+        if not rater_id:
+            yield NO_LISTENER
             return
-        finally:
-            async with self:
-                self.voting = False
+        body = schemas.EvaluationVoteCreate(pair_id=pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
+        if error := await call(self, api_client, lambda api: api.vote(evaluation_id, body), self._voted,
+                               flag="voting"):
+            yield rx.toast.error(f"Vote not saved: {error}")
+            return
         yield EvaluateState.load_next
 
 

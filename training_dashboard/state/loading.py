@@ -28,7 +28,7 @@ T = TypeVar("T")
 async def load(state: rx.State, client: Callable[[], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
                show: Callable[[T], Any] | None = None, *, failed: Callable[[str], Any] | None = None,
                flag: str | None = "loading") -> str:
-    """Run one fetch from a background handler (``@rx.event(background=True)``).
+    """Load from a background handler (``@rx.event(background=True)``), once at a time.
 
     Args:
         state: The handler's ``self``; it is locked (``async with state``) only to change it.
@@ -49,6 +49,18 @@ async def load(state: rx.State, client: Callable[[], ApiClient], fetch: Callable
             if getattr(state, flag):
                 return ""
             setattr(state, flag, True)
+    return await call(state, client, fetch, show, failed=failed, flag=flag)
+
+
+async def call(state: rx.State, client: Callable[[], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
+               show: Callable[[T], Any] | None = None, *, failed: Callable[[str], Any] | None = None,
+               flag: str | None = None) -> str:
+    """Call the API and store the answer, as :func:`load` does, for a handler that checked its
+    state and set its busy ``flag`` itself (under the lock); the flag is cleared at the end.
+
+    Returns:
+        ``""`` when the answer was stored, otherwise the error text for the user.
+    """
     try:
         async with client() as api:
             answer = await fetch(api)

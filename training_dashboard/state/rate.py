@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard import schemas
+from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src, error_text
 from training_dashboard.state.listening import keys_script
-from training_dashboard.state.rater import RATER_CHOSEN, RaterState
+from training_dashboard.state.loading import call
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
@@ -21,6 +23,14 @@ def attributes_text(attrs: schemas.PromptAttributes) -> str:
     parts = [attrs.style or "", f"{attrs.tempo} BPM" if attrs.tempo else "", ", ".join(attrs.instruments),
              attrs.mood or ""]
     return " · ".join(p for p in parts if p)
+
+
+async def _save(api: ApiClient, body: schemas.FeedbackCreate) -> str:
+    """Store the rating; what to tell the rater then."""
+    await api.submit_feedback(body)
+    # Only now, with the rating stored, may the rater learn which model made the clip.
+    audio = await api.get_audio(body.audio_id)
+    return f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
 
 
 class RateState(rx.State):
@@ -109,31 +119,25 @@ class RateState(rx.State):
             async with self:
                 self.loading = False
 
+    def _saved(self, result: str) -> None:
+        self.last_result = result
+
     @rx.event(background=True)
     async def submit(self):  # type: ignore[no-untyped-def]
         async with self:
             if not self.can_submit:
                 return
             rater_id = (await self.get_state(RaterState)).current_id
-            if not rater_id:
-                yield rx.toast.error("Choose who is listening first")
-                return
-            body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
-                                          rater_id=rater_id)
-            self.submitting = True
-        try:
-            async with api_client() as api:
-                await api.submit_feedback(body)
-                # Only now, with the rating stored, may the rater learn which model made the clip.
-                audio = await api.get_audio(body.audio_id)
-            async with self:
-                self.last_result = f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
+            if rater_id:
+                body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
+                                              rater_id=rater_id)
+                self.submitting = True
+        if not rater_id:
+            yield NO_LISTENER
             return
-        finally:
-            async with self:
-                self.submitting = False
+        if error := await call(self, api_client, lambda api: _save(api, body), self._saved, flag="submitting"):
+            yield rx.toast.error(f"Rating not saved: {error}")
+            return
         yield RateState.load_next
 
 

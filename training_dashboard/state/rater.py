@@ -12,6 +12,7 @@ from training_dashboard.state.loading import load
 from training_dashboard.state.signals import Signal
 
 RATER_CHOSEN = Signal()  # the pages whose content is per rater connect their reload to it
+NO_LISTENER = rx.toast.error("Choose who is listening first")
 
 
 @dataclasses.dataclass
