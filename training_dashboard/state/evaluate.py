@@ -12,7 +12,8 @@ import asyncio
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.client import ApiClient
+from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.evaluations import p_text
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
@@ -94,24 +95,23 @@ class EvaluateState(rx.State):
             if not rater_id or self.loading:
                 return
             self.loading, self.error = True, ""
-        try:
-            for _ in range(WAIT_ROUNDS):
-                async with api_client() as api:
-                    pair = await api.next_evaluation_pair(evaluation_id, rater_id)
-                    progress = await api.evaluation_progress(evaluation_id, rater_id)
-                    detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
-                async with self:
-                    self._apply(pair, progress, detail)
-                    keep_waiting = self.waiting
-                if not keep_waiting:
+        await call(self, api_client, lambda api: self._wait_for_pairs(api, evaluation_id, rater_id),
+                   failed=self._failed, flag="loading")
+
+    async def _wait_for_pairs(self, api: ApiClient, evaluation_id: int, rater_id: int) -> None:
+        """Show the next pair; while clips are still being generated, look again every few seconds."""
+        for _ in range(WAIT_ROUNDS):
+            pair = await api.next_evaluation_pair(evaluation_id, rater_id)
+            progress = await api.evaluation_progress(evaluation_id, rater_id)
+            detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
+            async with self:
+                self._apply(pair, progress, detail)
+                if not self.waiting:
                     return
-                await asyncio.sleep(WAIT_SECONDS)
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.error = error_text(exc)
-        finally:
-            async with self:
-                self.loading = False
+            await asyncio.sleep(WAIT_SECONDS)
+
+    def _failed(self, error: str) -> None:
+        self.error = error
 
     def _apply(self, pair: schemas.EvaluationPairBlind | None, progress: schemas.RaterProgress,
                detail: schemas.EvaluationDetail | None) -> None:

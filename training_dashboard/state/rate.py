@@ -6,7 +6,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
-from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
 from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
@@ -23,6 +23,11 @@ def attributes_text(attrs: schemas.PromptAttributes) -> str:
     parts = [attrs.style or "", f"{attrs.tempo} BPM" if attrs.tempo else "", ", ".join(attrs.instruments),
              attrs.mood or ""]
     return " · ".join(p for p in parts if p)
+
+
+async def _next(api: ApiClient, rater_id: int,
+                skipped: list[int]) -> tuple[schemas.QueueClip | None, schemas.QueueSummary]:
+    return await api.next_clip(rater_id, exclude=skipped), await api.queue_summary(rater_id)
 
 
 async def _save(api: ApiClient, body: schemas.FeedbackCreate) -> str:
@@ -83,7 +88,9 @@ class RateState(rx.State):
             self.skipped = [*self.skipped, self.audio_id][-100:]
         return RateState.load_next
 
-    def _show(self, clip: schemas.QueueClip | None) -> None:
+    def _show(self, answer: tuple[schemas.QueueClip | None, schemas.QueueSummary]) -> None:
+        clip, summary = answer
+        self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
         self.rating, self.tags = "", []
         if clip is None:
             self.audio_id, self.src, self.prompt_text, self.prompt_attributes = 0, "", "", ""
@@ -93,8 +100,8 @@ class RateState(rx.State):
         self.audio_id, self.src, self.duration = clip.audio_id, audio_src(clip.stream_url), clip.duration
         self.prompt_text, self.prompt_attributes = clip.prompt.text, attributes_text(clip.prompt.attributes)
 
-    def _summary(self, summary: schemas.QueueSummary) -> None:
-        self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
+    def _failed(self, error: str) -> None:
+        self.error = error
 
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
@@ -105,19 +112,8 @@ class RateState(rx.State):
                 self.audio_id, self.empty = 0, False
                 return
             self.loading, self.error = True, ""
-        try:
-            async with api_client() as api:
-                clip = await api.next_clip(rater_id, exclude=skipped)
-                summary = await api.queue_summary(rater_id)
-            async with self:
-                self._show(clip)
-                self._summary(summary)
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.error = error_text(exc)
-        finally:
-            async with self:
-                self.loading = False
+        await call(self, api_client, lambda api: _next(api, rater_id, skipped), self._show, failed=self._failed,
+                   flag="loading")
 
     def _saved(self, result: str) -> None:
         self.last_result = result
