@@ -8,7 +8,8 @@ from training_dashboard.components.dataset_form import dataset_form
 from training_dashboard.components.export_dialog import export_dialog
 from training_dashboard.components.layout import empty_state, skeleton_rows
 from training_dashboard.components.run_form import run_form
-from training_dashboard.state.datasets import DatasetRow, DatasetsState
+from training_dashboard.state.dataset_rows import DatasetRow
+from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.run_form import RunFormState
 
 
