@@ -51,6 +51,11 @@ def stack_card(*children: rx.Component, spacing: str = "2", testid: str | None =
                    custom_attrs=attrs, **card_props)
 
 
+def panel_header(title: str, *actions: rx.Component, size: str = "4", **props: object) -> rx.Component:
+    """A panel's title on the left, its actions on the right."""
+    return rx.flex(rx.heading(title, size=size), *actions, justify="between", align="center", width="100%", **props)
+
+
 def skeleton_rows(count: int = 3) -> rx.Component:
     return rx.vstack(*(rx.skeleton(height="4em", width="100%", loading=True) for _ in range(count)),
                      width="100%", spacing="2", data_testid="skeleton")
