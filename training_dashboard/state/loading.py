@@ -9,6 +9,10 @@ a handler names only what differs::
         if error := await load(self, api_client, lambda api: api.list_runs(limit=50), self._show_runs):
             yield rx.toast.error(f"Could not load runs: {error}")
 
+A handler that must check its state before it may call (and sets its busy flag itself, under
+the lock) uses :func:`call`, the same sequence without the guard. Both also work from a plain
+``@rx.event`` handler, where ``async with self`` does nothing.
+
 The state module passes its own ``api_client`` (tests point each module's at an in-process API).
 """
 
