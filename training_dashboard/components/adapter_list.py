@@ -7,7 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.evaluation_card import evaluate_button, evaluation_panel
-from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows, stack_card
 from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.adapters import AdapterRow, AdapterState
 
@@ -24,55 +24,52 @@ def _json_block(title: str, value: rx.Var[str]) -> rx.Component:
 
 
 def adapter_card(adapter: AdapterRow) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.flex(
-                rx.hstack(rx.text(adapter.name, weight="bold", custom_attrs={"data-testid": "adapter-name"}),
-                          rx.badge(adapter.version, variant="soft"),
-                          rx.badge(rx.cond(adapter.is_active, "active", "inactive"),
-                                   color_scheme=rx.cond(adapter.is_active, "green", "gray"),
-                                   custom_attrs={"data-testid": "adapter-status"}),
-                          rx.cond(~adapter.compatible, rx.badge("other base model", color_scheme="orange")),
-                          spacing="2", align="center", wrap="wrap"),
-                rx.hstack(
-                    evaluate_button(adapter.id, adapter.name + " " + adapter.version, AdapterState.adapters),
-                    verdict_badge(adapter.verdict, adapter.verdict_text, "adapter-verdict"),
-                    rx.text("Active", size="2"),
-                    rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
-                              on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
-                              custom_attrs={"data-testid": "adapter-toggle"}),
-                    align="center", spacing="2",
-                ),
-                justify="between", align="center", wrap="wrap", spacing="2",
+    return stack_card(
+        rx.flex(
+            rx.hstack(rx.text(adapter.name, weight="bold", custom_attrs={"data-testid": "adapter-name"}),
+                      rx.badge(adapter.version, variant="soft"),
+                      rx.badge(rx.cond(adapter.is_active, "active", "inactive"),
+                               color_scheme=rx.cond(adapter.is_active, "green", "gray"),
+                               custom_attrs={"data-testid": "adapter-status"}),
+                      rx.cond(~adapter.compatible, rx.badge("other base model", color_scheme="orange")),
+                      spacing="2", align="center", wrap="wrap"),
+            rx.hstack(
+                evaluate_button(adapter.id, adapter.name + " " + adapter.version, AdapterState.adapters),
+                verdict_badge(adapter.verdict, adapter.verdict_text, "adapter-verdict"),
+                rx.text("Active", size="2"),
+                rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
+                          on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
+                          custom_attrs={"data-testid": "adapter-toggle"}),
+                align="center", spacing="2",
             ),
-            rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="2",
-                    color_scheme="gray"),
-            rx.text(adapter.verdict_text, size="1", color_scheme="gray", custom_attrs={"data-testid":
-                                                                                   "adapter-verdict-text"}),
-            rx.cond(adapter.forced_reason, rx.callout(
-                "Activated without a 'better' evaluation. Reason given: " + adapter.forced_reason,
-                icon="triangle_alert", color_scheme="orange", size="1",
-                custom_attrs={"data-testid": "adapter-forced-reason"})),
-            rx.data_list.root(
-                _detail("Base model", adapter.base_model),
-                _detail("Trained on", rx.cond(adapter.dataset, adapter.dataset, "—")),
-                _detail("Created", adapter.created),
-                _detail("Usage", rx.cond(adapter.usage, adapter.usage, "—")),
-                size="1", orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
-            ),
-            _json_block("Training config", adapter.training_config),
-            _json_block("Training report", adapter.report),
-            spacing="2", width="100%", align="stretch",
+            justify="between", align="center", wrap="wrap", spacing="2",
         ),
-        width="100%", custom_attrs={"data-testid": "adapter-card"},
+        rx.text(rx.cond(adapter.description, adapter.description, "No description"), size="2",
+                color_scheme="gray"),
+        rx.text(adapter.verdict_text, size="1", color_scheme="gray", custom_attrs={"data-testid":
+                                                                               "adapter-verdict-text"}),
+        rx.cond(adapter.forced_reason, rx.callout(
+            "Activated without a 'better' evaluation. Reason given: " + adapter.forced_reason,
+            icon="triangle_alert", color_scheme="orange", size="1",
+            custom_attrs={"data-testid": "adapter-forced-reason"})),
+        rx.data_list.root(
+            _detail("Base model", adapter.base_model),
+            _detail("Trained on", rx.cond(adapter.dataset, adapter.dataset, "—")),
+            _detail("Created", adapter.created),
+            _detail("Usage", rx.cond(adapter.usage, adapter.usage, "—")),
+            size="1", orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
+        ),
+        _json_block("Training config", adapter.training_config),
+        _json_block("Training report", adapter.report),
+        testid="adapter-card",
     )
 
 
 def adapter_list() -> rx.Component:
     s = AdapterState
     return rx.vstack(
-        rx.flex(
-            rx.heading("Adapters", size="4"),
+        panel_header(
+            "Adapters",
             rx.segmented_control.root(
                 rx.segmented_control.item("All", value="all"),
                 rx.segmented_control.item("Active", value="active"),
@@ -80,7 +77,7 @@ def adapter_list() -> rx.Component:
                 value=s.status_filter, on_change=s.set_status_filter,
                 custom_attrs={"data-testid": "adapter-filter"},
             ),
-            justify="between", align="center", wrap="wrap", spacing="2", width="100%",
+            wrap="wrap", spacing="2",
         ),
         rx.cond(
             ~s.loaded,

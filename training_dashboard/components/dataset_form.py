@@ -6,7 +6,8 @@ import reflex as rx
 
 from training_dashboard.components.layout import field
 from training_dashboard.state.adapters import AdapterRow, AdapterState
-from training_dashboard.state.datasets import DatasetsState, RaterOption
+from training_dashboard.state.dataset_rows import RaterOption
+from training_dashboard.state.datasets import DatasetsState
 
 
 def _adapter_item(adapter: AdapterRow) -> rx.Component:

@@ -6,9 +6,10 @@ import reflex as rx
 
 from training_dashboard.components.dataset_form import dataset_form
 from training_dashboard.components.export_dialog import export_dialog
-from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows
 from training_dashboard.components.run_form import run_form
-from training_dashboard.state.datasets import DatasetRow, DatasetsState
+from training_dashboard.state.dataset_rows import DatasetRow
+from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.run_form import RunFormState
 
 
@@ -64,12 +65,8 @@ def dataset_item(ds: DatasetRow) -> rx.Component:
 def dataset_panel() -> rx.Component:
     s = DatasetsState
     return rx.vstack(
-        rx.flex(
-            rx.heading("Datasets", size="4"),
-            rx.cond(~s.form_open, rx.button("New dataset", on_click=s.open_form,
-                                            custom_attrs={"data-testid": "ds-new"})),
-            justify="between", align="center", width="100%",
-        ),
+        panel_header("Datasets", rx.cond(~s.form_open, rx.button("New dataset", on_click=s.open_form,
+                                                                custom_attrs={"data-testid": "ds-new"}))),
         rx.cond(s.form_open, dataset_form()),
         rx.cond(
             ~s.loaded,

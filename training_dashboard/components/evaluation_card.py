@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import field, skeleton_rows
+from training_dashboard.components.layout import field, panel_header, skeleton_rows, stack_card
 from training_dashboard.components.leaderboard import interval_bar
 from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.evaluations import BaselineOption, EvaluationRow, EvaluationState
@@ -65,48 +65,42 @@ def evaluation_card(row: EvaluationRow) -> rx.Component:
     axis = rx.box(  # the 50% line: a verdict needs the whole interval on one side of it
         style={"position": "absolute", "left": "50%", "top": "0", "height": "16px", "width": "1px",
                "border_left": "1px dashed var(--gray-a8)"})
-    return rx.card(
-        rx.vstack(
-            rx.flex(
-                rx.hstack(rx.text("#", row.id.to_string(), color_scheme="gray", size="2"),
-                          rx.text(row.title, weight="bold", size="2"),
-                          rx.badge(row.status, color_scheme=rx.match(row.status, *_STATUS_COLOURS, "gray"),
-                                   custom_attrs={"data-testid": "evaluation-status"}),
-                          rx.cond(row.verdict != "", verdict_badge(row.verdict, row.interval, "evaluation-verdict")),
-                          spacing="2", align="center", wrap="wrap"),
-                rx.hstack(
-                    rx.cond(row.is_open, rx.link(rx.button("Listen blind", size="1"), href=row.href,
-                                                 custom_attrs={"data-testid": "evaluation-listen"})),
-                    rx.cond(row.is_open, rx.button("Cancel", size="1", variant="soft", color_scheme="gray",
-                                                   on_click=EvaluationState.cancel(row.id))),
-                    spacing="2",
-                ),
-                justify="between", align="center", wrap="wrap", gap="2", width="100%",
+    return stack_card(
+        rx.flex(
+            rx.hstack(rx.text("#", row.id.to_string(), color_scheme="gray", size="2"),
+                      rx.text(row.title, weight="bold", size="2"),
+                      rx.badge(row.status, color_scheme=rx.match(row.status, *_STATUS_COLOURS, "gray"),
+                               custom_attrs={"data-testid": "evaluation-status"}),
+                      rx.cond(row.verdict != "", verdict_badge(row.verdict, row.interval, "evaluation-verdict")),
+                      spacing="2", align="center", wrap="wrap"),
+            rx.hstack(
+                rx.cond(row.is_open, rx.link(rx.button("Listen blind", size="1"), href=row.href,
+                                             custom_attrs={"data-testid": "evaluation-listen"})),
+                rx.cond(row.is_open, rx.button("Cancel", size="1", variant="soft", color_scheme="gray",
+                                               on_click=EvaluationState.cancel(row.id))),
+                spacing="2",
             ),
-            rx.text(row.progress, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-progress"}),
-            rx.cond(row.is_open, rx.progress(value=row.clips_pct, size="1")),
-            rx.cond(row.has_interval, rx.vstack(
-                rx.text(row.result, " · ", row.interval, size="2", custom_attrs={"data-testid": "evaluation-result"}),
-                rx.box(axis, interval_bar(row), position="relative", width="100%"),
-                rx.flex(rx.text("0%", size="1", color_scheme="gray"), rx.text("50%", size="1", color_scheme="gray"),
-                        rx.text("100%", size="1", color_scheme="gray"), justify="between", width="100%"),
-                spacing="1", width="100%",
-            )),
-            spacing="2", width="100%", align="stretch",
+            justify="between", align="center", wrap="wrap", gap="2", width="100%",
         ),
-        width="100%", custom_attrs={"data-testid": "evaluation-card", "data-evaluation-id": row.id},
+        rx.text(row.progress, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-progress"}),
+        rx.cond(row.is_open, rx.progress(value=row.clips_pct, size="1")),
+        rx.cond(row.has_interval, rx.vstack(
+            rx.text(row.result, " · ", row.interval, size="2", custom_attrs={"data-testid": "evaluation-result"}),
+            rx.box(axis, interval_bar(row), position="relative", width="100%"),
+            rx.flex(rx.text("0%", size="1", color_scheme="gray"), rx.text("50%", size="1", color_scheme="gray"),
+                    rx.text("100%", size="1", color_scheme="gray"), justify="between", width="100%"),
+            spacing="1", width="100%",
+        )),
+        custom_attrs={"data-testid": "evaluation-card", "data-evaluation-id": row.id},
     )
 
 
 def evaluation_panel() -> rx.Component:
     s = EvaluationState
     return rx.vstack(
-        rx.flex(
-            rx.heading("Evaluations", size="4"),
-            rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=s.load_evaluations, loading=s.loading,
-                      variant="soft", size="1", custom_attrs={"data-testid": "evaluations-refresh"}),
-            justify="between", align="center", width="100%",
-        ),
+        panel_header("Evaluations", rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=s.load_evaluations,
+                                              loading=s.loading, variant="soft", size="1",
+                                              custom_attrs={"data-testid": "evaluations-refresh"})),
         rx.cond(s.error, rx.callout(s.error, color_scheme="red", size="1", icon="circle_alert")),
         rx.cond(~s.loaded, skeleton_rows(1), rx.cond(
             s.rows.length() > 0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import skeleton_rows
+from training_dashboard.components.layout import skeleton_rows, stack_card
 from training_dashboard.components.rate_quality import quality_panel
 from training_dashboard.state.stats import CountRow, StatsState
 from training_dashboard.state.training import TrainingState, show_tab
@@ -32,25 +32,21 @@ def _adapter_row(row: CountRow) -> rx.Component:
 
 def training_readiness() -> rx.Component:
     s = StatsState
-    return rx.card(
-        rx.vstack(
-            rx.heading("Training readiness", size="3"),
-            rx.text(s.readiness_fraction, weight="bold", custom_attrs={"data-testid": "readiness-fraction"}),
-            rx.progress(value=s.readiness_percent, max=100, width="100%"),
-            rx.text("Samples rated ", s.min_rating.to_string(), "★ or better count toward a supervised dataset.",
-                    size="1", color_scheme="gray"),
-            rx.cond(
-                s.ready,
-                rx.hstack(rx.badge("Ready to train", color_scheme="green", size="2",
-                                   custom_attrs={"data-testid": "ready-badge"}),
-                          rx.button("Create a dataset", on_click=[show_tab("datasets"), TrainingState.start_dataset],
-                                    custom_attrs={"data-testid": "ready-create"}),
-                          align="center", spacing="3", wrap="wrap"),
-                rx.text(s.readiness_text, size="2", custom_attrs={"data-testid": "readiness-text"}),
-            ),
-            spacing="2", width="100%", align="stretch",
+    return stack_card(
+        rx.heading("Training readiness", size="3"),
+        rx.text(s.readiness_fraction, weight="bold", custom_attrs={"data-testid": "readiness-fraction"}),
+        rx.progress(value=s.readiness_percent, max=100, width="100%"),
+        rx.text("Samples rated ", s.min_rating.to_string(), "★ or better count toward a supervised dataset.",
+                size="1", color_scheme="gray"),
+        rx.cond(
+            s.ready,
+            rx.hstack(rx.badge("Ready to train", color_scheme="green", size="2",
+                               custom_attrs={"data-testid": "ready-badge"}),
+                      rx.button("Create a dataset", on_click=[show_tab("datasets"), TrainingState.start_dataset],
+                                custom_attrs={"data-testid": "ready-create"}),
+                      align="center", spacing="3", wrap="wrap"),
+            rx.text(s.readiness_text, size="2", custom_attrs={"data-testid": "readiness-text"}),
         ),
-        width="100%",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.layout import stack_card
 from training_dashboard.state.history import HistoryClip, HistoryJob, HistoryState
 
 
@@ -44,14 +45,11 @@ def _job(job: HistoryJob) -> rx.Component:
 
 def history_list() -> rx.Component:
     s = HistoryState
-    return rx.card(
-        rx.vstack(
-            rx.hstack(rx.heading("History", size="3"), rx.spacer(),
-                      rx.button("Refresh", size="1", variant="ghost", on_click=s.load_history, loading=s.loading),
-                      width="100%", align="center"),
-            rx.cond(s.jobs.length() > 0, rx.foreach(s.jobs, _job),
-                    rx.text("Jobs you generate appear here, newest first.", size="2", color_scheme="gray")),
-            spacing="2", width="100%", align="stretch",
-        ),
-        width="100%", on_mount=s.load_history, custom_attrs={"data-testid": "history"},
+    return stack_card(
+        rx.hstack(rx.heading("History", size="3"), rx.spacer(),
+                  rx.button("Refresh", size="1", variant="ghost", on_click=s.load_history, loading=s.loading),
+                  width="100%", align="center"),
+        rx.cond(s.jobs.length() > 0, rx.foreach(s.jobs, _job),
+                rx.text("Jobs you generate appear here, newest first.", size="2", color_scheme="gray")),
+        testid="history", on_mount=s.load_history,
     )

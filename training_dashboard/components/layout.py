@@ -43,6 +43,19 @@ def empty_state(title: str, text: str, *actions: rx.Component, testid: str) -> r
     )
 
 
+def stack_card(*children: rx.Component, spacing: str = "2", testid: str | None = None,
+               custom_attrs: dict[str, object] | None = None, **card_props: object) -> rx.Component:
+    """A full-width card holding one full-width column: the shape of most cards in the app."""
+    attrs = {**({"data-testid": testid} if testid else {}), **(custom_attrs or {})}
+    return rx.card(rx.vstack(*children, spacing=spacing, width="100%", align="stretch"), width="100%",
+                   custom_attrs=attrs, **card_props)
+
+
+def panel_header(title: str, *actions: rx.Component, size: str = "4", **props: object) -> rx.Component:
+    """A panel's title on the left, its actions on the right."""
+    return rx.flex(rx.heading(title, size=size), *actions, justify="between", align="center", width="100%", **props)
+
+
 def skeleton_rows(count: int = 3) -> rx.Component:
     return rx.vstack(*(rx.skeleton(height="4em", width="100%", loading=True) for _ in range(count)),
                      width="100%", spacing="2", data_testid="skeleton")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows
 from training_dashboard.state.leaderboard import LeaderboardRow, LeaderboardState
 
 
@@ -48,12 +48,9 @@ def leaderboard_panel() -> rx.Component:
     header = rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in (
         "Rank", "Model", "Strength", "95 % interval", "Wins–losses", "Games"))))
     return rx.vstack(
-        rx.flex(
-            rx.heading("Leaderboard", size="4"),
-            rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=LeaderboardState.load_leaderboard,
-                      loading=s.loading, variant="soft", size="1", custom_attrs={"data-testid": "leaderboard-refresh"}),
-            justify="between", align="center", width="100%",
-        ),
+        panel_header("Leaderboard", rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=s.load_leaderboard,
+                                              loading=s.loading, variant="soft", size="1",
+                                              custom_attrs={"data-testid": "leaderboard-refresh"})),
         rx.cond(
             s.error,
             rx.callout(s.error, color_scheme="red", size="1", icon="circle_alert"),

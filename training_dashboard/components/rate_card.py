@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state
+from training_dashboard.components.listening import listening_card, listening_panel, player
 from training_dashboard.state.rate import RATE_TAGS, RateState
 
 
@@ -22,41 +23,33 @@ def _tag(tag: str) -> rx.Component:
 
 def rate_card() -> rx.Component:
     s = RateState
-    return rx.card(
-        rx.vstack(
-            rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "rate-prompt"}),
-            rx.cond(s.prompt_attributes, rx.text(s.prompt_attributes, size="2", color_scheme="gray")),
-            rx.el.audio(src=s.src, controls=True, preload="auto", id="rate-audio", style={"width": "100%"},
-                        custom_attrs={"data-testid": "rate-audio"}),
-            rx.hstack(*(_star(n) for n in range(1, 6)), spacing="2", wrap="wrap"),
-            rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", spacing="1"),
-            rx.hstack(
-                rx.button("Submit (Enter)", on_click=s.submit, disabled=~s.can_submit, loading=s.submitting,
-                          custom_attrs={"data-testid": "rate-submit"}),
-                rx.button("Skip (S)", on_click=s.skip, variant="soft", color_scheme="gray",
-                          custom_attrs={"data-testid": "rate-skip"}),
-                spacing="2",
-            ),
-            rx.text("Keys: 1–5 rate · Enter submits and moves on · Space plays/pauses · S skips. "
-                    "The model that made a clip is shown only after your rating is stored.",
-                    size="1", color_scheme="gray"),
-            spacing="3", width="100%", align="stretch",
+    return listening_card(
+        rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "rate-prompt"}),
+        rx.cond(s.prompt_attributes, rx.text(s.prompt_attributes, size="2", color_scheme="gray")),
+        player(s.src, "rate-audio"),
+        rx.hstack(*(_star(n) for n in range(1, 6)), spacing="2", wrap="wrap"),
+        rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", spacing="1"),
+        rx.hstack(
+            rx.button("Submit (Enter)", on_click=s.submit, disabled=~s.can_submit, loading=s.submitting,
+                      custom_attrs={"data-testid": "rate-submit"}),
+            rx.button("Skip (S)", on_click=s.skip, variant="soft", color_scheme="gray",
+                      custom_attrs={"data-testid": "rate-skip"}),
+            spacing="2",
         ),
-        width="100%", custom_attrs={"data-testid": "rate-card", "data-audio-id": s.audio_id},
+        keys="Keys: 1–5 rate · Enter submits and moves on · Space plays/pauses · S skips. "
+             "The model that made a clip is shown only after your rating is stored.",
+        testid="rate-card", data={"data-audio-id": s.audio_id},
     )
 
 
 def rate_panel() -> rx.Component:
     s = RateState
-    return rx.vstack(
-        rx.hstack(
-            rx.heading("Listen and rate", size="5"),
-            rx.badge(s.left_text, size="2", custom_attrs={"data-testid": "rate-left"}),
-            justify="between", align="center", width="100%", wrap="wrap",
-        ),
+    return listening_panel(
+        rx.heading("Listen and rate", size="5"),
+        rx.badge(s.left_text, size="2", custom_attrs={"data-testid": "rate-left"}),
         rx.cond(s.last_result, rx.callout(s.last_result, icon="check", color_scheme="green", size="1",
                                           custom_attrs={"data-testid": "rate-last"})),
-        rx.cond(s.error, rx.callout(s.error, icon="circle_alert", color_scheme="red", size="1")),
+        s.error,
         rx.cond(
             s.has_clip,
             rate_card(),
@@ -67,5 +60,5 @@ def rate_panel() -> rx.Component:
             ), rx.cond(s.loading, rx.skeleton(height="14em", width="100%", loading=True),
                        rx.text("Choose who is listening to start.", size="2", color_scheme="gray"))),
         ),
-        spacing="3", width="100%", align="stretch", max_width="44em",
+        max_width="44em",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.layout import panel_header
 from training_dashboard.components.run_charts import compare_chart
 from training_dashboard.state.runs import CompareRow, RunsState
 
@@ -21,9 +22,7 @@ def run_compare() -> rx.Component:
     s = RunsState
     return rx.cond(s.compare_open, rx.card(
         rx.vstack(
-            rx.flex(rx.heading("Compare runs", size="4"),
-                    rx.button("Close", variant="ghost", size="1", on_click=s.close_compare),
-                    justify="between", align="center", width="100%"),
+            panel_header("Compare runs", rx.button("Close", variant="ghost", size="1", on_click=s.close_compare)),
             rx.text("Training loss", size="2", weight="medium"),
             compare_chart(),
             rx.text("Configuration (differences highlighted)", size="2", weight="medium"),

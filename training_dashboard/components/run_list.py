@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import empty_state, skeleton_rows
+from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows
 from training_dashboard.components.run_compare import run_compare
 from training_dashboard.components.run_view import adapter_link, run_actions, run_view, status_badge
 from training_dashboard.state.runs import RunRow, RunsState
@@ -44,12 +44,11 @@ def run_item(run: RunRow) -> rx.Component:
 def run_panel() -> rx.Component:
     s = RunsState
     return rx.vstack(
-        rx.flex(
-            rx.heading("Training runs", size="4"),
+        panel_header(
+            "Training runs",
             rx.button("Compare ", s.compare_ids.length().to_string(), " runs", variant="soft",
                       disabled=(s.compare_ids.length() < 2) | (s.compare_ids.length() > 4), on_click=s.show_compare,
                       custom_attrs={"data-testid": "runs-compare"}),
-            justify="between", align="center", width="100%",
         ),
         run_view(),
         run_compare(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.layout import panel_header
 from training_dashboard.state.workers import WorkerRow, WorkersState
 
 
@@ -27,12 +28,9 @@ def worker_panel() -> rx.Component:
             s.broker,
             rx.card(
                 rx.vstack(
-                    rx.flex(
-                        rx.heading("Workers", size="3"),
-                        rx.button("Refresh", variant="ghost", size="1", on_click=s.load_workers,
-                                  loading=s.loading, custom_attrs={"data-testid": "workers-refresh"}),
-                        justify="between", align="center", width="100%",
-                    ),
+                    panel_header("Workers", rx.button("Refresh", variant="ghost", size="1", on_click=s.load_workers,
+                                                      loading=s.loading,
+                                                      custom_attrs={"data-testid": "workers-refresh"}), size="3"),
                     rx.cond(
                         s.workers.length() > 0,
                         rx.vstack(rx.foreach(s.workers, worker_item), spacing="2", width="100%"),

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import empty_state, page_shell
+from training_dashboard.components.layout import empty_state, page_shell, stack_card
+from training_dashboard.components.listening import listening_card, listening_panel, player
 from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.evaluate import EvaluateState
 
 
 def _player(label: str, src: rx.Var[str], element_id: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.badge(label, size="3", variant="solid"),
-            rx.el.audio(src=src, controls=True, preload="auto", id=element_id, style={"width": "100%"},
-                        custom_attrs={"data-testid": element_id}),
-            spacing="2", width="100%", align="stretch",
-        ),
-        width="100%",
-    )
+    return stack_card(rx.badge(label, size="3", variant="solid"), player(src, element_id))
 
 
 def _vote_button(text: str, choice: str, testid: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
@@ -33,25 +26,21 @@ def _vote_button(text: str, choice: str, testid: str, **props) -> rx.Component: 
 
 def pair_card() -> rx.Component:
     s = EvaluateState
-    return rx.card(
-        rx.vstack(
-            rx.text("Prompt", size="1", color_scheme="gray"),
-            rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "eval-prompt"}),
-            rx.grid(_player("First", s.first_src, "eval-first-audio"),
-                    _player("Second", s.second_src, "eval-second-audio"),
-                    columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"),
-            rx.flex(
-                _vote_button("First is better (1)", "first", "eval-vote-first"),
-                _vote_button("Second is better (2)", "second", "eval-vote-second"),
-                _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
-                spacing="2", wrap="wrap",
-            ),
-            rx.text("Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses. Which model made which clip "
-                    "is drawn at random for every pair and listener, and shown only when the evaluation is complete.",
-                    size="1", color_scheme="gray"),
-            spacing="3", width="100%", align="stretch",
+    return listening_card(
+        rx.text("Prompt", size="1", color_scheme="gray"),
+        rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "eval-prompt"}),
+        rx.grid(_player("First", s.first_src, "eval-first-audio"),
+                _player("Second", s.second_src, "eval-second-audio"),
+                columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"),
+        rx.flex(
+            _vote_button("First is better (1)", "first", "eval-vote-first"),
+            _vote_button("Second is better (2)", "second", "eval-vote-second"),
+            _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
+            spacing="2", wrap="wrap",
         ),
-        width="100%", custom_attrs={"data-testid": "eval-card", "data-pair-id": s.pair_id},
+        keys="Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses. Which model made which clip "
+             "is drawn at random for every pair and listener, and shown only when the evaluation is complete.",
+        testid="eval-card", data={"data-pair-id": s.pair_id},
     )
 
 
@@ -73,15 +62,11 @@ def _finished() -> rx.Component:
 
 def evaluate_panel() -> rx.Component:
     s = EvaluateState
-    return rx.vstack(
-        rx.hstack(
-            rx.heading("Blind evaluation #", s.evaluation_id.to_string(), size="5"),
-            rx.cond(s.pairs_total > 0, rx.badge(s.progress_text, size="2",
-                                                custom_attrs={"data-testid": "eval-progress"})),
-            justify="between", align="center", width="100%", wrap="wrap",
-        ),
+    return listening_panel(
+        rx.heading("Blind evaluation #", s.evaluation_id.to_string(), size="5"),
+        rx.cond(s.pairs_total > 0, rx.badge(s.progress_text, size="2", custom_attrs={"data-testid": "eval-progress"})),
         rx.progress(value=s.progress_pct, size="1"),
-        rx.cond(s.error, rx.callout(s.error, icon="circle_alert", color_scheme="red", size="1")),
+        s.error,
         rx.cond(
             s.has_pair, pair_card(),
             rx.cond(s.finished_for_rater, _finished(), rx.cond(
@@ -94,7 +79,7 @@ def evaluate_panel() -> rx.Component:
                                     custom_attrs={"data-testid": "eval-start"}), spacing="2"),
             )),
         ),
-        spacing="3", width="100%", align="stretch", max_width="52em",
+        max_width="52em",
     )
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.client import ApiError
+from training_dashboard.client import ApiClient, ApiError
 from training_dashboard.state.api import api_client, error_text, short_date
+from training_dashboard.state.loading import load
 
 STATUS_FILTERS = ("all", "active", "inactive")
 
@@ -77,6 +78,16 @@ def filter_adapters(rows: list[AdapterRow], status: str) -> list[AdapterRow]:
     return list(rows)
 
 
+Listing = tuple[schemas.Health, list[tuple[schemas.AdapterPublic, schemas.AdapterDetail]]]
+
+
+async def _fetch_adapters(api: ApiClient) -> Listing:
+    """The base model served, and every adapter with its usage (one detail call each)."""
+    health, page = await asyncio.gather(api.health(), api.list_adapters("all", limit=100))
+    details = await asyncio.gather(*(api.get_adapter(a.id) for a in page.items))
+    return health, list(zip(page.items, details, strict=True))
+
+
 def _pretty(value: dict[str, Any]) -> str:
     return json.dumps(value, indent=1, sort_keys=True) if value else ""
 
@@ -116,23 +127,14 @@ class AdapterState(rx.State):
 
     @rx.event(background=True)
     async def load_adapters(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:  # one fetch at a time per session
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                health, page = await asyncio.gather(api.health(), api.list_adapters("all", limit=100))
-                details = await asyncio.gather(*(api.get_adapter(a.id) for a in page.items))
-            async with self:
-                self.base_model = health.model.base_model
-                self.adapters = [adapter_row(a, d.usage) for a, d in zip(page.items, details, strict=True)]
-                self.loaded = True
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a toast
-            yield rx.toast.error(f"Could not load adapters: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, _fetch_adapters, self._show):
+            yield rx.toast.error(f"Could not load adapters: {error}")
+
+    def _show(self, answer: Listing) -> None:
+        health, adapters = answer
+        self.base_model = health.model.base_model
+        self.adapters = [adapter_row(a, d.usage) for a, d in adapters]
+        self.loaded = True
 
     @rx.event(background=True)
     async def toggle_adapter(self, adapter_id: int, active: bool):  # type: ignore[no-untyped-def]

@@ -11,63 +11,13 @@ import reflex as rx
 from pydantic import ValidationError
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text, parse_tags, short_date
+from training_dashboard.state.api import api_client, error_text, parse_tags
+from training_dashboard.state.dataset_rows import DatasetRow, RaterOption, dataset_row
+from training_dashboard.state.loading import load
 
 PREVIEW_DEBOUNCE_S = 0.35
 MIN_RATERS_HINT = "Rated by at least N raters: a whole number from 1 to 1000 (empty: no constraint)"
 NAME_HINT = "Names start with a letter or digit and use letters, digits, spaces, '_', '.' or '-'"
-
-
-@dataclasses.dataclass
-class DatasetRow:
-    id: int
-    name: str
-    type: str
-    description: str
-    sample_count: int
-    created: str
-    exported: bool
-    export_status: str
-    export_path: str
-    filter_text: str
-
-
-@dataclasses.dataclass
-class RaterOption:
-    id: int
-    name: str
-    selected: bool
-
-
-def dataset_row(ds: schemas.DatasetPublic) -> DatasetRow:
-    latest = max(ds.exports, key=lambda e: e.created_at) if ds.exports else None
-    return DatasetRow(
-        id=ds.id, name=ds.name, type=ds.type, description=ds.description or "", sample_count=ds.sample_count,
-        created=short_date(ds.created_at), exported=latest is not None,
-        export_status=f"Exported ({latest.format}, {short_date(latest.created_at)})" if latest else "Not exported",
-        export_path=latest.export_path if latest else "", filter_text=filter_text(ds.filter),
-    )
-
-
-def filter_text(f: schemas.DatasetFilter) -> str:
-    parts = []
-    if f.min_rating:
-        parts.append(f"rating ≥ {f.min_rating}")
-    if f.required_tags:
-        parts.append("tags " + ", ".join(f.required_tags))
-    if f.excluded_tags:
-        parts.append("not " + ", ".join(f.excluded_tags))
-    if f.adapter_id is not None:
-        parts.append("base model" if f.adapter_id == "base" else f"adapter #{f.adapter_id}")
-    if f.start_date or f.end_date:
-        parts.append(f"{f.start_date or '…'} → {f.end_date or '…'}")
-    if f.rater_ids:
-        parts.append("raters " + ", ".join(f"#{i}" for i in f.rater_ids))
-    if f.min_raters is not None:
-        parts.append(f"≥ {f.min_raters} raters")
-    if f.aggregate == "clip":
-        parts.append("one row per clip (mean)")
-    return "; ".join(parts) or "all feedback"
 
 
 class DatasetsState(rx.State):
@@ -170,21 +120,12 @@ class DatasetsState(rx.State):
 
     @rx.event(background=True)
     async def load_datasets(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_datasets(limit=100)
-            async with self:
-                self.datasets = [dataset_row(d) for d in page.items]
-                self.loaded = True
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load datasets: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_datasets(limit=100), self._show_datasets):
+            yield rx.toast.error(f"Could not load datasets: {error}")
+
+    def _show_datasets(self, page: schemas.Page[schemas.DatasetPublic]) -> None:
+        self.datasets = [dataset_row(d) for d in page.items]
+        self.loaded = True
 
     # -- create form -------------------------------------------------------------------
 
@@ -196,16 +137,13 @@ class DatasetsState(rx.State):
     @rx.event(background=True)
     async def load_raters(self):  # type: ignore[no-untyped-def]
         """The raters the form offers (through the client); a failure leaves the list empty."""
-        try:
-            async with api_client() as api:
-                listed = await api.list_raters()
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
-            return
-        async with self:
-            known = {r.id for r in listed}
-            self.rater_ids = [i for i in self.rater_ids if i in known]
-            self.raters = [RaterOption(id=r.id, name=r.name, selected=r.id in self.rater_ids) for r in listed]
+        if error := await load(self, api_client, lambda api: api.list_raters(), self._show_raters, flag=None):
+            yield rx.toast.error(f"Could not load raters: {error}")
+
+    def _show_raters(self, listed: list[schemas.RaterPublic]) -> None:
+        known = {r.id for r in listed}
+        self.rater_ids = [i for i in self.rater_ids if i in known]
+        self.raters = [RaterOption(id=r.id, name=r.name, selected=r.id in self.rater_ids) for r in listed]
 
     @rx.event
     def toggle_rater(self, rater_id: int):  # type: ignore[no-untyped-def]

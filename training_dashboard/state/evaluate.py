@@ -12,49 +12,20 @@ import asyncio
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, audio_src, error_text
+from training_dashboard.client import ApiClient
+from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.evaluations import p_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.listening import keys_script
+from training_dashboard.state.loading import call
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
 
-# Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses. Clicks the page's own buttons,
-# ignores keys typed into a text field. Installed once per browser tab.
-KEYS_JS = """
-if (!window.__tdEvalKeys) {
-  window.__tdEvalKeys = true;
-  window.__tdEvalLast = 'eval-first-audio';
-  document.addEventListener('play', (e) => {
-    const t = e.target;
-    if (!t || !t.id || !t.id.startsWith('eval-')) return;
-    window.__tdEvalLast = t.id;
-    for (const id of ['eval-first-audio', 'eval-second-audio']) {  // one clip at a time
-      const other = document.getElementById(id);
-      if (other && other !== t && !other.paused) other.pause();
-    }
-  }, true);
-  document.addEventListener('keydown', (e) => {
-    if (!location.pathname.startsWith('/evaluate')) return;
-    const t = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
-    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
-                            if (el && !el.disabled) { el.click(); return true; } return false; };
-    if (e.key === '1') { if (click('eval-vote-first')) e.preventDefault(); }
-    else if (e.key === '2') { if (click('eval-vote-second')) e.preventDefault(); }
-    else if (e.key === '0') { if (click('eval-vote-tie')) e.preventDefault(); }
-    else if (e.key === ' ' || e.code === 'Space') {
-      const players = ['eval-first-audio', 'eval-second-audio'].map((id) => document.getElementById(id));
-      const playing = players.find((a) => a && !a.paused);
-      e.preventDefault();
-      if (playing) { playing.pause(); return; }
-      const last = document.getElementById(window.__tdEvalLast) || players[0];
-      if (last) last.play();
-    }
-  });
-}
-"""
+# Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses (the clip played last).
+KEYS_JS = keys_script("__tdEvalKeys", "/evaluate", {"1": "eval-vote-first", "2": "eval-vote-second",
+                                                    "0": "eval-vote-tie"},
+                      players=("eval-first-audio", "eval-second-audio"))
 
 
 def evaluation_id_from_path(path: str) -> int:
@@ -124,24 +95,23 @@ class EvaluateState(rx.State):
             if not rater_id or self.loading:
                 return
             self.loading, self.error = True, ""
-        try:
-            for _ in range(WAIT_ROUNDS):
-                async with api_client() as api:
-                    pair = await api.next_evaluation_pair(evaluation_id, rater_id)
-                    progress = await api.evaluation_progress(evaluation_id, rater_id)
-                    detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
-                async with self:
-                    self._apply(pair, progress, detail)
-                    keep_waiting = self.waiting
-                if not keep_waiting:
+        await call(self, api_client, lambda api: self._wait_for_pairs(api, evaluation_id, rater_id),
+                   failed=self._failed, flag="loading")
+
+    async def _wait_for_pairs(self, api: ApiClient, evaluation_id: int, rater_id: int) -> None:
+        """Show the next pair; while clips are still being generated, look again every few seconds."""
+        for _ in range(WAIT_ROUNDS):
+            pair = await api.next_evaluation_pair(evaluation_id, rater_id)
+            progress = await api.evaluation_progress(evaluation_id, rater_id)
+            detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
+            async with self:
+                self._apply(pair, progress, detail)
+                if not self.waiting:
                     return
-                await asyncio.sleep(WAIT_SECONDS)
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.error = error_text(exc)
-        finally:
-            async with self:
-                self.loading = False
+            await asyncio.sleep(WAIT_SECONDS)
+
+    def _failed(self, error: str) -> None:
+        self.error = error
 
     def _apply(self, pair: schemas.EvaluationPairBlind | None, progress: schemas.RaterProgress,
                detail: schemas.EvaluationDetail | None) -> None:
@@ -158,26 +128,25 @@ class EvaluateState(rx.State):
         if detail is not None:
             self.verdict, self.reveal = detail.result.verdict, reveal_text(detail)
 
+    def _voted(self, _: object) -> None:
+        self._clear_pair()
+
     @rx.event(background=True)
     async def vote(self, choice: str):  # type: ignore[no-untyped-def]
         async with self:
             if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
                 return
             rater_id = (await self.get_state(RaterState)).current_id
-            if not rater_id:
-                yield rx.toast.error("Choose who is listening first")
-                return
-            body = schemas.EvaluationVoteCreate(pair_id=self.pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
-            evaluation_id, self.voting = self.evaluation_id, True
-        try:
-            async with api_client() as api:
-                await api.vote(evaluation_id, body)
-            async with self:
-                self._clear_pair()
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Vote not saved: {error_text(exc)}")
+            pair_id, evaluation_id, self.voting = self.pair_id, self.evaluation_id, bool(rater_id)
+        if not rater_id:
+            yield NO_LISTENER
             return
-        finally:
-            async with self:
-                self.voting = False
+        body = schemas.EvaluationVoteCreate(pair_id=pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
+        if error := await call(self, api_client, lambda api: api.vote(evaluation_id, body), self._voted,
+                               flag="voting"):
+            yield rx.toast.error(f"Vote not saved: {error}")
+            return
         yield EvaluateState.load_next
+
+
+RATER_CHOSEN.connect(EvaluateState.load_next, path="/evaluate")  # blind pairs are per listener too

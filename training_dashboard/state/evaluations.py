@@ -8,7 +8,9 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
+from training_dashboard.state.adapters import AdapterState
 from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.loading import load
 
 POLL_SECONDS = 2.0
 POLL_ROUNDS = 450  # about 15 minutes of following open evaluations, then the Refresh button
@@ -169,25 +171,18 @@ class EvaluationState(rx.State):
 
     @rx.event(background=True)
     async def load_evaluations(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_evaluations(limit=20)
-            async with self:
-                self.rows, self.loaded, self.error = [evaluation_row(e) for e in page.items], True, ""
-                follow = any(r.is_open for r in self.rows) and not self.polling
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.error, self.loaded = f"Could not load evaluations: {error_text(exc)}", True
+        if await load(self, api_client, lambda api: api.list_evaluations(limit=20), self._show, failed=self._failed):
             return
-        finally:
-            async with self:
-                self.loading = False
+        async with self:
+            follow = any(r.is_open for r in self.rows) and not self.polling
         if follow:
             yield EvaluationState.follow
+
+    def _show(self, page: schemas.Page[schemas.EvaluationPublic]) -> None:
+        self.rows, self.loaded, self.error = [evaluation_row(e) for e in page.items], True, ""
+
+    def _failed(self, error: str) -> None:
+        self.error, self.loaded = f"Could not load evaluations: {error}", True
 
     @rx.event(background=True)
     async def follow(self):  # type: ignore[no-untyped-def]
@@ -207,8 +202,6 @@ class EvaluationState(rx.State):
                                                                          for o in self.rows)]
                     self.rows = rows
                 if finished:
-                    from training_dashboard.state.adapters import AdapterState
-
                     yield AdapterState.load_adapters  # the verdicts on the adapters changed
                 if not any(r.is_open for r in rows):
                     return

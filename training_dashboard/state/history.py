@@ -9,8 +9,10 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, short_date
+from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
 from training_dashboard.state.rater import RaterState
+from training_dashboard.state.studio import JOB_ENDED, StudioState
 
 HISTORY_LIMIT = 10
 
@@ -63,26 +65,15 @@ class HistoryState(rx.State):
 
     @rx.event(background=True)
     async def load_history(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_jobs(limit=HISTORY_LIMIT)
-            async with self:
-                self._summaries = {j.id: j for j in page.items}
-                self.jobs = [history_job(j) for j in page.items]
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load the history: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_jobs(limit=HISTORY_LIMIT), self._show):
+            yield rx.toast.error(f"Could not load the history: {error}")
+
+    def _show(self, page: schemas.Page[schemas.JobSummary]) -> None:
+        self._summaries = {j.id: j for j in page.items}
+        self.jobs = [history_job(j) for j in page.items]
 
     @rx.event
     async def use_prompt(self, job_id: int):  # type: ignore[no-untyped-def]
-        from training_dashboard.state.studio import StudioState  # the editor lives there
-
         job = self._summaries.get(job_id)
         if job is None:
             return
@@ -111,3 +102,6 @@ class HistoryState(rx.State):
                     clips[c] = dataclasses.replace(clip, rated=value)
                     self.jobs[j] = dataclasses.replace(job, clips=clips)
         yield rx.toast.success(f"Clip #{audio_id}: {value}★ saved")
+
+
+JOB_ENDED.connect(HistoryState.load_history)  # a new job joins the list

@@ -7,7 +7,8 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.api import api_client
+from training_dashboard.state.loading import load
 
 
 @dataclasses.dataclass
@@ -78,20 +79,12 @@ class LeaderboardState(rx.State):
 
     @rx.event(background=True)
     async def load_leaderboard(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:  # one fetch at a time per session
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                board = await api.leaderboard()
-            async with self:
-                self.rows = leaderboard_rows(board)
-                self.games, self.connected, self.summary = board.games, board.connected, summary_text(board)
-                self.error, self.loaded = "", True
-        except Exception as exc:  # noqa: BLE001 - every failure is shown where the table would be
-            async with self:
-                self.error, self.loaded = f"Could not load the leaderboard: {error_text(exc)}", True
-        finally:
-            async with self:
-                self.loading = False
+        await load(self, api_client, lambda api: api.leaderboard(), self._show, failed=self._failed)
+
+    def _show(self, board: schemas.Leaderboard) -> None:
+        self.rows = leaderboard_rows(board)
+        self.games, self.connected, self.summary = board.games, board.connected, summary_text(board)
+        self.error, self.loaded = "", True
+
+    def _failed(self, error: str) -> None:  # shown where the table would be
+        self.error, self.loaded = f"Could not load the leaderboard: {error}", True

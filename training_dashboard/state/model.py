@@ -7,7 +7,9 @@ import asyncio
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.client import ApiClient
+from training_dashboard.state.api import api_client
+from training_dashboard.state.loading import load
 
 POLL_S = 2.0
 MAX_POLLS = 300  # ~10 minutes: a first download of musicgen-small can take that long
@@ -66,22 +68,16 @@ class ModelState(rx.State):
     @rx.event(background=True)
     async def watch_model(self):  # type: ignore[no-untyped-def]
         """Ask /api/health until the model is ready or failed (bounded), so the page says so at once."""
-        async with self:
-            if self.watching:
-                return
-            self.watching = True
-        try:
-            async with api_client() as api:
-                for _ in range(MAX_POLLS):
-                    health = await api.health()
-                    async with self:
-                        self._apply(health)
-                    if health.model.status in ("ready", "failed") or not (health.worker or health.mode == "broker"):
-                        break  # in broker mode keep asking: a worker may connect later
-                    await asyncio.sleep(POLL_S)
-        except Exception as exc:  # noqa: BLE001
+        await load(self, api_client, self._watch, failed=self._unreachable, flag="watching")
+
+    async def _watch(self, api: ApiClient) -> None:
+        for _ in range(MAX_POLLS):
+            health = await api.health()
             async with self:
-                self.status, self.text = "unreachable", f"Model state unknown: {error_text(exc)}"
-        finally:
-            async with self:
-                self.watching = False
+                self._apply(health)
+            if health.model.status in ("ready", "failed") or not (health.worker or health.mode == "broker"):
+                break  # in broker mode keep asking: a worker may connect later
+            await asyncio.sleep(POLL_S)
+
+    def _unreachable(self, error: str) -> None:
+        self.status, self.text = "unreachable", f"Model state unknown: {error}"

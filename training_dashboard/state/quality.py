@@ -7,7 +7,8 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.api import api_client
+from training_dashboard.state.loading import load
 
 
 @dataclasses.dataclass
@@ -62,17 +63,5 @@ class QualityState(rx.State):
 
     @rx.event(background=True)
     async def load_quality(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                quality = await api.feedback_quality()
-            async with self:
-                self._apply(quality)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load data quality: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.feedback_quality(), self._apply):
+            yield rx.toast.error(f"Could not load data quality: {error}")

@@ -5,40 +5,37 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, audio_src, error_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.client import ApiClient
+from training_dashboard.state.api import api_client, audio_src
+from training_dashboard.state.listening import keys_script
+from training_dashboard.state.loading import call
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
-# Keyboard: 1-5 choose a rating, Enter submits, space plays/pauses, S skips. The script
-# only clicks the page's own buttons (so mouse and keyboard run the same handlers) and
-# ignores keys typed into a text field. Installed once per browser tab.
-KEYS_JS = """
-if (!window.__tdRateKeys) {
-  window.__tdRateKeys = true;
-  document.addEventListener('keydown', (e) => {
-    if (!location.pathname.startsWith('/rate')) return;
-    const t = e.target;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
-    const click = (id) => { const el = document.querySelector(`[data-testid="${id}"]`);
-                            if (el && !el.disabled) { el.click(); return true; } return false; };
-    if (e.key >= '1' && e.key <= '5') { if (click('rate-star-' + e.key)) e.preventDefault(); }
-    else if (e.key === 'Enter') { if (click('rate-submit')) e.preventDefault(); }
-    else if (e.key === 's' || e.key === 'S') { if (click('rate-skip')) e.preventDefault(); }
-    else if (e.key === ' ' || e.code === 'Space') {
-      const a = document.getElementById('rate-audio');
-      if (a) { e.preventDefault(); if (a.paused) { a.play(); } else { a.pause(); } }
-    }
-  });
-}
-"""
+# Keyboard: 1-5 choose a rating, Enter submits, S skips, space plays/pauses.
+KEYS_JS = keys_script("__tdRateKeys", "/rate", {**{str(n): f"rate-star-{n}" for n in range(1, 6)},
+                                                "Enter": "rate-submit", "s": "rate-skip", "S": "rate-skip"},
+                      players=("rate-audio",))
 
 
 def attributes_text(attrs: schemas.PromptAttributes) -> str:
     parts = [attrs.style or "", f"{attrs.tempo} BPM" if attrs.tempo else "", ", ".join(attrs.instruments),
              attrs.mood or ""]
     return " · ".join(p for p in parts if p)
+
+
+async def _next(api: ApiClient, rater_id: int,
+                skipped: list[int]) -> tuple[schemas.QueueClip | None, schemas.QueueSummary]:
+    return await api.next_clip(rater_id, exclude=skipped), await api.queue_summary(rater_id)
+
+
+async def _save(api: ApiClient, body: schemas.FeedbackCreate) -> str:
+    """Store the rating; what to tell the rater then."""
+    await api.submit_feedback(body)
+    # Only now, with the rating stored, may the rater learn which model made the clip.
+    audio = await api.get_audio(body.audio_id)
+    return f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
 
 
 class RateState(rx.State):
@@ -91,7 +88,9 @@ class RateState(rx.State):
             self.skipped = [*self.skipped, self.audio_id][-100:]
         return RateState.load_next
 
-    def _show(self, clip: schemas.QueueClip | None) -> None:
+    def _show(self, answer: tuple[schemas.QueueClip | None, schemas.QueueSummary]) -> None:
+        clip, summary = answer
+        self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
         self.rating, self.tags = "", []
         if clip is None:
             self.audio_id, self.src, self.prompt_text, self.prompt_attributes = 0, "", "", ""
@@ -101,8 +100,8 @@ class RateState(rx.State):
         self.audio_id, self.src, self.duration = clip.audio_id, audio_src(clip.stream_url), clip.duration
         self.prompt_text, self.prompt_attributes = clip.prompt.text, attributes_text(clip.prompt.attributes)
 
-    def _summary(self, summary: schemas.QueueSummary) -> None:
-        self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
+    def _failed(self, error: str) -> None:
+        self.error = error
 
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
@@ -113,19 +112,11 @@ class RateState(rx.State):
                 self.audio_id, self.empty = 0, False
                 return
             self.loading, self.error = True, ""
-        try:
-            async with api_client() as api:
-                clip = await api.next_clip(rater_id, exclude=skipped)
-                summary = await api.queue_summary(rater_id)
-            async with self:
-                self._show(clip)
-                self._summary(summary)
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.error = error_text(exc)
-        finally:
-            async with self:
-                self.loading = False
+        await call(self, api_client, lambda api: _next(api, rater_id, skipped), self._show, failed=self._failed,
+                   flag="loading")
+
+    def _saved(self, result: str) -> None:
+        self.last_result = result
 
     @rx.event(background=True)
     async def submit(self):  # type: ignore[no-untyped-def]
@@ -133,23 +124,17 @@ class RateState(rx.State):
             if not self.can_submit:
                 return
             rater_id = (await self.get_state(RaterState)).current_id
-            if not rater_id:
-                yield rx.toast.error("Choose who is listening first")
-                return
-            body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
-                                          rater_id=rater_id)
-            self.submitting = True
-        try:
-            async with api_client() as api:
-                await api.submit_feedback(body)
-                # Only now, with the rating stored, may the rater learn which model made the clip.
-                audio = await api.get_audio(body.audio_id)
-            async with self:
-                self.last_result = f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
+            if rater_id:
+                body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
+                                              rater_id=rater_id)
+                self.submitting = True
+        if not rater_id:
+            yield NO_LISTENER
             return
-        finally:
-            async with self:
-                self.submitting = False
+        if error := await call(self, api_client, lambda api: _save(api, body), self._saved, flag="submitting"):
+            yield rx.toast.error(f"Rating not saved: {error}")
+            return
         yield RateState.load_next
+
+
+RATER_CHOSEN.connect(RateState.load_page, path="/rate")  # the queue is per rater: start over

@@ -8,6 +8,11 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.loading import load
+from training_dashboard.state.signals import Signal
+
+RATER_CHOSEN = Signal()  # the pages whose content is per rater connect their reload to it
+NO_LISTENER = rx.toast.error("Choose who is listening first")
 
 
 @dataclasses.dataclass
@@ -74,34 +79,19 @@ class RaterState(rx.State):
 
     @rx.event(background=True)
     async def load_raters(self):  # type: ignore[no-untyped-def]
-        async with self:
-            self.loading = True
-        try:
-            async with api_client() as api:
-                listed = await api.list_raters()
-            async with self:
-                self.raters = [RaterOption(id=r.id, name=r.name, ratings=r.rating_count) for r in listed]
-                if self.current_id and self.current_id not in {r.id for r in listed}:
-                    self.rater_id, self.rater_name = "", ""  # the database was reset: choose again
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load raters: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_raters(), self._show):
+            yield rx.toast.error(f"Could not load raters: {error}")
+
+    def _show(self, listed: list[schemas.RaterPublic]) -> None:
+        self.raters = [RaterOption(id=r.id, name=r.name, ratings=r.rating_count) for r in listed]
+        if self.current_id and self.current_id not in {r.id for r in listed}:
+            self.rater_id, self.rater_name = "", ""  # the database was reset: choose again
 
     @rx.event
     def choose(self, rater_id: int, name: str):  # type: ignore[no-untyped-def]
         self.rater_id, self.rater_name, self.switching = str(rater_id), name, False
-        events = [rx.toast.info(f"Listening as {name}")]
-        if self.router.url.path.startswith("/rate"):  # the queue is per rater: start over for this one
-            from training_dashboard.state.rate import RateState
-
-            events.append(RateState.load_page)
-        if self.router.url.path.startswith("/evaluate"):  # blind pairs are per listener too
-            from training_dashboard.state.evaluate import EvaluateState
-
-            events.append(EvaluateState.load_next)
-        return events
+        # /rate's queue and /evaluate's blind pairs are per rater: the page shown starts over
+        return [rx.toast.info(f"Listening as {name}"), *RATER_CHOSEN.handlers(self.router.url.path)]
 
     @rx.event
     async def add_rater(self):  # type: ignore[no-untyped-def]

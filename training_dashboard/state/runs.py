@@ -11,6 +11,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, short_date
+from training_dashboard.state.loading import call, load
 
 POLL_S = 1.0  # a logged step reaches the charts within ~1 s plus the worker's 0.25 s
 MAX_CHART_POINTS = 500
@@ -119,21 +120,12 @@ class RunsState(rx.State):
 
     @rx.event(background=True)
     async def load_runs(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                page = await api.list_runs(limit=50)
-            async with self:
-                self.runs = [run_row(r) for r in page.items]
-                self.loaded = True
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load runs: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.list_runs(limit=50), self._show_runs):
+            yield rx.toast.error(f"Could not load runs: {error}")
+
+    def _show_runs(self, page: schemas.Page[schemas.RunPublic]) -> None:
+        self.runs = [run_row(r) for r in page.items]
+        self.loaded = True
 
     # -- one run, watched --------------------------------------------------------------
 
@@ -195,33 +187,25 @@ class RunsState(rx.State):
 
     @rx.event
     async def cancel_run(self, run_id: int):  # type: ignore[no-untyped-def]
-        try:
-            async with api_client() as api:
-                run = await api.cancel_run(run_id)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Cancel failed: {error_text(exc)}")
+        if error := await call(self, api_client, lambda api: api.cancel_run(run_id), self._replace_run):
+            yield rx.toast.error(f"Cancel failed: {error}")
             return
-        self.runs = [run_row(run) if r.id == run_id else r for r in self.runs]
         yield rx.toast.info("Cancelling: the run stops after its current step and keeps its checkpoint")
 
     @rx.event
     async def resume_run(self, run_id: int):  # type: ignore[no-untyped-def]
-        try:
-            async with api_client() as api:
-                run = await api.resume_run(run_id)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Resume failed: {error_text(exc)}")
+        if error := await call(self, api_client, lambda api: api.resume_run(run_id), self._replace_run):
+            yield rx.toast.error(f"Resume failed: {error}")
             return
-        self.runs = [run_row(run) if r.id == run_id else r for r in self.runs]
         yield RunsState.open_run(run_id)
+
+    def _replace_run(self, run: schemas.RunPublic) -> None:
+        self.runs = [run_row(run) if r.id == run.id else r for r in self.runs]
 
     @rx.event
     async def delete_run(self, run_id: int):  # type: ignore[no-untyped-def]
-        try:
-            async with api_client() as api:
-                await api.delete_run(run_id)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Delete failed: {error_text(exc)}")
+        if error := await call(self, api_client, lambda api: api.delete_run(run_id)):
+            yield rx.toast.error(f"Delete failed: {error}")
             return
         self.runs = [r for r in self.runs if r.id != run_id]
         self.compare_ids = [i for i in self.compare_ids if i != run_id]

@@ -7,7 +7,8 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.api import api_client
+from training_dashboard.state.loading import load
 
 
 @dataclasses.dataclass
@@ -78,17 +79,5 @@ class StatsState(rx.State):
 
     @rx.event(background=True)
     async def load_stats(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                stats = await api.feedback_stats()
-            async with self:
-                self._apply(stats)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not load feedback statistics: {error_text(exc)}")
-        finally:
-            async with self:
-                self.loading = False
+        if error := await load(self, api_client, lambda api: api.feedback_stats(), self._apply):
+            yield rx.toast.error(f"Could not load feedback statistics: {error}")

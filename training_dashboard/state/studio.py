@@ -11,12 +11,14 @@ from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
 from training_dashboard.state.model import ModelState
 from training_dashboard.state.rater import RaterState
+from training_dashboard.state.signals import Signal
 from training_dashboard.state.stats import StatsState
 
 POLL_S = 0.5
 LABELS = "ABCD"
 SUGGESTED_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 TERMINAL = ("completed", "failed", "cancelled")
+JOB_ENDED = Signal()  # after a generation job ends (or fails to start)
 
 
 @dataclasses.dataclass
@@ -192,9 +194,8 @@ class StudioState(rx.State):
         finally:
             async with self:
                 self.generating = False
-        from training_dashboard.state.history import HistoryState  # the new job joins the History list
-
-        yield HistoryState.load_history
+        for handler in JOB_ENDED.handlers():  # e.g. the new job joins the History list
+            yield handler
 
     @rx.event
     async def cancel_job(self):  # type: ignore[no-untyped-def]

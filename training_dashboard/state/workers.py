@@ -7,7 +7,8 @@ import dataclasses
 import reflex as rx
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.api import api_client
+from training_dashboard.state.loading import load
 
 STATUS_COLORS = {"ready": "green", "loading": "blue", "failed": "red"}
 
@@ -55,19 +56,11 @@ class WorkersState(rx.State):
 
     @rx.event(background=True)
     async def load_workers(self):  # type: ignore[no-untyped-def]
-        async with self:
-            if self.loading:
-                return
-            self.loading = True
-        try:
-            async with api_client() as api:
-                health = await api.health()
-            async with self:
-                self.mode, self.problem = health.mode, ""
-                self.workers = [worker_row(w) for w in sorted(health.workers, key=lambda w: w.name)]
-        except Exception as exc:  # noqa: BLE001
-            async with self:
-                self.problem = f"Could not load the workers: {error_text(exc)}"
-        finally:
-            async with self:
-                self.loading = False
+        await load(self, api_client, lambda api: api.health(), self._show, failed=self._failed)
+
+    def _show(self, health: schemas.Health) -> None:
+        self.mode, self.problem = health.mode, ""
+        self.workers = [worker_row(w) for w in sorted(health.workers, key=lambda w: w.name)]
+
+    def _failed(self, error: str) -> None:
+        self.problem = f"Could not load the workers: {error}"
