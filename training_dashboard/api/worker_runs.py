@@ -19,7 +19,7 @@ from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep, WorkerDep
 from training_dashboard.api.uploads import receive_to_file, scratch_file
 from training_dashboard.config import Settings
-from training_dashboard.engine.archives import pack_file
+from training_dashboard.files.archives import pack_file
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import worker_runs
 

@@ -1,5 +1,5 @@
 """Training runs on the embedded worker: each run is the training CLI in a child process
-(:mod:`engine.training_child`), its metrics and log stored in the database as they grow.
+(:mod:`worker.training_child`), its metrics and log stored in the database as they grow.
 A run whose worker died is found by the next worker (same host: the pid is gone; any host:
 no heartbeat for a minute) and continues from its last checkpoint; the adapter is registered
 by this worker, once.
@@ -23,18 +23,11 @@ from sqlalchemy.exc import OperationalError
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
-from training_dashboard.engine.training_child import (
-    RunBackend,
-    TrainingChild,
-    child_argv,
-    child_env,
-    latest_checkpoint_step,
-    planned_steps,
-    trim_metrics_file,
-)
 from training_dashboard.services import run_worker
 from training_dashboard.services.errors import ServiceError
 from training_dashboard.services.run_metrics import append_log, last_lines, log_path
+from training_dashboard.training.layout import latest_checkpoint_step, planned_steps, trim_metrics_file
+from training_dashboard.worker.training_child import RunBackend, TrainingChild, child_argv, child_env
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
