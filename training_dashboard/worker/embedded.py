@@ -20,12 +20,13 @@ from training_dashboard.engine.generate import generate_waves, load_error, load_
 from training_dashboard.schemas import ModelStatus
 from training_dashboard.services import jobs
 from training_dashboard.services.jobs import clip_name, job_seeds
+from training_dashboard.worker.loop import LoopThread
 from training_dashboard.worker.training_runner import TrainingRunner
 
 log = logging.getLogger(__name__)
 
 
-class EmbeddedWorker:
+class EmbeddedWorker(LoopThread):
     """Owns the base model and the worker thread. Torch is imported only in the thread.
 
     Args:
@@ -35,7 +36,10 @@ class EmbeddedWorker:
         max_adapters: how many LoRA adapters stay loaded (LRU).
     """
 
+    thread_name = "td-generation-worker"
+
     def __init__(self, settings: Settings, db: Database, poll_interval: float = 0.5, max_adapters: int = 4) -> None:
+        super().__init__()
         self.settings = settings
         self.db = db
         self.poll_interval = poll_interval
@@ -43,8 +47,6 @@ class EmbeddedWorker:
         self._runtime: Any = None
         self._state, self._device, self._error = "not_loaded", None, None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.runs = TrainingRunner(settings, db)  # training runs: CLI children, beside generation
 
     def status(self) -> ModelStatus:
@@ -53,28 +55,15 @@ class EmbeddedWorker:
             return ModelStatus(base_model=self.settings.base_model, status=self._state,  # type: ignore[arg-type]
                                device=self._device, error=self._error)
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the worker thread: recover stuck jobs, load the model, then serve the queue."""
-        if self.running:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="td-generation-worker", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the worker to stop after the current job and wait for it."""
         self._stop.set()
         self.runs.stop(timeout)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.join(timeout)
 
-    def run_forever(self) -> None:
-        """The worker loop (blocks until :meth:`stop`)."""
+    def loop(self) -> None:
+        """The worker thread (from :meth:`start` until :meth:`stop`): recover stuck jobs, load the model,
+        then serve the queue."""
         recovered = jobs.recover_stuck_jobs(self.db)
         if recovered:
             log.warning("re-queued %d job(s) left processing by a previous run", recovered)
