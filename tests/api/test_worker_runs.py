@@ -15,7 +15,7 @@ import pytest
 from tests.factories import make_clips, make_lora_dir
 from training_dashboard.api.app import create_app
 from training_dashboard.db.models import TrainingRun
-from training_dashboard.engine.training_child import planned_steps
+from training_dashboard.training.layout import planned_steps
 
 TOKEN = "worker-secret"
 H = {"Authorization": f"Bearer {TOKEN}", "X-TD-Worker": "box-1"}

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from tests.engine.conftest import make_peft_adapter
 from training_dashboard import schemas
 from training_dashboard.db.models import AudioSample, EvaluationPair
-from training_dashboard.engine import Engine
 from training_dashboard.services import adapters, evaluations
 from training_dashboard.services.prompts import create_prompt
+from training_dashboard.worker.embedded import EmbeddedWorker
 
 
 def test_worker_generates_both_sides_with_the_same_seed(settings, db, runtime):
@@ -25,10 +25,10 @@ def test_worker_generates_both_sides_with_the_same_seed(settings, db, runtime):
     evaluation_id = evaluations.create_evaluation(
         db, schemas.EvaluationCreate(candidate_id=adapter.id, num_prompts=5, seed=17, duration=0.5),
         settings.base_model)
-    engine = Engine(settings, db)
+    worker = EmbeddedWorker(settings, db)
     for _ in range(10):
-        assert engine.process_next_job()
-    assert not engine.process_next_job()
+        assert worker.process_next_job()
+    assert not worker.process_next_job()
     detail = evaluations.get_evaluation(db, evaluation_id)
     assert detail.status == "voting" and detail.pairs_ready == 5 and detail.pairs_failed == 0
     with db.session() as session:

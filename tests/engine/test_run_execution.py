@@ -12,9 +12,9 @@ import pytest
 from safetensors.numpy import load_file
 
 from tests.factories import make_clips
-from training_dashboard.engine import Engine
-from training_dashboard.engine.training_child import latest_checkpoint_step
-from training_dashboard.engine.training_runner import TrainingRunner
+from training_dashboard.training.layout import latest_checkpoint_step
+from training_dashboard.worker.embedded import EmbeddedWorker
+from training_dashboard.worker.training_runner import TrainingRunner
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 240
@@ -68,8 +68,8 @@ def runner(settings, db):
 
 async def test_quick_run_completes_registers_and_generation_goes_on(client, settings, db):
     dataset_id = await seed_dataset(client, db, settings)
-    engine = Engine(settings, db, poll_interval=0.05)  # the whole worker: generation thread + training runner
-    engine.start()
+    worker = EmbeddedWorker(settings, db, poll_interval=0.05)  # the whole worker: generation thread + training runner
+    worker.start()
     try:
         r = await client.post("/runs", json={"dataset_id": dataset_id, "task": "sft", "preset": "quick",
                                              "config": {"epochs": 6, "batch_size": 2, "max_clip_seconds": 1.0}})
@@ -86,7 +86,7 @@ async def test_quick_run_completes_registers_and_generation_goes_on(client, sett
         assert (await client.get(f"/runs/{run['id']}")).json()["status"] == "running"
         final = await wait_for(client, run["id"], done)
     finally:
-        await asyncio.to_thread(engine.stop)
+        await asyncio.to_thread(worker.stop)
     assert final["status"] == "completed", final
     assert final["progress"] == 1 and final["step"] == final["total_steps"] == 36 and final["error"] is None
     assert final["best_eval_loss"] is not None and final["finished_at"] and final["attempts"] == 1

@@ -15,7 +15,7 @@ from training_dashboard import schemas
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
-from training_dashboard.engine.training_child import latest_checkpoint_step
+from training_dashboard.training.layout import latest_checkpoint_step
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import shlex
 import httpx
 import pytest
 
-from training_dashboard.engine import Engine
 from training_dashboard.training.cli import main
+from training_dashboard.worker.embedded import EmbeddedWorker
 
 FAST = ["--epochs", "4", "--lr", "1e-2", "--batch-size", "4", "--lora-rank", "8", "--no-register"]
 
@@ -22,13 +22,13 @@ PAIRS = ((0, 1), (2, 3), (0, 3))
 async def build_export(client, settings, db, kind: str = "supervised", fmt: str = "jsonl",
                        pairs: tuple[tuple[int, int], ...] = PAIRS) -> dict:
     """Prompts -> generated clips (tiny model) -> feedback -> dataset snapshot -> export, via the API."""
-    engine = Engine(settings, db)
+    worker = EmbeddedWorker(settings, db)
     audio_ids = []
     for text in ("calm piano", "fast drums", "dark synth"):
         pid = (await client.post("/prompts", json={"text": text, "attributes": {"mood": "calm"}})).json()["id"]
         job = (await client.post("/generate", json={"prompt_id": pid, "num_samples": 4, "seed": pid, "duration": 1.0,
                                                     "temperature": 0.7})).json()
-        await asyncio.to_thread(engine.process_next_job)
+        await asyncio.to_thread(worker.process_next_job)
         done = (await client.get(f"/generate/{job['id']}")).json()
         assert done["status"] == "completed", done
         audio_ids.append(done["audio_ids"])
@@ -74,7 +74,7 @@ async def test_sft_lowers_the_heldout_loss(client, settings, db, monkeypatch, tm
     assert {"step", "loss", "lr", "grad_norm"} <= set(rows[1])
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "tiny"
-    from training_dashboard.engine import verify_adapter_dir
+    from training_dashboard.files.adapter_files import verify_adapter_dir
 
     verify_adapter_dir(out)
 
@@ -154,12 +154,12 @@ async def test_export_to_generation_with_the_trained_adapter(client, app, settin
     assert adapter["dataset_id"] == export["dataset_id"] and not adapter["is_active"]
     assert (await client.post(f"/adapters/{adapter['id']}/activate")).status_code == 200
     pid = (await client.post("/prompts", json={"text": "calm piano"})).json()["id"]
-    engine = Engine(settings, db)
+    worker = EmbeddedWorker(settings, db)
     clips = {}
     for label, adapter_id in (("base", None), ("lora", adapter["id"])):
         job = (await client.post("/generate", json={"prompt_id": pid, "seed": 3, "duration": 1.0,
                                                     "adapter_id": adapter_id})).json()
-        await asyncio.to_thread(engine.process_next_job)
+        await asyncio.to_thread(worker.process_next_job)
         done = (await client.get(f"/generate/{job['id']}")).json()
         assert done["status"] == "completed", done
         clips[label] = (await client.get(f"/audio/{done['audio_ids'][0]}/stream")).content
@@ -183,7 +183,7 @@ def assert_never_improved(run_dir, report: dict) -> None:
     assert report["adapter_step"] == report["steps"] >= 1
     assert len(report["warnings"]) == 1 and "held-out loss never improved" in report["warnings"][0]
     assert "--val-fraction 0" in report["warnings"][0] and "more data" in report["warnings"][0]
-    from training_dashboard.engine import verify_adapter_dir
+    from training_dashboard.files.adapter_files import verify_adapter_dir
 
     verify_adapter_dir(run_dir)  # the final adapter is trained: some LoRA-B is non-zero
 

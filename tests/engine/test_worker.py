@@ -12,9 +12,9 @@ from sqlalchemy import update
 from tests.engine.conftest import make_peft_adapter
 from training_dashboard import schemas
 from training_dashboard.db.models import Adapter, GenerationJob
-from training_dashboard.engine import Engine
 from training_dashboard.services import jobs
 from training_dashboard.services.prompts import create_prompt
+from training_dashboard.worker.embedded import EmbeddedWorker
 
 
 def _prompt(db, text: str = "calm piano, soft rain") -> int:
@@ -36,19 +36,19 @@ def _wait(db, job_id: int, statuses=jobs.TERMINAL, timeout: float = 120.0) -> Ge
     raise AssertionError(f"job {job_id} still {job.status}")
 
 
-def _engine(settings, db) -> Engine:
-    engine = Engine(settings, db, poll_interval=0.05)
-    assert engine.status().status == "not_loaded"
-    return engine
+def _worker(settings, db) -> EmbeddedWorker:
+    worker = EmbeddedWorker(settings, db, poll_interval=0.05)
+    assert worker.status().status == "not_loaded"
+    return worker
 
 
 def test_job_writes_16bit_wavs_of_the_requested_length(settings, db):
-    engine = _engine(settings, db)
+    worker = _worker(settings, db)
     job_id = _enqueue(db, settings, _prompt(db), n=2, duration=1.5, seed=11)
-    assert engine.process_next_job()
+    assert worker.process_next_job()
     job, audio_ids = jobs.get_job(db, job_id)
     assert job.status == "completed" and job.progress == 1.0 and len(audio_ids) == 2
-    assert engine.status().status == "ready" and engine.status().device == "cpu"
+    assert worker.status().status == "ready" and worker.status().device == "cpu"
     files = sorted((settings.audio_dir / f"job-{job_id}").glob("*.wav"))
     assert [f.name for f in files] == ["0-seed11.wav", "1-seed12.wav"]
     for path in files:
@@ -59,13 +59,13 @@ def test_job_writes_16bit_wavs_of_the_requested_length(settings, db):
 
 
 def test_same_seed_same_audio(settings, db):
-    engine = _engine(settings, db)
+    worker = _worker(settings, db)
     pid = _prompt(db)
     first = _enqueue(db, settings, pid, n=2, seed=100)
     second = _enqueue(db, settings, pid, n=2, seed=100)
     single = _enqueue(db, settings, pid, n=1, seed=101)  # sample 1 of the batches above
     other = _enqueue(db, settings, pid, n=1, seed=5)
-    while engine.process_next_job():
+    while worker.process_next_job():
         pass
 
     def clips(job_id):
@@ -78,24 +78,24 @@ def test_same_seed_same_audio(settings, db):
 
 
 def test_progress_moves_during_decoding(settings, db):
-    engine = _engine(settings, db)
-    engine.load_model()
+    worker = _worker(settings, db)
+    worker.load_model()
     job_id = _enqueue(db, settings, _prompt(db), n=1, duration=8.0)
     seen = set()
-    worker = threading.Thread(target=engine.process_next_job)
-    worker.start()
-    while worker.is_alive():
+    thread = threading.Thread(target=worker.process_next_job)
+    thread.start()
+    while thread.is_alive():
         seen.add(jobs.get_job(db, job_id)[0].progress)
         time.sleep(0.005)
-    worker.join()
+    thread.join()
     assert any(0.0 < p < 1.0 for p in seen), seen
     assert jobs.get_job(db, job_id)[0].progress == 1.0
 
 
 def test_cancel_stops_a_running_job_and_removes_its_files(settings, db):
-    engine = _engine(settings, db)
+    worker = _worker(settings, db)
     job_id = _enqueue(db, settings, _prompt(db), n=4, duration=30.0)
-    engine.start()
+    worker.start()
     try:
         _wait(db, job_id, statuses=("processing",))
         while jobs.get_job(db, job_id)[0].progress == 0.0:
@@ -103,7 +103,7 @@ def test_cancel_stops_a_running_job_and_removes_its_files(settings, db):
         jobs.cancel_job(db, job_id)
         job = _wait(db, job_id)
     finally:
-        engine.stop()
+        worker.stop()
     assert job.status == "cancelled" and job.progress < 0.95
     assert jobs.get_job(db, job_id)[1] == []
     assert not (settings.audio_dir / f"job-{job_id}").exists()
@@ -114,23 +114,23 @@ def test_jobs_left_processing_by_a_crash_are_recovered(settings, db):
     stuck = _enqueue(db, settings, pid)
     assert jobs.claim_next_job(db).id == stuck  # a worker claimed it, then the process died
     queued = _enqueue(db, settings, pid)
-    engine = _engine(settings, db)
-    engine.start()
+    worker = _worker(settings, db)
+    worker.start()
     try:
         assert _wait(db, stuck).status == "completed"
         assert _wait(db, queued).status == "completed"
-        assert engine.running
+        assert worker.running
     finally:
-        engine.stop()
-    assert not engine.running
+        worker.stop()
+    assert not worker.running
 
 
 def test_unloadable_base_model_fails_jobs_fast_with_advice(settings, db):
     broken = settings.model_copy(update={"base_model": "/nonexistent/musicgen"})
-    engine = Engine(broken, db)
+    worker = EmbeddedWorker(broken, db)
     job_id = _enqueue(db, broken, _prompt(db))
-    assert engine.process_next_job()
-    status = engine.status()
+    assert worker.process_next_job()
+    status = worker.status()
     assert status.status == "failed" and "no such directory" in status.error and "TD_BASE_MODEL=tiny" in status.error
     job, _ = jobs.get_job(db, job_id)
     assert job.status == "failed" and "TD_BASE_MODEL=tiny" in job.error
@@ -138,11 +138,11 @@ def test_unloadable_base_model_fails_jobs_fast_with_advice(settings, db):
 
 def test_unknown_hub_model_fails_fast_offline(settings, db, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    engine = Engine(settings.model_copy(update={"base_model": "nobody/no-such-musicgen"}), db)
+    worker = EmbeddedWorker(settings.model_copy(update={"base_model": "nobody/no-such-musicgen"}), db)
     started = time.monotonic()
-    assert not engine.load_model()
+    assert not worker.load_model()
     assert time.monotonic() - started < 30  # generous: it must not wait on the network
-    assert "HF_HUB_OFFLINE" in engine.status().error and "hf download" in engine.status().error
+    assert "HF_HUB_OFFLINE" in worker.status().error and "hf download" in worker.status().error
 
 
 def test_adapter_jobs_use_the_adapter_and_refuse_a_mismatched_one(settings, db, runtime):
@@ -165,8 +165,8 @@ def test_adapter_jobs_use_the_adapter_and_refuse_a_mismatched_one(settings, db, 
     base_job = _enqueue(db, settings, pid)
     adapter_job = _enqueue(db, settings, pid, adapter_id=good_id)
     alien_job = jobs.enqueue_job(db, pid, alien_id, 1, {"seed": 7, "duration": 1.0}, "other/model").id
-    engine = _engine(settings, db)
-    while engine.process_next_job():
+    worker = _worker(settings, db)
+    while worker.process_next_job():
         pass
     assert jobs.get_job(db, base_job)[0].status == "completed"
     assert jobs.get_job(db, adapter_job)[0].status == "completed"
@@ -181,8 +181,8 @@ def test_cancel_requested_before_the_first_step_leaves_nothing(settings, db):
     job_id = _enqueue(db, settings, _prompt(db), n=2)
     with db.write_session() as session:  # a cancel that lands right after the worker claimed it
         session.execute(update(GenerationJob).where(GenerationJob.id == job_id).values(cancel_requested=True))
-    engine = _engine(settings, db)
-    assert engine.process_next_job()
+    worker = _worker(settings, db)
+    assert worker.process_next_job()
     job, audio_ids = jobs.get_job(db, job_id)
     assert job.status == "cancelled" and audio_ids == []
     assert not (settings.audio_dir / f"job-{job_id}").exists()

@@ -1,4 +1,4 @@
-"""engine/archives: the tar packing and the guarded unpacking every worker upload and download goes through."""
+"""files/archives: the tar packing and the guarded unpacking every worker upload and download goes through."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from training_dashboard.engine.archives import UnsafeArchive, extract, member_path, pack
+from training_dashboard.files.archives import UnsafeArchive, extract, member_path, pack
 
 
 def _tree(root):  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
 
     app = FastAPI(title="Training Dashboard API", version=VERSION, lifespan=lifespan,
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
-    app.state.settings, app.state.db, app.state.engine, app.state.dispatcher = settings, db, None, None
+    app.state.settings, app.state.db, app.state.worker, app.state.dispatcher = settings, db, None, None
     app.state.signer = AudioSigner(settings.api_token)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
     for module in (prompts, generation, audio, feedback, datasets, adapters, health):
@@ -76,8 +76,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
 
 
 def start_worker(app: FastAPI) -> None:
-    """Start the in-process generation worker (a thread) if enabled; with a broker, the dispatcher instead."""
-    if not app.state.with_worker or app.state.engine is not None or app.state.dispatcher is not None:
+    """Start the embedded worker (a thread: generation and training runs) if enabled; with a broker, the
+    dispatcher instead."""
+    if not app.state.with_worker or app.state.worker is not None or app.state.dispatcher is not None:
         return
     if app.state.settings.broker_url:
         from training_dashboard.worker.dispatcher import Dispatcher
@@ -85,19 +86,19 @@ def start_worker(app: FastAPI) -> None:
         app.state.dispatcher = Dispatcher(app.state.settings, app.state.db)
         app.state.dispatcher.start()
         return
-    from training_dashboard.engine import Engine  # no torch import here; it loads lazily
+    from training_dashboard.worker.embedded import EmbeddedWorker  # no torch import here; it loads lazily
 
-    app.state.engine = Engine(app.state.settings, app.state.db)
-    app.state.engine.start()
+    app.state.worker = EmbeddedWorker(app.state.settings, app.state.db)
+    app.state.worker.start()
 
 
 def stop_worker(app: FastAPI) -> None:
     if app.state.dispatcher is not None:
         app.state.dispatcher.stop()
         app.state.dispatcher = None
-    if app.state.engine is not None:
-        app.state.engine.stop()
-        app.state.engine = None
+    if app.state.worker is not None:
+        app.state.worker.stop()
+        app.state.worker = None
 
 
 def _install_error_handlers(app: FastAPI) -> None:

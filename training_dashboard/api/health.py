@@ -20,16 +20,16 @@ def read_health(request: Request, db: DbDep, settings: SettingsDep) -> schemas.H
         generating = any(dispatch.GENERATE in w.queues for w in workers)
         return schemas.Health(status="ok" if database and model.status != "failed" else "degraded", version=VERSION,
                               database=database, model=model, worker=generating, mode="broker", workers=workers)
-    engine = getattr(request.app.state, "engine", None)
-    if engine is not None:
-        model = engine.status()
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        model = worker.status()
     else:
         model = schemas.ModelStatus(base_model=settings.base_model, status="not_loaded",
                                     error="No generation worker runs in this process")
     database = db.ping()
     ok = database and model.status != "failed"
     return schemas.Health(status="ok" if ok else "degraded", version=VERSION, database=database, model=model,
-                          worker=bool(engine is not None and getattr(engine, "running", False)))
+                          worker=bool(worker is not None and getattr(worker, "running", False)))
 
 
 @router.get("/workers", response_model=list[schemas.WorkerInfo])

@@ -7,8 +7,10 @@ reports metrics, log text, checkpoints and the finished run here; see
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path as FsPath
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse
@@ -19,7 +21,7 @@ from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, SettingsDep, WorkerDep
 from training_dashboard.api.uploads import receive_to_file, scratch_file
 from training_dashboard.config import Settings
-from training_dashboard.engine.archives import pack_file
+from training_dashboard.files.archives import pack_file
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import worker_runs
 
@@ -27,6 +29,7 @@ router = APIRouter(prefix="/worker/runs", tags=["worker"])
 IdPath = Path(ge=1, le=MAX_ID)
 AttemptQ = Annotated[int, Query(ge=1, le=MAX_ID, description="the attempt the claim returned")]
 TAR = "application/x-tar"
+T = TypeVar("T")
 
 
 @router.post("/{run_id}/claim", response_model=schemas.WorkerRunClaim)
@@ -63,20 +66,18 @@ def download_checkpoint(_worker: WorkerDep, db: DbDep, settings: SettingsDep, ru
                         headers={"X-TD-Checkpoint-Step": str(step)})
 
 
-async def _spool(request: Request, settings: Settings, run_id: int) -> FsPath:
-    """The upload body in a scratch file of the run (a tar; not empty)."""
+async def _store_upload(request: Request, settings: Settings, run_id: int, store: Callable[[FsPath], T]) -> T:
+    """Spool the upload body (a tar; not empty) to a scratch file of the run, ``store`` it in a thread, drop it."""
     dest = scratch_file(lambda: worker_runs.spool_path(settings, run_id), f"uploads of run {run_id}")
     limit = settings.max_upload_bytes
     try:
         size = await receive_to_file(request, dest, limit, f"Upload larger than {limit} bytes (TD_MAX_UPLOAD_BYTES)",
                                      "the upload")
-    except BaseException:
+        if size == 0:
+            raise HTTPException(400, "Empty upload: send the tar archive as the request body")
+        return await run_in_threadpool(store, dest)
+    finally:
         dest.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        dest.unlink(missing_ok=True)
-        raise HTTPException(400, "Empty upload: send the tar archive as the request body")
-    return dest
 
 
 @router.put("/{run_id}/checkpoint", response_model=schemas.WorkerRunCheckpoint)
@@ -85,11 +86,8 @@ async def upload_checkpoint(request: Request, _worker: WorkerDep, db: DbDep, set
                             run_id: int = IdPath) -> schemas.WorkerRunCheckpoint:
     """Store a checkpoint tar (train_config.json, checkpoints/step-N, best/, metrics.jsonl) atomically."""
     await run_in_threadpool(worker_runs.check_lease, db, run_id, attempt)
-    spool = await _spool(request, settings, run_id)
-    try:
-        kept = await run_in_threadpool(worker_runs.store_checkpoint, db, settings, run_id, attempt, step, spool)
-    finally:
-        spool.unlink(missing_ok=True)
+    kept = await _store_upload(request, settings, run_id,
+                               partial(worker_runs.store_checkpoint, db, settings, run_id, attempt, step))
     return schemas.WorkerRunCheckpoint(checkpoint_step=kept)
 
 
@@ -105,11 +103,8 @@ async def upload_result(request: Request, _worker: WorkerDep, db: DbDep, setting
                         run_id: int = IdPath) -> schemas.WorkerRunResult:
     """The finished run directory as a tar (no checkpoints): unpacked into the run's output dir, adapter
     registered once. A second upload by the same attempt returns the same adapter."""
-    spool = await _spool(request, settings, run_id)
-    try:
-        adapter_id = await run_in_threadpool(worker_runs.store_result, db, settings, run_id, attempt, spool)
-    finally:
-        spool.unlink(missing_ok=True)
+    adapter_id = await _store_upload(request, settings, run_id,
+                                     partial(worker_runs.store_result, db, settings, run_id, attempt))
     return schemas.WorkerRunResult(adapter_id=adapter_id)
 
 

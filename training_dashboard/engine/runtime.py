@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from training_dashboard.engine.adapter_check import WEIGHTS_FILE, adapter_base_model, verify_adapter_dir
 from training_dashboard.engine.loader import BaseModel
+from training_dashboard.files.adapter_files import WEIGHTS_FILE, adapter_base_model, verify_adapter_dir
 
 _MASKED = -1e4  # finite, so the guidance arithmetic applied after our sampler stays NaN-free
 

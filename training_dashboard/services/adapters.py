@@ -59,15 +59,15 @@ def read_adapter_config(path: Path) -> dict:  # type: ignore[type-arg]
     Raises:
         BadRequest: not a PEFT LoRA adapter, unreadable, or a no-op (the message says which).
     """
-    from training_dashboard.engine.adapter_check import read_adapter_config as read_config
-    from training_dashboard.engine.adapter_check import verify_adapter_dir
+    from training_dashboard.files.adapter_files import read_adapter_config as read_config
+    from training_dashboard.files.adapter_files import verify_adapter_dir
 
     try:
         verify_adapter_dir(path)
         return read_config(path)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
-    except OSError as exc:  # adapter_check turns these into ValueError; this is a safety net
+    except OSError as exc:  # adapter_files turns these into ValueError; this is a safety net
         raise BadRequest(f"Adapter directory {shown(path)} cannot be read: {os_error_reason(exc)}") from exc
 
 

@@ -1,7 +1,7 @@
 """The generation job queue and the worker interface.
 
-The API enqueues jobs; a worker (in-process thread or ``python -m
-training_dashboard.engine.worker``) claims them one at a time with :func:`claim_next_job`,
+The API enqueues jobs; the embedded worker (a thread in the app, ``worker.embedded``) claims
+them one at a time with :func:`claim_next_job`,
 reports progress with :func:`set_progress` (which also tells it whether the user asked to
 cancel) and finishes with :func:`complete_job`, :func:`fail_job` or :func:`mark_cancelled`.
 """

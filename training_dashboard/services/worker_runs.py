@@ -7,7 +7,7 @@ training CLI on its own disk and reports through these functions: metrics and lo
 checkpoint (stored under the app's data dir, only the newest kept), the finished run directory
 (unpacked into the run's ``output_dir``, adapter registered once) or how the attempt ended.
 A call from an attempt that no longer holds the run is refused with 409 (the worker drops it).
-Every archive a worker sends is checked like user input (:mod:`engine.archives`).
+Every archive a worker sends is checked like user input (:mod:`files.archives`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from training_dashboard import schemas
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.models import TrainingRun, utcnow
-from training_dashboard.engine.archives import UnsafeArchive, extract
-from training_dashboard.engine.training_child import STATE_FILE, planned_steps
+from training_dashboard.files.archives import UnsafeArchive, extract
 from training_dashboard.services import run_worker
 from training_dashboard.services.adapters import confine_path
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from training_dashboard.services.run_metrics import TERMINAL, log_path, store_metrics, trim_metrics
 from training_dashboard.services.runs import run_config
+from training_dashboard.training.layout import STATE_FILE, planned_steps
 
 MAX_RECORDS = 10_000
 MAX_RECORD_KEYS = 20

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training_dashboard import training
+from training_dashboard.training.layout import latest_checkpoint
 from training_dashboard.training.options import OPTIONS, OptionError, check_version, merge, read_config_file
 
 EXIT_EPILOG = ("exit status: 0 saved (and registered), 1 failed, 2 bad usage or data, 3 saved but not registered, "
@@ -107,8 +108,6 @@ def _train(task: str, args: dict[str, Any], settings: Any, transport: Any) -> in
     resume = args.pop("resume", None)
     saved: dict[str, Any] = {}
     if resume is not None:
-        from training_dashboard.training.trainer import latest_checkpoint
-
         try:
             resume = latest_checkpoint(resume.expanduser().resolve())
         except ValueError as exc:
@@ -216,7 +215,7 @@ def _finish_report(report: dict[str, Any], run_dir: Path) -> None:
         ValueError: the kept adapter is a no-op (every LoRA-B matrix still zero).
         OSError: the report could not be written.
     """
-    from training_dashboard.engine.adapter_check import verify_adapter_dir
+    from training_dashboard.files.adapter_files import verify_adapter_dir
     from training_dashboard.training.report import not_improved_warning, write_report
 
     report["warnings"] = []

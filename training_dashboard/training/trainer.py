@@ -28,10 +28,10 @@ import torch.nn.functional as F
 
 from training_dashboard.training.batches import encode_clip, make_batch, sequence_logprob, sft_loss
 from training_dashboard.training.data import Export, example_text
+from training_dashboard.training.layout import STATE_FILE
 from training_dashboard.training.lora import lora_config
 from training_dashboard.training.stopping import Stopped, StopSignals
 
-STATE_FILE = "trainer_state.pt"
 BEST_DIR = "best"
 BEST_FILE = "best_eval.json"  # in BEST_DIR: {"step", "eval_loss"} of the adapter saved there
 MIN_DELTA = 1e-6  # a held-out loss must drop by more than this to count as an improvement
@@ -269,17 +269,6 @@ class Trainer:
         for group, fn in zip(self.optimizer.param_groups, sched.lr_lambdas, strict=True):
             group["initial_lr"], group["lr"] = lr, lr * fn(sched.last_epoch)
         sched._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-
-def latest_checkpoint(path: Path) -> Path:
-    """``path`` itself if it is a checkpoint, else the newest checkpoint of a run dir."""
-    if (path / STATE_FILE).is_file():
-        return path
-    found = sorted((path / "checkpoints").glob("step-*"))
-    found = [p for p in found if (p / STATE_FILE).is_file()]
-    if not found:
-        raise ValueError(f"{path} is neither a checkpoint nor a run directory with checkpoints")
-    return found[-1]
 
 
 def _read_best(path: Path) -> tuple[int, float] | None:

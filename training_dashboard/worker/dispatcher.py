@@ -14,6 +14,7 @@ from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.services import dispatch
 from training_dashboard.worker.celery_app import GENERATE_QUEUE, GENERATE_TASK, TRAIN_QUEUE, TRAIN_TASK, make_celery
+from training_dashboard.worker.loop import LoopThread
 
 log = logging.getLogger(__name__)
 LOST_AFTER_S = 120.0
@@ -21,7 +22,7 @@ LOST_CHECK_EVERY_S = 15.0
 ROUTES = {dispatch.GENERATE: (GENERATE_TASK, GENERATE_QUEUE), dispatch.TRAIN: (TRAIN_TASK, TRAIN_QUEUE)}
 
 
-class Dispatcher:
+class Dispatcher(LoopThread):
     """Outbox sender and lease watcher.
 
     Args:
@@ -31,35 +32,27 @@ class Dispatcher:
         send: ``send(task_name, id, queue)``; default: Celery's ``send_task`` on the broker.
     """
 
+    thread_name = "td-dispatcher"
+
     def __init__(self, settings: Settings, db: Database, poll_interval: float = 0.25,
                  send: Callable[[str, int, str], None] | None = None) -> None:
+        super().__init__()
         self.settings, self.db, self.poll_interval = settings, db, poll_interval
         self._send = send
         self._celery = None
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.started_at = time.monotonic()
         self.broker_error: str | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> None:
-        if self.running:
-            return
-        self._stop.clear()
-        self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._loop, name="td-dispatcher", daemon=True)
-        self._thread.start()
+        if not self.running:
+            self.started_at = time.monotonic()
+            super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.join(timeout)
         if self._celery is not None:
             self._celery.close()
 
@@ -67,7 +60,7 @@ class Dispatcher:
         """Something was queued: send it now rather than at the next round."""
         self._wake.set()
 
-    def _loop(self) -> None:
+    def loop(self) -> None:
         last_expiry = last_lost_check = 0.0
         while not self._stop.is_set():
             self._wake.clear()

@@ -3,7 +3,7 @@
 :func:`load_model` runs once when the process starts; :func:`execute_job` runs each ``td.generate``
 message: claim the job (a new attempt under a lease), fetch the adapter it needs (cached under
 ``<TD_DATA_DIR>/adapter-cache/``), generate exactly as the in-process worker does
-(:func:`~training_dashboard.engine.worker.generate_waves`), upload each clip and complete. A
+(:func:`~training_dashboard.engine.generate.generate_waves`), upload each clip and complete. A
 409 or 404 from the app at any point means another attempt owns the job (or it is gone): the
 job is dropped silently. Every other failure is reported to the app as the job's error.
 """
@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training_dashboard.engine.adapter_check import CONFIG_FILE, WEIGHTS_FILE
-from training_dashboard.engine.archives import UnsafeArchive, extract
-from training_dashboard.engine.worker import generate_waves, load_error, load_runtime
+from training_dashboard.engine.generate import generate_waves, load_error, load_runtime
+from training_dashboard.files.adapter_files import CONFIG_FILE, WEIGHTS_FILE
+from training_dashboard.files.archives import UnsafeArchive, extract
 from training_dashboard.services.jobs import clip_name
 from training_dashboard.worker.api import ApiRefused, ApiUnavailable
 from training_dashboard.worker.context import WorkerContext
@@ -191,7 +191,7 @@ def fetch_adapter(ctx: WorkerContext, ref: dict[str, Any]) -> Path:
 def extract_adapter(archive: bytes, target: Path) -> None:
     """Unpack an adapter archive into ``target`` (atomically): exactly the adapter's regular files.
 
-    Unpacked by :func:`training_dashboard.engine.archives.extract` (no paths outside, no links, a size
+    Unpacked by :func:`training_dashboard.files.archives.extract` (no paths outside, no links, a size
     limit), then checked to hold the adapter's files and nothing else.
 
     Raises:

@@ -1,6 +1,6 @@
 """A training run on a Celery worker: claim it, fetch what it needs, run the training CLI, report.
 
-The same child handling as the embedded worker (``engine.training_child.TrainingChild``), with
+The same child handling as the embedded worker (``worker.training_child.TrainingChild``), with
 an :class:`ApiBackend` instead of the database: new metric records and log lines go to
 ``POST /api/worker/runs/{id}/progress`` about twice a second (which renews the lease and
 answers the cancel flag), each new complete checkpoint is uploaded (so another worker can
@@ -25,18 +25,12 @@ from typing import Any
 
 import httpx
 
-from training_dashboard.engine.archives import UnsafeArchive, extract, pack_file
-from training_dashboard.engine.training_child import (
-    RunBackend,
-    TrainingChild,
-    child_argv,
-    child_env,
-    latest_checkpoint_step,
-    trim_metrics_file,
-)
+from training_dashboard.files.archives import UnsafeArchive, extract, pack_file
+from training_dashboard.training.layout import latest_checkpoint_step, trim_metrics_file
 from training_dashboard.worker.api import ApiRefused, ApiUnavailable
 from training_dashboard.worker.api import detail as _detail
 from training_dashboard.worker.context import WorkerContext
+from training_dashboard.worker.training_child import RunBackend, TrainingChild, child_argv, child_env
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 1 << 40

@@ -1,4 +1,4 @@
-"""verify_adapter_dir: the torch-free check the API runs at registration."""
+"""files/adapter_files: the torch-free adapter checks the API runs at registration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.factories import make_lora_dir
-from training_dashboard.engine import adapter_base_model, verify_adapter_dir
+from training_dashboard.files.adapter_files import adapter_base_model, verify_adapter_dir
 
 
 def test_valid_adapter_passes_and_names_its_base(tmp_path):
@@ -44,8 +44,10 @@ def test_broken_adapters_are_reported(tmp_path, breakage, message):
         verify_adapter_dir(path)
 
 
-def test_engine_package_does_not_import_torch():
-    code = ("import sys, training_dashboard.engine as e; "
-            "assert 'torch' not in sys.modules, 'torch imported'; print(e.Engine.__name__)")
+def test_files_engine_and_embedded_worker_import_no_torch():
+    # The app imports these at start-up (the embedded worker thread loads torch when it runs).
+    code = ("import sys, training_dashboard.files.adapter_files, training_dashboard.files.archives, "
+            "training_dashboard.engine, training_dashboard.engine.generate, training_dashboard.worker.embedded; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

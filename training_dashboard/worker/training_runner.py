@@ -1,5 +1,5 @@
 """Training runs on the embedded worker: each run is the training CLI in a child process
-(:mod:`engine.training_child`), its metrics and log stored in the database as they grow.
+(:mod:`worker.training_child`), its metrics and log stored in the database as they grow.
 A run whose worker died is found by the next worker (same host: the pid is gone; any host:
 no heartbeat for a minute) and continues from its last checkpoint; the adapter is registered
 by this worker, once.
@@ -23,18 +23,12 @@ from sqlalchemy.exc import OperationalError
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
-from training_dashboard.engine.training_child import (
-    RunBackend,
-    TrainingChild,
-    child_argv,
-    child_env,
-    latest_checkpoint_step,
-    planned_steps,
-    trim_metrics_file,
-)
 from training_dashboard.services import run_worker
 from training_dashboard.services.errors import ServiceError
 from training_dashboard.services.run_metrics import append_log, last_lines, log_path
+from training_dashboard.training.layout import latest_checkpoint_step, planned_steps, trim_metrics_file
+from training_dashboard.worker.loop import LoopThread
+from training_dashboard.worker.training_child import RunBackend, TrainingChild, child_argv, child_env
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
@@ -63,22 +57,20 @@ def _our_child(pid: int | None, run_id: int) -> bool:
     return b"training_dashboard.training" in args and b"--run-id" in args and str(run_id).encode() in args
 
 
-class TrainingRunner:
+class TrainingRunner(LoopThread):
     """Claims queued runs (at most ``settings.max_training_runs`` at once) and executes them."""
 
+    thread_name = "td-training-runner"
+
     def __init__(self, settings: Settings, db: Database, poll_interval: float = 0.5) -> None:
+        super().__init__()
         self.settings, self.db, self.poll_interval = settings, db, poll_interval
         self.max_runs = settings.max_training_runs
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._active: dict[int, RunExecution] = {}
 
     def start(self) -> None:
-        if self.max_runs <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="td-training-runner", daemon=True)
-        self._thread.start()
+        if self.max_runs > 0:
+            super().start()
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop claiming; running children checkpoint and stop, and their runs continue at the next start."""
@@ -88,11 +80,9 @@ class TrainingRunner:
         deadline = time.monotonic() + timeout
         for execution in list(self._active.values()):
             execution.join(max(0.1, deadline - time.monotonic()))
-        if self._thread is not None:
-            self._thread.join(max(0.1, deadline - time.monotonic()))
-            self._thread = None
+        self.join(max(0.1, deadline - time.monotonic()))
 
-    def _loop(self) -> None:
+    def loop(self) -> None:
         last_recovery = 0.0
         while not self._stop.is_set():
             try:

@@ -1,5 +1,5 @@
 """The training CLI as a child process, for one attempt of one run; shared by the embedded
-worker (``engine.training_runner``, reporting to the database) and the Celery worker
+worker (``worker.training_runner``, reporting to the database) and the Celery worker
 (``worker.training``, reporting to the app's API).
 
 The child is exactly ``python -m training_dashboard.training sft|dpo ...`` (the command a
@@ -25,40 +25,11 @@ from typing import Any
 
 import training_dashboard
 from training_dashboard.services.runs import cli_flags
+from training_dashboard.training.layout import latest_checkpoint_step
 from training_dashboard.training.stopping import EXIT_STOPPED
 
 log = logging.getLogger(__name__)
-STATE_FILE = "trainer_state.pt"  # training.trainer.STATE_FILE (not imported: that module imports torch)
 POLL_S = 0.25
-
-
-def latest_checkpoint_step(run_dir: Path) -> int | None:
-    """The step of the newest complete checkpoint (the one ``--resume RUN_DIR`` picks)."""
-    steps = [int(p.name[5:]) for p in (run_dir / "checkpoints").glob("step-*")
-             if p.name[5:].isdigit() and (p / STATE_FILE).is_file()]
-    return max(steps) if steps else None
-
-
-def planned_steps(sample_count: int, config: dict[str, Any]) -> int:
-    """The optimizer steps the trainer will take (its split and batching, before early stopping)."""
-    held_out = int(round(sample_count * config["eval_fraction"])) if sample_count >= 4 else 0
-    micro = -(-(sample_count - held_out) // config["batch_size"])
-    total = config["epochs"] * -(-micro // config["grad_accum"])
-    return min(total, config["max_steps"]) if config["max_steps"] else total
-
-
-def trim_metrics_file(path: Path, last_step: int) -> None:
-    """Drop lines logged after the checkpoint a resume starts from (the trainer does the same)."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line)["step"] <= last_step:
-                kept.append(line)
-        except (ValueError, KeyError, TypeError):
-            continue
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
 
 class MetricsTail:
