@@ -71,9 +71,9 @@ def _children(run_id: int) -> list[int]:
     return found
 
 
-def _start(server: ApiServer, dataset_id: int) -> dict:
+def _start(server: ApiServer, dataset_id: int, config: dict = CONFIG) -> dict:
     r = httpx.post(f"{server.url}/runs", timeout=60,
-                   json={"dataset_id": dataset_id, "task": "sft", "preset": "quick", "config": CONFIG})
+                   json={"dataset_id": dataset_id, "task": "sft", "preset": "quick", "config": config})
     assert r.status_code == 202, r.text
     return r.json()
 
@@ -113,7 +113,9 @@ def test_killed_worker_run_finishes_on_the_other_from_its_checkpoint(cluster) ->
 
 def test_cancel_reaches_the_running_worker_and_resume_continues(cluster) -> None:  # type: ignore[no-untyped-def]
     server, workers, dataset_id = cluster
-    run = _start(server, dataset_id)
+    # Long enough that the cancel (seen at the worker's next progress report) lands mid-run:
+    # with CONFIG's 24 steps the tiny model sometimes finished first. No early stop.
+    run = _start(server, dataset_id, {**CONFIG, "epochs": 16, "patience": 0})
     _wait(server, workers, run["id"], lambda r, _: r["status"] == "running" and r["step"] >= 2)
     assert _children(run["id"])  # the training child runs on a worker
     assert httpx.post(f"{server.url}/runs/{run['id']}/cancel", timeout=10).status_code == 200
