@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from training_dashboard.schemas import parse_int
+
 PREFIX = "/api"
 STREAM_TTL_S = 24 * 3600
 _STREAM_PATH = re.compile(rf"^{PREFIX}/audio/(\d+)/stream$")
@@ -53,14 +55,16 @@ class AudioSigner:
         return hmac.new(self._key, f"path:{target}:{exp}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def valid_path(self, target: str, exp: str, sig: str) -> bool:
-        if self._key is None or not exp.isdigit() or int(exp) < time.time():
+        expires = parse_int(exp, 0, 10**18)
+        if self._key is None or expires is None or expires < time.time():
             return False
-        return hmac.compare_digest(self._path_sig(target, int(exp)), sig)
+        return hmac.compare_digest(self._path_sig(target, expires).encode(), sig.encode())  # bytes: any sig text
 
     def valid(self, audio_id: int, exp: str, sig: str) -> bool:
-        if self._key is None or not exp.isdigit() or int(exp) < time.time():
+        expires = parse_int(exp, 0, 10**18)
+        if self._key is None or expires is None or expires < time.time():
             return False
-        return hmac.compare_digest(self._sig(audio_id, int(exp)), sig)
+        return hmac.compare_digest(self._sig(audio_id, expires).encode(), sig.encode())
 
 
 class BearerAuth:

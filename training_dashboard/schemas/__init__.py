@@ -31,6 +31,7 @@ from training_dashboard.schemas.common import (
     T,
     Tag,
     UTCDateTime,
+    parse_int,
     slugify,
 )
 from training_dashboard.schemas.datasets import (
@@ -233,5 +234,6 @@ __all__ = [
     "WorkerRunFinished",
     "WorkerRunProgress",
     "WorkerRunResult",
+    "parse_int",
     "slugify",
 ]

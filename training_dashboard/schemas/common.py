@@ -47,6 +47,21 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Score = Annotated[int, Field(ge=1, le=5, strict=True)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
+_ASCII_INT = re.compile(r"[0-9]{1,18}")  # at most 18 digits: int() stays cheap and within 64 bits
+
+
+def parse_int(text: str | None, low: int = 1, high: int = MAX_ID) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, or None when it is not one.
+
+    Only ASCII digits count: ``str.isdigit()`` also accepts "³", "٣" or full-width "１", which
+    ``int()`` refuses or reads differently, so check-then-convert with it turns bad input into a 500.
+    No sign, no spaces (strip first where spaces are allowed), no underscores.
+    """
+    if text is None or not _ASCII_INT.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
 
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from training_dashboard.db.models import Adapter, AudioSample, Counter, Preference, Rating
+from training_dashboard.schemas import parse_int
 
 
 def adapter_key(adapter_id: int | None) -> str:
@@ -30,13 +31,13 @@ def adapter_label(adapter_id: int | None, name: str | None = None, version: str 
 
 def adapter_labels(session: Session, keys: Iterable[str]) -> dict[str, str]:
     """Labels for adapter keys ("base" or an id as text), with one query for the ids."""
-    ids = {int(k) for k in keys if k.isdigit()}
+    parsed = {key: parse_int(key) for key in keys}
+    ids = {i for i in parsed.values() if i is not None}
     found = {a.id: a for a in session.scalars(select(Adapter).where(Adapter.id.in_(ids)))} if ids else {}
     labels = {}
-    for key in keys:
-        adapter = found.get(int(key)) if key.isdigit() else None
-        labels[key] = adapter_label(int(key) if key.isdigit() else None, adapter and adapter.name,
-                                    adapter and adapter.version)
+    for key, adapter_id in parsed.items():
+        adapter = found.get(adapter_id) if adapter_id is not None else None
+        labels[key] = adapter_label(adapter_id, adapter and adapter.name, adapter and adapter.version)
     return labels
 
 

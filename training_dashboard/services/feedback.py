@@ -178,9 +178,9 @@ def feedback_filter(min_rating: int | None, max_rating: int | None, adapter_id: 
     """Build (and validate) a rating filter from query parameters."""
     adapter: int | str | None = adapter_id
     if adapter_id is not None and adapter_id != "base":
-        if not adapter_id.isdigit() or not 1 <= int(adapter_id) <= schemas.MAX_ID:
+        adapter = schemas.parse_int(adapter_id)
+        if adapter is None:
             raise BadRequest("adapter_id must be a positive integer or 'base'")
-        adapter = int(adapter_id)
     try:
         return schemas.DatasetFilter(min_rating=min_rating, max_rating=max_rating, adapter_id=adapter,
                                      required_tags=tags, start_date=start_date, end_date=end_date)

@@ -103,6 +103,7 @@ def adapter_filter(value: str | None) -> AdapterFilter:
 
     if value is None or value == "base":
         return value
-    if not value.isdigit() or not 1 <= int(value) <= schemas.MAX_ID:
+    adapter_id = schemas.parse_int(value)
+    if adapter_id is None:
         raise BadRequest("adapter_id must be a positive integer or 'base'")
-    return int(value)
+    return adapter_id

@@ -95,13 +95,13 @@ class DatasetsState(rx.State):
         min_raters: int | None = None
         if self.min_raters.strip():
             text = self.min_raters.strip()
-            if not text.isdigit() or not 1 <= int(text) <= 1000:
+            min_raters = schemas.parse_int(text, 1, 1000)
+            if min_raters is None:
                 raise ValueError(MIN_RATERS_HINT)
-            min_raters = int(text)
         if self.adapter_choice == "base":
             adapter = "base"
-        elif self.adapter_choice.isdigit():
-            adapter = int(self.adapter_choice)
+        else:
+            adapter = schemas.parse_int(self.adapter_choice)
         common = {
             "adapter_id": adapter, "rater_ids": self.rater_ids,
             "start_date": date.fromisoformat(self.start_date) if self.start_date else None,

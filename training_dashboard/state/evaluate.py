@@ -31,7 +31,7 @@ KEYS_JS = keys_script("__tdEvalKeys", "/evaluate", {"1": "eval-vote-first", "2":
 def evaluation_id_from_path(path: str) -> int:
     """``/evaluate/12`` -> 12 (0 when the address holds no valid id)."""
     tail = path.rstrip("/").rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() and 1 <= int(tail) <= schemas.MAX_ID else 0
+    return schemas.parse_int(tail) or 0
 
 
 def reveal_text(e: schemas.EvaluationDetail) -> str:

@@ -80,7 +80,7 @@ def evaluation_row(e: schemas.EvaluationPublic) -> EvaluationRow:
 
 
 def num_prompts_problem(text: str) -> str:
-    if not text.strip().isdigit() or not 5 <= int(text) <= 200:
+    if schemas.parse_int(text.strip(), 5, 200) is None:
         return "Between 5 and 200 prompts"
     return ""
 

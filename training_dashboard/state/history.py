@@ -88,9 +88,13 @@ class HistoryState(rx.State):
         if not rater_id:
             yield RaterState.open_picker
             return
+        rating = schemas.parse_int(value, 1, 5)
+        if rating is None:
+            yield rx.toast.error("Choose a rating from 1 to 5")
+            return
         try:
             async with api_client() as api:
-                await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=int(value),
+                await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=rating,
                                                                  rater_id=rater_id))
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Rating not saved: {error_text(exc)}")

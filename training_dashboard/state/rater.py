@@ -48,7 +48,7 @@ class RaterState(rx.State):
     @rx.var
     def current_id(self) -> int:
         """The rater id to send with feedback (0: nobody chosen yet)."""
-        return int(self.rater_id) if self.rater_id.isdigit() else 0
+        return schemas.parse_int(self.rater_id) or 0
 
     @rx.var
     def name_problem(self) -> str:

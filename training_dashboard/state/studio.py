@@ -41,7 +41,7 @@ def prompt_problem(text: str, tempo: str, duration: str) -> str:
     if len(text) > schemas.MAX_PROMPT_CHARS:
         return f"The prompt is {len(text)} characters; the limit is {schemas.MAX_PROMPT_CHARS}"
     if tempo.strip():
-        if not tempo.strip().isdigit() or not 40 <= int(tempo) <= 200:
+        if schemas.parse_int(tempo.strip(), 40, 200) is None:
             return "Tempo must be a whole number from 40 to 200 BPM"
     try:
         seconds = float(duration)
@@ -138,9 +138,9 @@ class StudioState(rx.State):
 
     def _request_parts(self) -> tuple[schemas.PromptCreate, int, int | None, float]:
         attributes = schemas.PromptAttributes(
-            style=self.style.strip() or None, tempo=int(self.tempo) if self.tempo.strip() else None,
+            style=self.style.strip() or None, tempo=schemas.parse_int(self.tempo.strip(), 40, 200),
             instruments=[i.strip() for i in self.instruments.split(",") if i.strip()], mood=self.mood.strip() or None)
-        adapter_id = int(self.adapter_choice) if self.adapter_choice.isdigit() else None
+        adapter_id = schemas.parse_int(self.adapter_choice)
         return (schemas.PromptCreate(text=self.text, attributes=attributes), int(self.num_samples), adapter_id,
                 float(self.duration))
 
@@ -160,8 +160,8 @@ class StudioState(rx.State):
                 return
             try:
                 prompt, count, adapter_id, seconds = self._request_parts()
-                seed = int(self.seed) if self.seed else None
-                if seed is not None and not 0 <= seed <= schemas.MAX_SEED:
+                seed = schemas.parse_int(self.seed, 0, schemas.MAX_SEED) if self.seed else None
+                if self.seed and seed is None:
                     raise ValueError(f"Seed must be a whole number from 0 to {schemas.MAX_SEED}")
             except ValueError as exc:
                 self.job_error = str(exc)
@@ -234,11 +234,12 @@ class StudioState(rx.State):
     @rx.event
     async def submit_feedback(self, index: int):  # type: ignore[no-untyped-def]
         clip = self.clips[index]
-        if not clip.rating.isdigit():
+        rating = schemas.parse_int(clip.rating, 1, 5)
+        if rating is None:
             yield rx.toast.error("Choose a rating from 1 to 5 first")
             return
         try:
-            body = schemas.FeedbackCreate(audio_id=clip.id, rating=int(clip.rating),
+            body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating,
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
                                           notes=clip.notes.strip() or None,
                                           rater_id=(await self.get_state(RaterState)).current_id or None)

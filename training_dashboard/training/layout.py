@@ -10,13 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from training_dashboard.schemas import parse_int
+
 STATE_FILE = "trainer_state.pt"  # in each checkpoint dir: optimizer, scheduler, run state, RNG
 
 
 def _checkpoints(run_dir: Path) -> dict[int, Path]:
     """Complete checkpoints of ``run_dir`` (those with a state file) by step."""
-    return {int(p.name[5:]): p for p in (run_dir / "checkpoints").glob("step-*")
-            if p.name[5:].isdigit() and (p / STATE_FILE).is_file()}
+    found = {(parse_int(p.name[5:], 0, 10**18), p) for p in (run_dir / "checkpoints").glob("step-*")}
+    return {step: p for step, p in found if step is not None and (p / STATE_FILE).is_file()}
 
 
 def latest_checkpoint_step(run_dir: Path) -> int | None:

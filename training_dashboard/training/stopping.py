@@ -13,6 +13,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from training_dashboard.schemas import parse_int
+
 # Stopped on request after a checkpoint: resumable, not a failure of the data or options. The same
 # status as Ctrl-C (cli.EXIT_INTERRUPTED); 3 means "saved but not registered".
 EXIT_STOPPED = 130
@@ -52,8 +54,8 @@ class StopSignals:
 
 
 def _exit_with_parent() -> None:
-    parent = os.environ.get("TD_PARENT_PID", "")
-    if not parent.isdigit() or not sys.platform.startswith("linux"):
+    parent = parse_int(os.environ.get("TD_PARENT_PID", ""))
+    if parent is None or not sys.platform.startswith("linux"):
         return
     import ctypes
 
@@ -61,5 +63,5 @@ def _exit_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         return
-    if os.getppid() != int(parent):  # the parent died before the request took effect
+    if os.getppid() != parent:  # the parent died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
