@@ -5,9 +5,11 @@ Positive and negative cases for every operation, against a database seeded with 
 (so ids often hit), bounded to a few dozen examples per operation. Path-like fields (an
 adapter's ``path`` and ``base_model``, names that become directory names) often get long and
 odd values instead: 999-character names, 256-byte components, ``..``, symlinks that loop or
-escape, NUL, unicode, trailing slashes. Each generated case is sent while a second thread
-replays an earlier case of any operation against either server, so requests always overlap
-(an export racing a delete, two registrations of one adapter...).
+escape, NUL, unicode, trailing slashes. Any query parameter, numeric path segment or top-level
+body field may get Unicode digits ("³", "٣"), full-width forms ("１２", "ｂａｓｅ") or combining
+marks instead (``str.isdigit()`` takes some of them, ``int()`` does not). Each generated case is
+sent while a second thread replays an earlier case of any operation against either server, so
+requests always overlap (an export racing a delete, two registrations of one adapter...).
 
 The property: never a 5xx, every 4xx says why in ``detail``, and no server logs an
 unhandled error (which also catches a stream that breaks after its headers went out).
@@ -49,6 +51,41 @@ ODD_PATHS = st.one_of(
     st.builds(lambda lead, parts, trail: lead + "/".join(parts) + trail, st.sampled_from(["", "/", "./"]),
               st.lists(st.sampled_from(_COMPONENTS), min_size=1, max_size=6), st.sampled_from(["", "/", "//"])),
 )
+
+# Text that looks like a number to str.isdigit() but not to int() (or reads as another number),
+# full-width forms of ASCII, and combining marks: each goes into one query parameter, path id or
+# top-level body field of a case (a "³" adapter_id once answered 500).
+_UNICODE_DIGITS = ["³", "²", "¹", "٣", "۴", "१", "১", "๓", "１", "０", "９", "₂", "⑦", "Ⅻ", "𝟕", "〇", "٠"]
+_FULL_WIDTH = ["ｂａｓｅ", "１２", "ＡＢＣ", "－１", "＋１", "．", "／", "＼", "ｔｒｕｅ", "１．５", "\u3000"]
+_COMBINING = ["\u0301", "\u0308", "\u20dd", "\u0336", "\u200d", "\ufe0f", "\u0663\u0301"]
+ODD_TEXT = st.one_of(
+    st.sampled_from(_UNICODE_DIGITS + _FULL_WIDTH),
+    st.builds(lambda head, odd, mark: head + odd + mark, st.sampled_from(["", "1", "12", "base", "a", "-"]),
+              st.sampled_from(_UNICODE_DIGITS + _FULL_WIDTH), st.sampled_from(["", *_COMBINING])),
+    st.lists(st.sampled_from([*_UNICODE_DIGITS, *_COMBINING, "1", "ａ", "\uff10"]), min_size=1,
+             max_size=8).map("".join),
+)
+
+
+def _with_odd_text(request: dict[str, Any], odd: str | None, pick: int) -> dict[str, Any]:
+    """``request`` with one of its query parameters, numeric path segments or top-level body
+    fields (the ``pick``-th, cyclically) set to ``odd``."""
+    if odd is None:
+        return request
+    params, body = request.get("params") or {}, request.get("json")
+    segments = request["url"].split("/")
+    targets = [("query", k) for k in sorted(params)] + [("path", i) for i, part in enumerate(segments)
+                                                         if part.isascii() and part.isdigit()]
+    if isinstance(body, dict):
+        targets += [("body", k) for k in sorted(body)]
+    if not targets:
+        return request
+    where, key = targets[pick % len(targets)]
+    if where == "query":
+        return {**request, "params": {**params, key: odd}}
+    if where == "path":
+        return {**request, "url": "/".join(odd if i == key else part for i, part in enumerate(segments))}
+    return {**request, "json": {**body, key: odd}}  # type: ignore[dict-item]
 
 
 def _odd_filesystem(root) -> None:  # type: ignore[no-untyped-def]
@@ -193,15 +230,17 @@ def test_no_5xx_and_every_4xx_explains_under_concurrency(servers):  # type: igno
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
                 @given(case=operation.as_strategy(generation_mode=mode), odd=st.none() | ODD_PATHS,
-                       order=st.permutations(PATH_LIKE), server=st.integers(0, len(bases) - 1))
+                       order=st.permutations(PATH_LIKE), server=st.integers(0, len(bases) - 1),
+                       odd_text=st.none() | ODD_TEXT, pick=st.integers(0, 50))
                 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
                           suppress_health_check=list(HealthCheck))
-                def check(case, odd, order, server):  # type: ignore[no-untyped-def]
+                def check(case, odd, order, server, odd_text, pick):  # type: ignore[no-untyped-def]
                     nonlocal ran
                     ran += 1
                     request = case.as_transport_kwargs(base_url=bases[0])  # the URL is kept relative:
                     request["url"] = request["url"].removeprefix(bases[0])  # either server gets it
                     request = _with_odd_path({k: v for k, v in request.items() if k != "cookies"}, odd, order)
+                    request = _with_odd_text(request, odd_text, pick)
                     response = overlap.send(request, bases[server])
                     problem = _problem(response)
                     assert problem is None, f"{_where(request, response)}: {problem}"
@@ -215,6 +254,70 @@ def test_no_5xx_and_every_4xx_explains_under_concurrency(servers):  # type: igno
           f"up to {overlap.most_in_flight} in flight")
     assert overlap.failures == [], "\n".join(overlap.failures[:10])
     assert overlap.most_in_flight == 2 and overlap.replayed == ran - 1
+    for server in servers:
+        log = server.log.read_text(errors="replace")
+        assert "unhandled error" not in log and "Traceback" not in log, log[-4000:]
+
+
+# Each of these in every declared query and path parameter and every top-level body field of a
+# valid request, on every operation: "³" passes str.isdigit() and fails int(), "٣" is a decimal
+# int() reads as 3, full-width and combining forms look like numbers or keywords.
+SWEEP = ["³", "⑦", "٣", "１２", "1\u0301", "ｂａｓｅ"]
+
+
+def _valid_request(operation: Any, base: str) -> dict[str, Any] | None:
+    """One positive case of ``operation`` as request kwargs with a relative URL (None: none exists)."""
+    found: list[dict[str, Any]] = []
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @settings(max_examples=1, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def one(case):  # type: ignore[no-untyped-def]
+        request = case.as_transport_kwargs(base_url=base)
+        found.append({**{k: v for k, v in request.items() if k != "cookies"}, "url": request["url"].removeprefix(base)})
+
+    try:
+        one()
+    except Unsatisfiable:
+        return None
+    return found[0] if found else None
+
+
+def _sweep_targets(operation: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``request`` with each odd value of SWEEP in each parameter and top-level body field."""
+    template = operation.path.strip("/").split("/")
+    segments = request["url"].split("/")
+    for odd in SWEEP:
+        for parameter in operation.query:
+            yield {**request, "params": {**(request.get("params") or {}), parameter.name: odd}}
+        for parameter in operation.path_parameters:
+            index = template.index("{" + parameter.name + "}") - len(template)  # from the end: /api comes first
+            yield {**request, "url": "/".join(odd if i == len(segments) + index else part
+                                              for i, part in enumerate(segments))}
+        if isinstance(request.get("json"), dict):
+            for key in request["json"]:
+                yield {**request, "json": {**request["json"], key: odd}}
+
+
+def test_unicode_digits_in_every_parameter(servers):  # type: ignore[no-untyped-def]
+    base = servers[0].url.removesuffix("/api")
+    schema = schemathesis.openapi.from_url(f"{servers[0].url}/openapi.json")
+    failures, sent = [], 0
+    with requests.Session() as http:
+        for operation in (result.ok() for result in schema.get_all_operations()):
+            request = _valid_request(operation, base)
+            if request is None:
+                continue
+            for odd_request in _sweep_targets(operation, request):
+                sent += 1
+                try:
+                    response = http.request(**{**odd_request, "url": base + odd_request["url"]}, timeout=120)
+                except requests.ConnectionError as exc:  # the server broke the connection
+                    failures.append(f"{odd_request['method']} {odd_request['url']} {odd_request.get('params')}: {exc}")
+                    continue
+                if problem := _problem(response):
+                    failures.append(f"{_where(odd_request, response)}: {problem}")
+    print(f"unicode sweep: {sent} requests")
+    assert sent > 500 and failures == [], "\n".join(failures[:10])
     for server in servers:
         log = server.log.read_text(errors="replace")
         assert "unhandled error" not in log and "Traceback" not in log, log[-4000:]
