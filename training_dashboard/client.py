@@ -46,9 +46,10 @@ class ApiClient:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None,
-                    headers: dict[str, str] | None = None) -> httpx.Response:
+                    headers: dict[str, str] | None = None, timeout: float | None = None) -> httpx.Response:
         try:
-            response = await self._http.request(method, path.lstrip("/"), json=json, params=params, headers=headers)
+            response = await self._http.request(method, path.lstrip("/"), json=json, params=params, headers=headers,
+                                                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
         except httpx.TimeoutException as exc:
             raise ApiError(0, f"The API at {self.base_url} did not answer in time") from exc
         except httpx.HTTPError as exc:
@@ -143,8 +144,16 @@ class ApiClient:
         return await self._send(schemas.ExportPublic, "POST", f"datasets/{dataset_id}/export",
                                 schemas.ExportRequest(format=fmt))
 
-    async def delete_dataset(self, dataset_id: int) -> None:
-        await self._call("DELETE", f"datasets/{dataset_id}")
+    async def delete_dataset(self, dataset_id: int, cancel_runs: bool = False) -> None:
+        """Delete a dataset; 409 (``ApiError``) naming its queued and running training runs, if any.
+
+        Args:
+            dataset_id: The dataset.
+            cancel_runs: Cancel those runs first (as their Cancel button does) and delete once they have
+                stopped; the API waits up to 20 s for a running one to finish its current step.
+        """
+        params = {"cancel_runs": "true"} if cancel_runs else None
+        await self._call("DELETE", f"datasets/{dataset_id}", params=params, timeout=90.0 if cancel_runs else None)
 
     # adapters
     async def register_adapter(self, body: schemas.AdapterCreate) -> schemas.AdapterPublic:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
@@ -54,10 +56,17 @@ def export_dataset(body: schemas.ExportRequest, db: DbDep, settings: SettingsDep
 
 
 @router.delete("/{dataset_id}", status_code=204, response_class=Response)
-def delete_dataset(db: DbDep, settings: SettingsDep, dataset_id: int = IdPath) -> Response:
+def delete_dataset(
+    db: DbDep, settings: SettingsDep, dataset_id: int = IdPath,
+    cancel_runs: Annotated[bool, Query(description="cancel the dataset's queued and running training runs "
+                                                   "first, then delete")] = False,
+) -> Response:
     """Delete a dataset, its snapshot and its exports (409 while an adapter was trained on it).
 
-    Waits for a running export of the same dataset to finish (409 if it runs past 30 s).
+    409 naming them while training runs on it are queued or running, unless ``cancel_runs``: then
+    they are cancelled (a running one stops after its current step) and the delete waits up to
+    20 s for them to stop (409 if one is still stopping; delete again). Waits for a running export
+    of the same dataset to finish (409 if it runs past 30 s).
     """
-    datasets.delete_dataset(db, settings.exports_dir, dataset_id)
+    datasets.delete_dataset(db, settings.exports_dir, dataset_id, cancel_runs=cancel_runs)
     return Response(status_code=204)

@@ -26,6 +26,7 @@ from training_dashboard.db.models import (
 )
 from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.dataset_lock import dataset_lock
+from training_dashboard.services.dataset_runs import refuse_if_active_runs, stop_runs
 from training_dashboard.services.errors import Conflict, NotFound
 from training_dashboard.services.filters import count_of, items_query, query_for, rating_clauses, supervised_query
 
@@ -268,18 +269,31 @@ def list_datasets(db: Database, page: int, limit: int) -> schemas.Page[schemas.D
     return schemas.Page[schemas.DatasetPublic](items=items, total=total)
 
 
-def delete_dataset(db: Database, exports_dir: Path, dataset_id: int) -> None:
+def delete_dataset(db: Database, exports_dir: Path, dataset_id: int, *, cancel_runs: bool = False,
+                   stop_wait_s: float | None = None) -> None:
     """Delete a dataset, its snapshot and its export directories.
 
-    Holds the dataset's lock (the one an export holds), so it never interleaves with an export
-    of the same dataset: it waits for a running one, up to ``DELETE_WAIT_S`` seconds. The export
-    directories are moved aside before the rows go and put back if the delete fails, so none
-    outlives its dataset, even after a crash (start-up recovery removes what was moved aside).
+    A queued or running training run reads the dataset's export (when it starts, and again when
+    it resumes on this or another worker), so a dataset with such runs is not deleted: that
+    would fail them later with "export missing". With ``cancel_runs`` they are cancelled first,
+    as the Cancel button does it (a queued run at once; a running one is asked to stop after its
+    current step, keeping its checkpoint), and the delete waits up to ``stop_wait_s`` seconds
+    (default ``dataset_runs.RUN_STOP_WAIT_S``) for the running ones to stop: the export goes only
+    once nothing reads it any more. A run that finishes its last step before the cancel lands
+    registers its adapter, and then the delete is refused as for any dataset an adapter was
+    trained on.
+
+    Holds the dataset's lock (the one an export and a run's creation hold), so it never
+    interleaves with an export of the same dataset or a run queued on it: it waits for a running
+    one, up to ``DELETE_WAIT_S`` seconds. The export directories are moved aside before the rows
+    go and put back if the delete fails, so none outlives its dataset, even after a crash
+    (start-up recovery removes what was moved aside).
 
     Raises:
         NotFound: unknown dataset.
-        Conflict: an adapter was trained on it (its provenance would dangle), or an export of it
-            kept running for ``DELETE_WAIT_S`` seconds.
+        Conflict: an adapter was trained on it (its provenance would dangle); it has queued or running
+            training runs (without ``cancel_runs``), or its cancelled runs were still stopping after
+            ``stop_wait_s`` seconds; or an export of it kept running for ``DELETE_WAIT_S`` seconds.
     """
     from training_dashboard.services.exports import exports_set_aside
 
@@ -287,10 +301,16 @@ def delete_dataset(db: Database, exports_dir: Path, dataset_id: int) -> None:
             f"(waited {DELETE_WAIT_S:.0f} s)")
     with db.session() as session:
         _get(session, dataset_id)  # a cheap 404 before touching the lock directory
+        _refuse_if_trained_on(session, dataset_id)  # before cancelling anything for a delete that cannot be
+        if not cancel_runs:
+            refuse_if_active_runs(session, dataset_id)
+    if cancel_runs:
+        stop_runs(db, dataset_id, stop_wait_s)
     with dataset_lock(exports_dir, dataset_id, DELETE_WAIT_S, busy):
         with db.session() as session:
             _get(session, dataset_id)
             _refuse_if_trained_on(session, dataset_id)
+            refuse_if_active_runs(session, dataset_id)  # one queued since: no run is queued while we hold the lock
             recorded = list(session.scalars(select(DatasetExport.path).where(DatasetExport.dataset_id == dataset_id)))
 
         def run(session: Session) -> None:
@@ -299,6 +319,7 @@ def delete_dataset(db: Database, exports_dir: Path, dataset_id: int) -> None:
             if session.scalar(select(Dataset.id).where(Dataset.id == dataset_id).with_for_update()) is None:
                 raise NotFound(f"Dataset {dataset_id} not found")
             _refuse_if_trained_on(session, dataset_id)
+            refuse_if_active_runs(session, dataset_id)  # a run resumed meanwhile (resume checks the dataset too)
             session.execute(delete(DatasetExport).where(DatasetExport.dataset_id == dataset_id))
             session.execute(delete(DatasetMember).where(DatasetMember.dataset_id == dataset_id))
             session.execute(delete(Dataset).where(Dataset.id == dataset_id))

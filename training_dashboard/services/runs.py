@@ -20,10 +20,12 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import Dataset, DatasetExport, TrainingRun, TrainingRunMetric, utcnow
+from training_dashboard.services.dataset_lock import dataset_lock
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
 from training_dashboard.training import options as cli_options
 
 TERMINAL = ("completed", "failed", "cancelled")
+QUEUE_WAIT_S = 30.0  # how long queueing a run waits for an export or a delete of its dataset
 TASK_TYPES = {"sft": "supervised", "dpo": "preference"}
 # API key -> the CLI option it is (the others are spelled the same).
 ALIASES = {"learning_rate": "lr", "lora_r": "lora_rank", "eval_fraction": "val_fraction"}
@@ -150,6 +152,9 @@ def create_run(db: Database, data: schemas.RunCreate, *, data_dir: Path, exports
     name = data.name or schemas.slugify(f"{dataset.name}-{data.task}")[:100]
 
     def run(session: Session) -> TrainingRun:
+        # Deleted since it was read (FOR UPDATE: on PostgreSQL a delete in flight finishes first).
+        if session.scalar(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update()) is None:
+            raise NotFound(f"Dataset {data.dataset_id} not found (it was deleted)")
         row = TrainingRun(name=name, dataset_id=dataset.id or 0, dataset_name=dataset.name, task=data.task,
                           config={"preset": data.preset, **config}, export_path=export_path, output_dir="",
                           command=train_command(data.task, export_path, name, config))
@@ -158,7 +163,11 @@ def create_run(db: Database, data: schemas.RunCreate, *, data_dir: Path, exports
         row.output_dir = str(adapter_root / f"run-{row.id}-{schemas.slugify(name)}")
         return row
 
-    return run_public(db.write(run))
+    # The dataset's lock (held by a delete while it checks for runs and removes the export): a run
+    # is queued either before a delete looks, which then refuses, or after it, and then finds no dataset.
+    busy = f"Dataset {dataset.id} is being exported or deleted; try again in a moment"
+    with dataset_lock(exports_dir, dataset.id or 0, QUEUE_WAIT_S, busy):
+        return run_public(db.write(run))
 
 
 def run_config(row: TrainingRun) -> dict[str, Any]:
@@ -228,13 +237,16 @@ def resume_run(db: Database, run_id: int) -> schemas.RunPublic:
     """Queue a cancelled or failed run again; it continues from its last checkpoint under the same id.
 
     Raises:
-        Conflict: the run is queued, running or completed.
+        Conflict: the run is queued, running or completed, or its dataset (and so its export) was deleted.
     """
 
     def run(session: Session) -> TrainingRun:
         row = _get(session, run_id)
         if row.status not in ("cancelled", "failed"):
             raise Conflict(f"Run {run_id} is {row.status}: only a cancelled or failed run can be resumed")
+        if session.scalar(select(Dataset.id).where(Dataset.id == row.dataset_id).with_for_update()) is None:
+            raise Conflict(f"Run {run_id} cannot resume: its dataset '{row.dataset_name}' was deleted with its "
+                           "export. Start a new run from another dataset")
         row.status, row.resume, row.cancel_requested = "queued", True, False
         row.error, row.finished_at, row.eta_seconds, row.updated_at = None, None, None, utcnow()
         row.dispatched_at = None  # broker mode: the dispatcher sends it again
