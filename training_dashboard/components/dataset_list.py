@@ -1,4 +1,4 @@
-"""DatasetList and the Datasets tab: list, empty state, create form, export dialog."""
+"""DatasetList and the Datasets tab: list, empty state, create form, export and delete dialogs."""
 
 from __future__ import annotations
 
@@ -53,12 +53,47 @@ def dataset_item(ds: DatasetRow) -> rx.Component:
                              disabled=ds.sample_count == 0,
                              class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-solid rt-Button",
                              custom_attrs={"data-accent-color": "", "data-testid": "ds-row-train"}),
-                class_name="rt-Flex rt-r-gap-2",
+                rx.el.button("Delete", on_click=DatasetsState.open_delete(ds.id), type="button",
+                             class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-ghost rt-Button",
+                             custom_attrs={"data-accent-color": "red", "data-testid": "ds-row-delete"}),
+                class_name="rt-Flex rt-r-ai-center rt-r-gap-2",
             ),
             class_name="rt-Flex rt-r-ai-start rt-r-jc-space-between rt-r-fw-wrap rt-r-gap-3",
         ),
         class_name="rt-reset rt-BaseCard rt-Card rt-r-size-1 rt-variant-surface td-fill",
         custom_attrs={"data-testid": "dataset-row"},
+    )
+
+
+def delete_dialog() -> rx.Component:
+    """Confirm a dataset's delete; a refusal (training runs still use it) is shown here, with the
+    choice to cancel those runs and delete."""
+    s = DatasetsState
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Delete dataset '", s.delete_name, "'?"),
+            rx.dialog.description("Its snapshot and exports are removed. Runs keep their history; adapters "
+                                  "trained on it must be deleted first.", size="2"),
+            rx.vstack(
+                rx.cond(s.delete_error, rx.callout(s.delete_error, color_scheme="red", size="1",
+                                                   custom_attrs={"data-testid": "ds-delete-error"})),
+                rx.hstack(
+                    rx.dialog.close(rx.button("Keep it", variant="soft", color_scheme="gray")),
+                    rx.cond(
+                        s.delete_offers_cancel,
+                        rx.button("Cancel the runs and delete", color_scheme="red", loading=s.deleting,
+                                  on_click=s.delete_dataset(True),
+                                  custom_attrs={"data-testid": "ds-delete-cancel-runs"}),
+                        rx.button("Delete", color_scheme="red", loading=s.deleting, on_click=s.delete_dataset(False),
+                                  custom_attrs={"data-testid": "ds-delete-confirm"}),
+                    ),
+                    spacing="2", justify="end", width="100%",
+                ),
+                spacing="3", width="100%", align="stretch", padding_top="1em",
+            ),
+            max_width="32em",
+        ),
+        open=s.delete_id > 0, on_open_change=s.set_delete_open,
     )
 
 
@@ -84,6 +119,7 @@ def dataset_panel() -> rx.Component:
             ),
         ),
         export_dialog(),
+        delete_dialog(),
         run_form(),
         spacing="3", width="100%", align="stretch",
     )

@@ -11,6 +11,7 @@ import reflex as rx
 from pydantic import ValidationError
 
 from training_dashboard import schemas
+from training_dashboard.client import ApiError
 from training_dashboard.state.api import api_client, error_text, parse_tags
 from training_dashboard.state.dataset_rows import DatasetRow, RaterOption, dataset_row
 from training_dashboard.state.loading import load
@@ -55,6 +56,12 @@ class DatasetsState(rx.State):
     export_count: int = 0
     export_hash: str = ""
     export_command: str = ""
+
+    delete_id: int = 0  # the dataset whose delete confirmation is open (0: none)
+    delete_name: str = ""
+    delete_error: str = ""  # the API's refusal, shown in the confirmation
+    delete_offers_cancel: bool = False  # refused for its training runs: offer "Cancel the runs and delete"
+    deleting: bool = False
 
     # -- derived -----------------------------------------------------------------------
 
@@ -308,6 +315,44 @@ class DatasetsState(rx.State):
         self.export_path, self.export_count = result.export_path, result.sample_count
         self.export_hash, self.export_command = result.manifest_sha256, result.train_command
         self.datasets = [dataset_row(d) for d in page.items]
+
+    # -- delete ------------------------------------------------------------------------
+
+    @rx.event
+    def open_delete(self, dataset_id: int) -> None:
+        row = next((d for d in self.datasets if d.id == dataset_id), None)
+        self.delete_id, self.delete_name = dataset_id, row.name if row else f"#{dataset_id}"
+        self.delete_error, self.delete_offers_cancel = "", False
+
+    @rx.event
+    def set_delete_open(self, value: bool) -> None:
+        if not value and not self.deleting:
+            self.delete_id, self.delete_error, self.delete_offers_cancel = 0, "", False
+
+    @rx.event(background=True)
+    async def delete_dataset(self, cancel_runs: bool = False):  # type: ignore[no-untyped-def]
+        """Delete the dataset of the open confirmation. A refusal (409: training runs still use it)
+        stays in the confirmation, which then offers to cancel those runs and delete."""
+        async with self:
+            if self.deleting or not self.delete_id:
+                return
+            dataset_id, name = self.delete_id, self.delete_name
+            self.deleting, self.delete_error = True, ""
+        try:
+            async with api_client() as api:
+                await api.delete_dataset(dataset_id, cancel_runs=bool(cancel_runs))
+                page = await api.list_datasets(limit=100)
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog
+            async with self:
+                self.delete_error = error_text(exc)
+                self.delete_offers_cancel = isinstance(exc, ApiError) and exc.status == 409 \
+                    and "training runs" in exc.message
+                self.deleting = False
+            return
+        async with self:
+            self.datasets, self.loaded = [dataset_row(d) for d in page.items], True
+            self.delete_id, self.delete_offers_cancel, self.deleting = 0, False, False
+        yield rx.toast.success(f"Dataset '{name}' deleted")
 
 
 def _first_message(exc: ValueError) -> str:
