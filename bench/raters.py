@@ -30,7 +30,7 @@ from sqlalchemy import func, select, text
 
 from bench.workload import data_dir_parser
 
-TARGETS_MS = {"queue_next": 20, "history_page": 10, "quality": 100}
+TARGETS_MS = {"queue_next": 20, "history_page": 10, "audio_not_rated_by": 10, "quality": 100}
 
 
 def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # type: ignore[no-untyped-def]

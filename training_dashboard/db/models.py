@@ -96,6 +96,9 @@ class Rating(SQLModel, table=True):
         Index("ix_rating_audio_id", "audio_id"),
         Index("ix_rating_rater_audio", "rater_id", "audio_id"),
         Index("ix_rating_rater_created", "rater_id", "created_at"),
+        # A dataset filter on an adapter and dates (and stars) reads one covering range; with the id
+        # PostgreSQL answers it from the index alone too (issue 21).
+        Index("ix_rating_adapter_created", "adapter_id", "created_at", "rating", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -228,6 +231,7 @@ class Rater(SQLModel, table=True):
     rating_count: int = 0
     rating_sum: int = 0
     preference_count: int = 0
+    clip_count: int = 0  # distinct clips rated: clips not rated by the rater = all clips - this
     # Agreement and consistency, kept incrementally (services/agreement.py): clips shared with
     # another rater, pairs of (own, other's) first ratings on them and the sum of |differences|,
     # preferences checkable against own ratings, those contradicting them, and 3-cycles.

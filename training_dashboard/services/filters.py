@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, exists, func, select
 
 from training_dashboard.db.models import AudioSample, Preference, Rating, RatingTag
 from training_dashboard.schemas import DatasetFilter
@@ -48,7 +48,11 @@ def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
     for tag in f.required_tags:
         clauses.append(Rating.id.in_(select(RatingTag.rating_id).where(RatingTag.tag == tag)))
     if f.excluded_tags:
-        clauses.append(Rating.id.not_in(select(RatingTag.rating_id).where(RatingTag.tag.in_(f.excluded_tags))))
+        # An excluded tag never drives the query, so probe the (tag, rating_id) key once per
+        # candidate rating: NOT IN (SELECT ...) made SQLite copy every rating id carrying the
+        # tag into a temporary index first (45k at 1M ratings), and PostgreSQL cannot turn
+        # NOT IN into an anti-join (NULL semantics); NOT EXISTS is one on both.
+        clauses.append(~exists().where(RatingTag.rating_id == Rating.id, RatingTag.tag.in_(f.excluded_tags)))
     return clauses
 
 

@@ -1,8 +1,9 @@
 """Raters: who listens. Each rating and preference may name one by ``rater_id``.
 
-A rater's totals (ratings, their sum, preferences) and each clip's count of distinct named
-raters are kept in the same transaction as the feedback, so listing raters and filtering
-clips "rated by at least n raters" never scan the ratings.
+A rater's totals (ratings, their sum, distinct clips rated, preferences) and each clip's count
+of distinct named raters are kept in the same transaction as the feedback, so listing raters,
+counting the clips a rater has not rated and filtering clips "rated by at least n raters"
+never scan the ratings.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def note_rating(session: Session, rater_id: int, audio_id: int, prompt_id: int, 
             Rating.audio_id == audio_id, Rating.rater_id.is_not(None)).distinct()))
     session.execute(select(Rater.id).where(Rater.id.in_(sorted(involved))).order_by(Rater.id).with_for_update())
     session.execute(update(Rater).where(Rater.id == rater_id)
-                    .values(rating_count=Rater.rating_count + 1, rating_sum=Rater.rating_sum + rating))
+                    .values(rating_count=Rater.rating_count + 1, rating_sum=Rater.rating_sum + rating,
+                            clip_count=Rater.clip_count + int(first)))
     if first:
         session.execute(update(AudioSample).where(AudioSample.id == audio_id)
                         .values(rater_count=AudioSample.rater_count + 1))
@@ -98,12 +100,13 @@ def note_preferences(session: Session, rater_id: int, n: int) -> None:
 
 def rebuild_rater_totals(session: Session) -> None:
     """Recompute raters' totals and clips' rater counts from the source tables (repair, bench)."""
-    session.execute(update(Rater).values(rating_count=0, rating_sum=0, preference_count=0))
-    for rater_id, n, total in session.execute(
-        select(Rating.rater_id, func.count(), func.sum(Rating.rating)).where(Rating.rater_id.is_not(None))
-        .group_by(Rating.rater_id)
+    session.execute(update(Rater).values(rating_count=0, rating_sum=0, preference_count=0, clip_count=0))
+    for rater_id, n, total, clips in session.execute(
+        select(Rating.rater_id, func.count(), func.sum(Rating.rating), func.count(func.distinct(Rating.audio_id)))
+        .where(Rating.rater_id.is_not(None)).group_by(Rating.rater_id)
     ).all():
-        session.execute(update(Rater).where(Rater.id == rater_id).values(rating_count=n, rating_sum=int(total or 0)))
+        session.execute(update(Rater).where(Rater.id == rater_id)
+                        .values(rating_count=n, rating_sum=int(total or 0), clip_count=clips))
     for rater_id, n in session.execute(
         select(Preference.rater_id, func.count()).where(Preference.rater_id.is_not(None)).group_by(Preference.rater_id)
     ).all():
