@@ -7,6 +7,7 @@ by uvicorn (``python -m training_dashboard.api``), and in-process by the tests.
 from __future__ import annotations
 
 import logging
+import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -32,11 +33,20 @@ from training_dashboard.services.exports import recover_exports
 
 log = logging.getLogger("training_dashboard")
 
+# CPython hands the GIL to a waiting thread only every ``switchinterval`` (5 ms by default).
+# A SQLite write transaction releases the GIL in every statement (~20 for a rating) and then
+# waits up to that long to get it back from a request thread that grabbed it meanwhile: under
+# 16 busy clients a 10 ms rating held the write lock ~100 ms, and every queued writer waited for
+# it (the "convoy effect"). 0.5 ms cut the write p99 of bench.write_load by about half.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 
 def create_app(settings: Settings | None = None, *, with_worker: bool | None = None) -> FastAPI:
     """Build the API; migrates the database and cleans interrupted exports first."""
     settings = settings or get_settings()
     settings.ensure_dirs()
+    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:  # never raise a shorter one set by the host
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     db = Database(settings.db_url)
     upgrade(db)
     recover_exports(settings.exports_dir)

@@ -1,4 +1,9 @@
-"""Dependency aliases shared by the routers."""
+"""Dependency aliases shared by the routers.
+
+The dependencies are ``async def`` although they do no I/O: FastAPI runs a plain ``def``
+dependency in the thread pool, one thread hand-off per dependency per request (about
+0.1 ms of CPU each, measured with ``bench.request_cost``); coroutines run inline.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,11 @@ from training_dashboard.db import Database
 from training_dashboard.schemas import MAX_PAGE
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -29,7 +34,7 @@ LimitQ = Annotated[int, Query(ge=1, le=200, description="items per page")]
 WORKER_PREFIX = "/api/worker"
 
 
-def require_worker(request: Request) -> str:
+async def require_worker(request: Request) -> str:
     """Only the worker token (``TD_WORKER_TOKEN``) may call /api/worker/*. Returns the worker's name header."""
     token = request.app.state.settings.worker_token
     if not token:

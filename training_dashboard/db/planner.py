@@ -13,7 +13,8 @@ same bounded analysis explicitly:
 
 Every table is analysed with ``analysis_limit`` (a sample of at most that many index
 entries per index): a few milliseconds per table at any size, in its own short
-transaction, so a writer waits at most that long. A connection keeps the statistics it
+transaction (taken in turn with the app's writers: the writer lock), so a writer waits at
+most that long. A connection keeps the statistics it
 loaded when it opened, so after an analysis the pooled connections are replaced, one by
 one, the next time they are checked out.
 """
@@ -23,10 +24,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from contextlib import nullcontext
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+
+from training_dashboard.db.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +42,10 @@ LOCK_WAIT_S = 5.0  # how long the analysis waits for a writer before trying agai
 class PlannerStats:
     """Bounded ANALYZE of a SQLite database: at start-up and after large write volumes."""
 
-    def __init__(self, engine: Engine, path: str, *, analyze_after_rows: int = ANALYZE_AFTER_ROWS) -> None:
+    def __init__(self, engine: Engine, path: str, *, analyze_after_rows: int = ANALYZE_AFTER_ROWS,
+                 lock: WriterLock | None = None) -> None:
         self.path = path
+        self.writer_lock = lock
         self.analyze_after_rows = analyze_after_rows
         self.generation = 0  # bumped after each analysis; older connections are replaced
         self._written = 0
@@ -64,8 +70,9 @@ class PlannerStats:
             conn.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             tables = [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-            for table in tables:  # one short write transaction per table
-                conn.execute(f'ANALYZE "{table}"')
+            for table in tables:  # one short write transaction per table, in turn with the writers
+                with self.writer_lock.hold(LOCK_WAIT_S) if self.writer_lock else nullcontext():
+                    conn.execute(f'ANALYZE "{table}"')
                 done.append(table)
         except sqlite3.OperationalError as exc:
             log.info("planner statistics: stopped after %d tables (%s); retrying after more writes", len(done), exc)

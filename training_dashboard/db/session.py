@@ -2,6 +2,10 @@
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two writers queue on the
 busy timeout instead of one failing with "database is locked" when it upgrades its lock.
+Before that, the threads of one process queue in arrival order on a
+:class:`~training_dashboard.db.writer_lock.WriterLock`: SQLite's busy handler is not
+first-come-first-served (some writers starved for seconds under load), so it is left to
+arbitrate only between processes.
 SQLite's planner statistics are kept current by :class:`~training_dashboard.db.planner.PlannerStats`
 (PostgreSQL's autovacuum does that by itself).
 """
@@ -14,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from training_dashboard.db.planner import PlannerStats
+from training_dashboard.db.writer_lock import WriterLock, writer_lock
 
 T = TypeVar("T")
 
@@ -33,16 +38,19 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.planner_stats: PlannerStats | None = None
+        self.writer_lock: WriterLock | None = None
         if self.is_sqlite:
             db_path = url.split("///", 1)[-1]
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            self.writer_lock = writer_lock(str(Path(db_path).resolve()) if db_path and db_path != ":memory:"
+                                           else url)
             self.engine: Engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
                 pool_size=20, max_overflow=20,  # the server has 40 worker threads; avoid reconnect churn
             )
             _install_sqlite_pragmas(self.engine)
-            self.planner_stats = PlannerStats(self.engine, db_path)
+            self.planner_stats = PlannerStats(self.engine, db_path, lock=self.writer_lock)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self._writer = self.engine.execution_options(td_write=True)
@@ -55,7 +63,20 @@ class Database:
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
-        """A write session; commits on success, rolls back on error."""
+        """A write session; commits on success, rolls back on error.
+
+        On SQLite the process's writers take turns in arrival order (the writer lock, held
+        until the transaction has ended and its connection is back in the pool).
+        """
+        if self.writer_lock is None:
+            with self._session_for_write() as session:
+                yield session
+            return
+        with self.writer_lock.hold(BUSY_TIMEOUT_MS / 1000), self._session_for_write() as session:
+            yield session
+
+    @contextmanager
+    def _session_for_write(self) -> Iterator[Session]:
         with Session(self._writer, expire_on_commit=False) as session:
             try:
                 yield session
@@ -79,9 +100,20 @@ class Database:
         raise AssertionError("unreachable")
 
     def ping(self) -> bool:
+        """Whether a pooled connection answers ``SELECT 1``.
+
+        On the pool's DBAPI connection, without a SQLAlchemy ``Connection``: no transaction
+        to begin and end, no events; a tenth of the cost (health is polled).
+        """
         try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            conn = self.engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+                cursor.close()
+            finally:
+                conn.close()
             return True
         except Exception:  # noqa: BLE001 - health reports any failure as "unreachable"
             return False

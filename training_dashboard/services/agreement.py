@@ -110,11 +110,12 @@ def note_preference(session: Session, pref: Preference) -> None:
 
 def _apply(session: Session, cells: dict[tuple[int, int, int], int], raters: dict[int, dict[str, int]]) -> None:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for (m, c, k), n in sorted(cells.items()):  # sorted: no deadlocks between writers on PostgreSQL
-        if n:
-            stmt = insert(CoincidenceCount).values(m=m, c=c, k=k, count=n)
-            session.execute(stmt.on_conflict_do_update(index_elements=["m", "c", "k"],
-                                                       set_={"count": CoincidenceCount.count + n}))
+    # sorted: no deadlocks between writers on PostgreSQL; one multi-row upsert (see counters.bump)
+    rows = [{"m": m, "c": c, "k": k, "count": n} for (m, c, k), n in sorted(cells.items()) if n]
+    if rows:
+        stmt = insert(CoincidenceCount).values(rows)
+        session.execute(stmt.on_conflict_do_update(index_elements=["m", "c", "k"],
+                                                   set_={"count": CoincidenceCount.count + stmt.excluded.count}))
     for rater_id in sorted(raters):
         changes = {name: getattr(Rater, name) + n for name, n in raters[rater_id].items() if n}
         if changes:

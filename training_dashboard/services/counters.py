@@ -45,10 +45,13 @@ def bump(session: Session, deltas: dict[str, int]) -> None:
     """Add each delta to its counter (creating it at 0 first)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for name in sorted(deltas):
-        stmt = insert(Counter).values(name=name, value=deltas[name])
-        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + deltas[name]})
-        session.execute(stmt)
+    if not deltas:
+        return
+    # One multi-row upsert, not one statement per counter: every statement inside a SQLite write
+    # transaction is a GIL hand-off, and the writers queue behind the whole transaction.
+    stmt = insert(Counter).values([{"name": name, "value": deltas[name]} for name in sorted(deltas)])
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"],
+                                               set_={"value": Counter.value + stmt.excluded.value}))
 
 
 def read_counters(session: Session) -> dict[str, int]:

@@ -38,10 +38,11 @@ def coverage_deltas(style: str | None, mood: str | None, adapter_id: int | None,
 def bump_coverage(session: Session, keys: list[tuple[str, str, int]]) -> None:
     """Add one to each (kind, value, star) bucket, in sorted order (no deadlocks on PostgreSQL)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for kind, value, rating in keys:
-        stmt = insert(CoverageCount).values(kind=kind, value=value, rating=rating, count=1)
+    rows = [{"kind": kind, "value": value, "rating": rating, "count": 1} for kind, value, rating in keys]
+    if rows:  # one multi-row upsert (see counters.bump)
+        stmt = insert(CoverageCount).values(rows)
         session.execute(stmt.on_conflict_do_update(index_elements=["kind", "value", "rating"],
-                                                   set_={"count": CoverageCount.count + 1}))
+                                                   set_={"count": CoverageCount.count + stmt.excluded.count}))
 
 
 def rebuild_coverage(session: Session) -> None:

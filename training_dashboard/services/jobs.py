@@ -119,6 +119,8 @@ def cancel_job(db: Database, job_id: int) -> None:
 
 def claim_next_job(db: Database) -> ClaimedJob | None:
     """Atomically move the oldest queued job to ``processing`` and return it."""
+    if not _any_queued(db, GenerationJob):
+        return None  # the idle poll stays a read: no write transaction, no turn at the writer lock
 
     def run(session: Session) -> ClaimedJob | None:
         while True:
@@ -155,6 +157,11 @@ def claim_next_job(db: Database) -> ClaimedJob | None:
         )
 
     return db.write(run)
+
+
+def _any_queued(db: Database, table: Any) -> bool:
+    with db.session() as session:
+        return session.scalar(select(table.id).where(table.status == "queued").limit(1)) is not None
 
 
 def set_progress(db: Database, job_id: int, progress: float) -> bool:

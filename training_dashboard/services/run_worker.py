@@ -47,6 +47,9 @@ class RunningRun:
 
 def claim_next_run(db: Database, host: str, pid: int) -> ClaimedRun | None:
     """Atomically move the oldest queued run to ``running`` for this worker and return it."""
+    with db.session() as session:  # the idle poll stays a read: no write transaction, no writer-lock turn
+        if session.scalar(select(TrainingRun.id).where(TrainingRun.status == "queued").limit(1)) is None:
+            return None
 
     def run(session: Session) -> ClaimedRun | None:
         while True:
