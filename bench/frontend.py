@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = Path(__file__).parent / "results" / "frontend-app"
 # data-testids that only the /training page's components render.
 TRAINING_MARKERS = ("ds-row-name", "tab-datasets", "ds-new")
+CHART_MARKER = "recharts-line"  # a class name in recharts' code: the Runs tab's chart library
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ROW = '[data-testid="ds-row-name"]'
+COLD_LIMIT_S = 0.8  # issue 21: median cold /training load, driver clock, on a quiet machine
 
 
 def sync_tree(dest: Path) -> None:
@@ -76,8 +78,12 @@ def start_app(data_dir: Path, database_url: str | None, log: Path, timeout: floa
     raise RuntimeError(f"the production app did not come up within {timeout:.0f} s; see {log}")
 
 
-def scripts_loaded(browser, url: str, wait_for: str | None = None) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Every JavaScript response a fresh context fetches for ``url``: decoded bytes and body text."""
+def scripts_loaded(browser, url: str, wait_for: str | None = None,  # type: ignore[no-untyped-def]
+                   click: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every JavaScript response a fresh context fetches for ``url``: decoded bytes and body text.
+    With ``click``: only what clicking that selector afterwards fetches (a lazily loaded chunk)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     context = browser.new_context()
     page = context.new_page()
     seen: dict[str, Any] = {}
@@ -92,6 +98,14 @@ def scripts_loaded(browser, url: str, wait_for: str | None = None) -> dict[str, 
     if wait_for:
         page.wait_for_selector(wait_for, timeout=30_000)
         page.wait_for_load_state("networkidle")
+    if click:
+        seen.clear()
+        try:
+            with page.expect_response(lambda r: r.url.endswith(".js"), timeout=5_000):
+                page.click(click)
+        except PlaywrightTimeoutError:  # the click fetched no script: nothing was left to load
+            pass
+        page.wait_for_timeout(500)  # any further chunk of the same import
     out = {}
     for u, response in seen.items():
         try:
@@ -225,6 +239,7 @@ def measure_frontend(data_dir: Path, database_url: str | None, meta: dict[str, A
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
             index = scripts_loaded(browser, base + "/")
             training = scripts_loaded(browser, base + "/training", wait_for=ROW)
+            runs_tab = scripts_loaded(browser, base + "/training", wait_for=ROW, click='[data-testid="tab-runs"]')
             only_training = sorted(set(training) - set(index))
             leaked = sorted(u for u, s in index.items() if any(m in s["text"] for m in TRAINING_MARKERS))
             result.update({
@@ -238,6 +253,10 @@ def measure_frontend(data_dir: Path, database_url: str | None, meta: dict[str, A
                 "training_only_files": [u.rsplit("/", 1)[-1] for u in only_training],
                 "markers_found_in_training_js": any(m in s["text"] for s in training.values()
                                                      for m in TRAINING_MARKERS),
+                "training_loads_chart_code": any(CHART_MARKER in s["text"] for s in training.values()),
+                "runs_tab_js_bytes": sum(s["bytes"] for s in runs_tab.values()),
+                "runs_tab_files": [u.rsplit("/", 1)[-1] for u in runs_tab],
+                "runs_tab_loads_chart_code": any(CHART_MARKER in s["text"] for s in runs_tab.values()),
                 "index_loads_training_code": bool(leaked),
                 "index_files_with_training_markers": [u.rsplit("/", 1)[-1] for u in leaked],
             })
@@ -328,9 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: nav.get(f"cold_{k}_median", 0) for k in ("server_cpu_ms", "browser_cpu_ms")}
     print(f"cold, first row in the DOM (page clock) median {nav.get('cold_in_page_median_s', float('nan')):.3f} s; "
           f"CPU per cold load: server {med['server_cpu_ms']:.0f} ms, Chromium {med['browser_cpu_ms']:.0f} ms")
-    met = nav.get("cold_median_s", 99.0) <= 1.0
-    print(f"cold /training <= 1 s: {'MET' if met else 'NOT MET'}; / loads /training code: "
-          f"{result.get('index_loads_training_code')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    met = nav.get("cold_median_s", 99.0) <= COLD_LIMIT_S
+    print(f"cold /training <= {COLD_LIMIT_S} s: {'MET' if met else 'NOT MET'}; / loads /training code: "
+          f"{result.get('index_loads_training_code')}; /training loads chart code: "
+          f"{result.get('training_loads_chart_code')}, the Runs tab adds {result.get('runs_tab_js_bytes', 0):,} bytes; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
 

@@ -118,3 +118,20 @@ def test_compare_two_runs(page: Page, server: Server) -> None:
     expect(compare.locator("[data-differs='false']").filter(has_text="lora_r")).to_have_count(1)
     _screenshot(page, "runs-compare")
     _open_tab(page, "datasets")
+
+
+CHART_CODE = "recharts-line"  # a class name in recharts' code: the chart library is in that script
+
+
+def test_the_chart_library_loads_with_the_runs_tab(page: Page, server: Server) -> None:
+    """The Datasets tab fetches no chart code (recharts is a chunk of its own); showing the Runs
+    tab fetches it, before any run is opened."""
+    scripts: list = []
+    page.on("response", lambda r: scripts.append(r) if r.url.endswith(".js") else None)
+    page.goto(server.url + "/training", wait_until="networkidle")
+    expect(page.get_by_test_id("tab-datasets")).to_have_attribute("aria-selected", "true")
+    assert scripts and not [r.url for r in scripts if CHART_CODE in r.text()]
+    with page.expect_response(lambda r: r.url.endswith(".js")) as chart:
+        _open_tab(page, "runs")
+    assert CHART_CODE in chart.value.text()
+    expect(page.get_by_test_id("run-view")).to_have_count(0)  # no run was opened

@@ -10,6 +10,7 @@ from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.stats import StatsState
 from training_dashboard.state.training import (
     ON_LOAD,
+    TAB_LOADS,
     TrainingState,
     show_tab,
     show_tab_from_address,
@@ -43,10 +44,11 @@ def test_show_tab_runs_in_the_browser() -> None:
     assert clicked.startswith("((value) =>") and '"progress"' in fixed and "window.location.search" in from_address
 
 
-def test_page_loads_every_area_concurrently() -> None:
-    # background handlers straight from on_load: the three run side by side, not one after another
-    assert ON_LOAD[:3] == [DatasetsState.load_datasets, AdapterState.load_adapters, StatsState.load_stats]
-    assert all(e.is_background for e in ON_LOAD[:3]) and ON_LOAD[3] == TrainingState.load_page
+def test_page_loads_the_first_tab_only() -> None:
+    # a background handler straight from on_load; the other tabs fetch when shown (TAB_LOADS)
+    assert ON_LOAD == [DatasetsState.load_datasets, TrainingState.load_page] and ON_LOAD[0].is_background
+    assert TAB_LOADS == {"adapters": AdapterState.load_adapters, "progress": StatsState.load_stats}
+    assert all(e.is_background for e in TAB_LOADS.values())
 
 
 async def test_load_page_takes_the_tab_from_the_address(root) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows
+from training_dashboard.components.run_charts import chart_preload
 from training_dashboard.components.run_compare import run_compare
 from training_dashboard.components.run_view import adapter_link, run_actions, run_view, status_badge
 from training_dashboard.state.runs import RunRow, RunsState
@@ -50,6 +51,7 @@ def run_panel() -> rx.Component:
                       disabled=(s.compare_ids.length() < 2) | (s.compare_ids.length() > 4), on_click=s.show_compare,
                       custom_attrs={"data-testid": "runs-compare"}),
         ),
+        chart_preload(),  # the charts' code downloads while the list loads, not when a run is opened
         run_view(),
         run_compare(),
         rx.cond(
