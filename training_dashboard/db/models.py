@@ -69,6 +69,9 @@ class AudioSample(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audio_sample_rating_count_id", "rating_count", "id"),
         Index("ix_audio_sample_rater_count", "rater_count"),
+        # The queue summary counts open clips here and probes a rater's ratings only where a
+        # named rater has rated the clip (rater_count > 0).
+        Index("ix_audio_sample_open", "rating_count", "rater_count"),
         {"sqlite_autoincrement": True},
     )
 
@@ -422,3 +425,20 @@ class WorkerNode(SQLModel, table=True):
     current: str | None = Field(default=None, max_length=255)
     started_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class QueueLease(SQLModel, table=True):
+    """The clip the listening queue last served a rater, reserved for them until ``expires_at``.
+
+    One row per rater at most (serving a clip replaces the rater's lease), so the table never
+    outgrows the raters; rating the clip ends the lease, and expired rows are deleted by the
+    next serve. Plain integers, like every reference from feedback: a lease never blocks a delete.
+    """
+
+    __tablename__ = "queue_lease"
+    __table_args__ = (Index("ix_queue_lease_audio", "audio_id", "expires_at"),
+                      Index("ix_queue_lease_expires", "expires_at"))
+
+    rater_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    audio_id: int
+    expires_at: datetime
