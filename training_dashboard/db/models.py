@@ -69,9 +69,6 @@ class AudioSample(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audio_sample_rating_count_id", "rating_count", "id"),
         Index("ix_audio_sample_rater_count", "rater_count"),
-        # The queue summary counts open clips here and probes a rater's ratings only where a
-        # named rater has rated the clip (rater_count > 0).
-        Index("ix_audio_sample_open", "rating_count", "rater_count"),
         {"sqlite_autoincrement": True},
     )
 
@@ -442,3 +439,16 @@ class QueueLease(SQLModel, table=True):
     rater_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     audio_id: int
     expires_at: datetime
+
+
+class QueueRated(SQLModel, table=True):
+    """How many clips a rater has rated that now have ``rating_count`` ratings (counts below
+    100, the largest ``TD_RATINGS_PER_CLIP``): the queue summary's "rated by me and still
+    under the target" is a sum over a few rows instead of a probe per open clip. Kept in
+    each rating's transaction (services/queue.note_clip_rated)."""
+
+    __tablename__ = "queue_rated"
+
+    rater_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    rating_count: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    clips: int = 0

@@ -51,6 +51,7 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         deltas = {f"rating.{data.rating}": 1, f"adapter.{key}.count": 1, f"adapter.{key}.sum": data.rating}
         if count == 1:
             deltas["rated_samples"] = 1
+        queue.note_clip_rated(session, rating, count)
         bump(session, deltas)
         return rating
 

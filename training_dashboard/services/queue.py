@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import Adapter, AudioSample, Prompt, QueueLease, Rating
+from training_dashboard.db.models import Adapter, AudioSample, Prompt, QueueLease, QueueRated, Rating
 from training_dashboard.services.counters import adapter_label
 from training_dashboard.services.prompts import StreamUrl, default_stream_url, prompt_public
 from training_dashboard.services.raters import get_rater
@@ -36,6 +36,7 @@ from training_dashboard.services.raters import get_rater
 AdapterFilter = int | str | None  # an id, "base", or no constraint
 
 SERVE_LOCK_KEY = 0x74645F71  # PostgreSQL advisory lock taken by every serve ("td_q")
+MAX_TRACKED = 100  # queue_rated tracks clips with fewer ratings: the largest TD_RATINGS_PER_CLIP
 
 
 def _clauses(rater_id: int, target: int, adapter_id: AdapterFilter, prompt_id: int | None) -> list:  # type: ignore[type-arg]
@@ -125,9 +126,11 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
     """How many clips are left for a rater, and how many they rated today (UTC) and in all.
 
     A clip is left when :func:`next_clip` could serve it: under the target, not rated by the
-    rater, and not taken by other raters' live leases. The count walks
-    ``ix_audio_sample_open`` (ratings, named raters) and probes the rater's ratings only for
-    clips some named rater has rated; the leases (a row per rater at most) are subtracted.
+    rater, and not taken by other raters' live leases. Unfiltered, that is the clips under
+    the target (a count on ``ix_audio_sample_rating_count_id``) less those the rater rated
+    (a few ``queue_rated`` rows) less those other raters' leases take (a row per rater at
+    most); with a filter, the clips are counted one by one, probing the rater's ratings only
+    where a named rater has rated the clip.
     """
     at = now or datetime.now(UTC)
     today = datetime.combine(at.date(), time.min, tzinfo=UTC)
@@ -135,7 +138,13 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
         rater = get_rater(session, rater_id)
         not_rated, *filters = _clauses(rater_id, target, adapter_id, prompt_id)[1:]
         open_clips = [AudioSample.rating_count < target, or_(AudioSample.rater_count == 0, not_rated), *filters]
-        under = session.scalar(select(func.count()).select_from(AudioSample).where(*open_clips)) or 0
+        if filters:
+            left = session.scalar(select(func.count()).select_from(AudioSample).where(*open_clips)) or 0
+        else:
+            under = select(func.count()).select_from(AudioSample).where(AudioSample.rating_count < target)
+            rated = select(func.coalesce(func.sum(QueueRated.clips), 0)).where(
+                QueueRated.rater_id == rater_id, QueueRated.rating_count < target)
+            left = session.scalar(select(under.scalar_subquery() - rated.scalar_subquery())) or 0
         leases = (select(QueueLease.audio_id, func.count().label("n")).where(
             QueueLease.expires_at > at, QueueLease.rater_id != rater_id).group_by(QueueLease.audio_id).subquery())
         taken = session.scalar(
@@ -143,8 +152,45 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
             .where(*open_clips, AudioSample.rating_count + leases.c.n >= target)
         ) or 0
         rated_today = _count(session, Rating.rater_id == rater_id, Rating.created_at >= today)
-        return schemas.QueueSummary(rater_id=rater_id, target=target, remaining=under - taken,
+        return schemas.QueueSummary(rater_id=rater_id, target=target, remaining=left - taken,
                                     rated_today=rated_today, rated_total=rater.rating_count)
+
+
+def note_clip_rated(session: Session, rating: Rating, new_count: int) -> None:
+    """Move the clip of a new rating up one count in the ``queue_rated`` rows of everyone who
+    rated it before, and add it for the rating's rater if it is their first rating of it.
+
+    Call in the rating's transaction, after its row is flushed and the clip's ``rating_count``
+    bumped to ``new_count`` (the caller holds the clip's row, so the raters are fixed). Rows
+    change in sorted order so concurrent ratings on PostgreSQL cannot deadlock on them.
+    """
+    old = new_count - 1
+    if old >= MAX_TRACKED:
+        return
+    before = set(session.scalars(select(Rating.rater_id).where(
+        Rating.audio_id == rating.audio_id, Rating.rater_id.is_not(None), Rating.id != rating.id).distinct()))
+    deltas: dict[tuple[int, int], int] = {}
+    for rater_id in before:
+        deltas[(rater_id, old)] = -1
+        if new_count < MAX_TRACKED:
+            deltas[(rater_id, new_count)] = 1
+    if rating.rater_id is not None and rating.rater_id not in before and new_count < MAX_TRACKED:
+        deltas[(rating.rater_id, new_count)] = 1
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for (rater_id, count), delta in sorted(deltas.items()):
+        stmt = insert(QueueRated).values(rater_id=rater_id, rating_count=count, clips=delta)
+        session.execute(stmt.on_conflict_do_update(index_elements=["rater_id", "rating_count"],
+                                                   set_={"clips": QueueRated.clips + delta}))
+
+
+def rebuild_queue_rated(session: Session) -> None:
+    """Recompute ``queue_rated`` from the ratings (after bulk changes to ratings' raters)."""
+    session.execute(delete(QueueRated))
+    counts = (select(Rating.rater_id, AudioSample.rating_count, func.count(func.distinct(Rating.audio_id)))
+              .join(AudioSample, AudioSample.id == Rating.audio_id)
+              .where(Rating.rater_id.is_not(None), AudioSample.rating_count < MAX_TRACKED)
+              .group_by(Rating.rater_id, AudioSample.rating_count))
+    session.execute(QueueRated.__table__.insert().from_select(["rater_id", "rating_count", "clips"], counts))
 
 
 def _count(session: Session, *clauses) -> int:  # type: ignore[no-untyped-def]
