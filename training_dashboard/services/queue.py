@@ -129,8 +129,8 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
     rater, and not taken by other raters' live leases. Unfiltered, that is the clips under
     the target (a count on ``ix_audio_sample_rating_count_id``) less those the rater rated
     (a few ``queue_rated`` rows) less those other raters' leases take (a row per rater at
-    most); with a filter, the clips are counted one by one, probing the rater's ratings only
-    where a named rater has rated the clip.
+    most); with a filter (or a target past the counts kept), the clips are counted one by one,
+    probing the rater's ratings only where a named rater has rated the clip.
     """
     at = now or datetime.now(UTC)
     today = datetime.combine(at.date(), time.min, tzinfo=UTC)
@@ -138,7 +138,7 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
         rater = get_rater(session, rater_id)
         not_rated, *filters = _clauses(rater_id, target, adapter_id, prompt_id)[1:]
         open_clips = [AudioSample.rating_count < target, or_(AudioSample.rater_count == 0, not_rated), *filters]
-        if filters:
+        if filters or target > MAX_TRACKED:
             left = session.scalar(select(func.count()).select_from(AudioSample).where(*open_clips)) or 0
         else:
             under = select(func.count()).select_from(AudioSample).where(AudioSample.rating_count < target)
