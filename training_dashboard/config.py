@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ratings_per_clip: int = Field(default=3, ge=1, le=100,
                                   description="The listening queue offers a clip until it has this many ratings.")
+    queue_lease_s: float = Field(default=120.0, ge=1.0, le=86_400.0, description="The listening queue reserves the "
+                                 "clip it serves a rater for this long (or until they rate it), so racing raters "
+                                 "do not push a clip past TD_RATINGS_PER_CLIP.")
     max_training_runs: int = Field(default=1, ge=0, le=64, description="Training runs one worker executes at once "
                                    "(0 = this worker trains nothing).")
     broker_url: str | None = Field(

@@ -22,8 +22,8 @@ def read_next_clip(request: Request, db: DbDep, settings: SettingsDep, rater_id:
                    adapter_id: AdapterQ = None, prompt_id: PromptQ = None,
                    exclude: Annotated[list[int], Query(max_length=100, description="clips skipped")] = [],  # noqa: B006
                    ) -> Response | schemas.QueueClip:
-    """The next clip this rater has not rated: fewest ratings first, oldest first (blind by default)."""
-    clip = queue.next_clip(db, rater_id, settings.ratings_per_clip, blind=blind,
+    """The next clip this rater has not rated, reserved for them a while (fewest ratings first, blind by default)."""
+    clip = queue.next_clip(db, rater_id, settings.ratings_per_clip, lease_s=settings.queue_lease_s, blind=blind,
                            adapter_id=queue.adapter_filter(adapter_id), prompt_id=prompt_id, exclude=exclude,
                            stream_url=request.app.state.signer.url)
     if clip is None:

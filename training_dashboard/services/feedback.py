@@ -11,7 +11,7 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AudioSample, Preference, Prompt, Rating, RatingTag
-from training_dashboard.services import agreement, coverage, raters
+from training_dashboard.services import agreement, coverage, queue, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
@@ -30,6 +30,7 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         if data.rater_id is not None:
             raters.note_rating(session, data.rater_id, data.audio_id, sample.prompt_id, data.rating)
+            queue.end_lease(session, data.rater_id, data.audio_id)
         prompt = session.get(Prompt, sample.prompt_id)
         coverage.bump_coverage(session, coverage.coverage_deltas(
             prompt and prompt.style, prompt and prompt.mood, sample.adapter_id, data.tags, data.rating))
@@ -50,6 +51,7 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         deltas = {f"rating.{data.rating}": 1, f"adapter.{key}.count": 1, f"adapter.{key}.sum": data.rating}
         if count == 1:
             deltas["rated_samples"] = 1
+        queue.note_clip_rated(session, rating, count)
         bump(session, deltas)
         return rating
 

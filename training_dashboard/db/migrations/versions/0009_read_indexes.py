@@ -12,14 +12,14 @@ like the rater's other totals, so ``GET /api/audio?not_rated_by=`` subtracts a n
 of counting the rater's ratings (62k index entries for a busy rater at 1M ratings).
 
 Revision ID: 0009
-Revises: 0007 (0008 is written in parallel; the merge chains this after it)
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
