@@ -17,9 +17,12 @@ from training_dashboard.db.migrate import alembic_config, upgrade
 
 
 def _id_tables() -> list:  # type: ignore[type-arg]
-    """Every table whose primary key is one integer column (all of them must never reuse ids)."""
+    """Every table whose primary key is one generated integer column (all of them must never reuse
+    ids). A key declared ``autoincrement=False`` is another table's id (``queue_lease.rater_id``),
+    never handed out by the table itself."""
     return [t for t in SQLModel.metadata.sorted_tables
-            if len(t.primary_key.columns) == 1 and isinstance(next(iter(t.primary_key.columns)).type, Integer)]
+            if len(t.primary_key.columns) == 1 and isinstance(next(iter(t.primary_key.columns)).type, Integer)
+            and next(iter(t.primary_key.columns)).autoincrement is not False]
 
 
 def _value(column, n: int):  # type: ignore[no-untyped-def]
