@@ -33,11 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
 from bench.load import Call, Conn, percentile
-from bench.server import HOST, Server, free_port
+from bench.server import HOST, Server, free_port, launch
 
 
 def bare_app(db_path: str):  # type: ignore[no-untyped-def]
@@ -86,22 +85,9 @@ class BareServer:
     def start(self, timeout: float = 60.0) -> None:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": str(root)}
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.request_cost", "--serve-bare", str(self.port),
-                                      "--bare-db", str(self.db_path)], env=env, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=root)
-        self.ps = psutil.Process(self.proc.pid)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the bare app exited; see {self.log_path}")
-            try:
-                if httpx.get(f"http://{HOST}:{self.port}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the bare app did not answer; see {self.log_path}")
+        self.proc, self.ps = launch([sys.executable, "-m", "bench.request_cost", "--serve-bare", str(self.port),
+                                     "--bare-db", str(self.db_path)], env, self.log_path, root,
+                                    f"http://{HOST}:{self.port}/api/health", "the bare app", timeout)
 
     def cpu_seconds(self) -> float:
         assert self.ps is not None

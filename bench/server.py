@@ -41,6 +41,33 @@ def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def launch(argv: list[str], env: dict[str, str], log_path: Path, cwd: Path, health_url: str, what: str,
+           timeout: float, **popen: object) -> tuple[subprocess.Popen[bytes], psutil.Process]:
+    """Start ``argv`` (output to ``log_path``) and wait until ``health_url`` answers 200.
+
+    Raises:
+        RuntimeError: the process exited, or did not answer within ``timeout`` seconds (it is stopped).
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, **popen)  # type: ignore[call-overload]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}; see {log_path}")
+        try:
+            if httpx.get(health_url, timeout=2).status_code == 200:
+                return proc, psutil.Process(proc.pid)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    if popen.get("start_new_session"):
+        stop_process_group(proc)
+    else:
+        proc.kill()
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s; see {log_path}")
+
+
 def postmaster(database_url: str | None) -> psutil.Process | None:
     """The process listening on a loopback PostgreSQL URL's port (to read its CPU time)."""
     if not database_url or not database_url.startswith("postgresql"):
@@ -78,27 +105,11 @@ class Server:
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
         env["PYTHONPATH"] = str(self.app_root)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
+        self.proc, self.ps = launch(
             [sys.executable, "-m", "training_dashboard.api", "--no-worker", "--host", HOST, "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.app_root,
-        )
-        self.ps = psutil.Process(self.proc.pid)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base}/api/health", timeout=2).status_code == 200:
-                    self.startup_s = time.perf_counter() - t0
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the API did not answer within {timeout:.0f} s; see {self.log_path}")
+            env, self.log_path, self.app_root, f"{self.base}/api/health", "the API", timeout)
+        self.startup_s = time.perf_counter() - t0
 
     def rss(self) -> int:
         """Resident bytes of the server and any children it started."""

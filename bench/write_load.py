@@ -37,7 +37,7 @@ import psutil
 from sqlalchemy import create_engine, text
 
 from bench.load import Call, Conn, percentile
-from bench.server import HOST, free_port, stop_process_group
+from bench.server import HOST, free_port, launch, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = (("rating", 0.35), ("preference", 0.10), ("generate", 0.05), ("read", 0.50))
@@ -59,23 +59,10 @@ class App:
                    TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(self.app_root))
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "training_dashboard.api", "--host", HOST, "--port",
-                                      str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.app_root, start_new_session=True)
-        self.ps = psutil.Process(self.proc.pid)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"http://{HOST}:{self.port}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the API did not answer within {timeout:.0f} s; see {self.log_path}")
+        self.proc, self.ps = launch([sys.executable, "-m", "training_dashboard.api", "--host", HOST, "--port",
+                                     str(self.port)], env, self.log_path, self.app_root,
+                                    f"http://{HOST}:{self.port}/api/health", "the API", timeout,
+                                    start_new_session=True)
 
     def rss_mb(self) -> float:
         assert self.ps is not None
