@@ -36,7 +36,7 @@ from typing import Any
 import psutil
 
 from bench.load import Call, Conn, percentile
-from bench.server import HOST, Server, free_port, launch
+from bench.server import HOST, Server, free_port, launch, terminate
 
 
 def bare_app(db_path: str):  # type: ignore[no-untyped-def]
@@ -94,13 +94,7 @@ class BareServer:
         return sum(self.ps.cpu_times()[:2])
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
 
 
 async def one_round(port: int, call: Call, cpu, n: int, warmup: int) -> dict[str, float]:  # type: ignore[no-untyped-def]

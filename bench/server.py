@@ -68,6 +68,18 @@ def launch(argv: list[str], env: dict[str, str], log_path: Path, cwd: Path, heal
     raise RuntimeError(f"{what} did not answer within {timeout:.0f} s; see {log_path}")
 
 
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a still-running process, then SIGKILL it if it has not ended within 15 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def postmaster(database_url: str | None) -> psutil.Process | None:
     """The process listening on a loopback PostgreSQL URL's port (to read its CPU time)."""
     if not database_url or not database_url.startswith("postgresql"):
@@ -151,14 +163,7 @@ class Server:
         return any("torch" in Path(m.path).name or "/torch/" in m.path for m in self.ps.memory_maps())
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        terminate(self.proc)
 
 
 @dataclass
