@@ -267,7 +267,9 @@ def _reset_sequences(db) -> None:  # type: ignore[no-untyped-def]
 
 def _drop_all(db) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL --force: drop every table (and Alembic's version table) for a fresh start."""
-    from training_dashboard.db.models import SQLModel
+    from sqlmodel import SQLModel
+
+    import training_dashboard.db.models  # noqa: F401 - registers every table on the metadata
 
     with db.engine.begin() as conn:
         SQLModel.metadata.drop_all(conn)
