@@ -47,8 +47,10 @@ TABLES = {"rating": "rating", "preference": "preference", "generate": "generatio
 class App:
     """The API with its embedded worker, as ``python -m training_dashboard.api`` serves it."""
 
-    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path, app_root: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path, app_root: Path,
+                 torch_threads: int | None = None) -> None:
         self.data_dir, self.database_url, self.log_path, self.app_root = data_dir, database_url, log_path, app_root
+        self.torch_threads = torch_threads
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.ps: psutil.Process | None = None
@@ -59,6 +61,8 @@ class App:
                    TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(self.app_root))
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
+        if self.torch_threads:
+            env["TD_TORCH_THREADS"] = str(self.torch_threads)
         self.proc, self.ps = launch([sys.executable, "-m", "training_dashboard.api", "--host", HOST, "--port",
                                      str(self.port)], env, self.log_path, self.app_root,
                                     f"http://{HOST}:{self.port}/api/health", "the API", timeout,
@@ -188,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="PostgreSQL URL (loopback); default SQLite in the data dir")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="serve the API from this checkout (A/B)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--torch-threads", type=int, help="TD_TORCH_THREADS of the app (default: all cores)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--log", type=Path, help="keep the server's log here (default: a temp file)")
     args = parser.parse_args(argv)
@@ -198,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         seed(data_dir, args.database_url, args.scale)
         url = db_url(data_dir, args.database_url)
         groups = clips_by_prompt(url)
-        app = App(data_dir, args.database_url, args.log or Path(tmp) / "api.log", args.app_root.resolve())
+        app = App(data_dir, args.database_url, args.log or Path(tmp) / "api.log", args.app_root.resolve(),
+                  args.torch_threads)
         try:
             app.start()
             base = f"http://{HOST}:{app.port}/api"
