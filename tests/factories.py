@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +69,21 @@ def make_lora_dir(root: Path, name: str, base_model: str = "tiny", zero_b: bool 
         "base_model.model.decoder.model.decoder.layers.0.self_attn.q_proj.lora_B.weight": b,
     }, str(path / "adapter_model.safetensors"))
     return path
+
+
+def run_concurrently(target: Callable[[int], None], n: int, timeout: float = 120.0) -> list[BaseException]:
+    """Run ``target(0) … target(n-1)`` in ``n`` threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            target(index)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts on it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors

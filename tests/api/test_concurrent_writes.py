@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from tests.factories import make_clips
+from tests.factories import make_clips, run_concurrently
 from training_dashboard import schemas
 from training_dashboard.db.models import Preference, Rating
 from training_dashboard.services import feedback, prompts, raters
@@ -24,29 +24,21 @@ def test_concurrent_raters_all_succeed_and_aggregates_add_up(db, settings):
                                                            attributes={"style": "jazz", "mood": "calm"}))
     clips = make_clips(db, settings, prompt.id or 0, n=4)
     rater_ids = [raters.create_rater(db, schemas.RaterCreate(name=f"r{i}")).id for i in range(THREADS)]
-    errors: list[BaseException] = []
     start = threading.Barrier(THREADS)
 
     def rater(index: int) -> None:
-        try:
-            start.wait(30)
-            for n in range(WRITES):
-                clip = clips[(index + n) % len(clips)]
-                if n % 4 == 3:
-                    other = clips[(index + n + 1) % len(clips)]
-                    feedback.create_preference(db, schemas.PreferenceCreate(
-                        chosen_id=clip, rejected_id=other, rater_id=rater_ids[index]))
-                else:
-                    feedback.create_rating(db, schemas.FeedbackCreate(
-                        audio_id=clip, rating=1 + (index + n) % 5, rater_id=rater_ids[index], tags=["warm", "dark"]))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        start.wait(30)
+        for n in range(WRITES):
+            clip = clips[(index + n) % len(clips)]
+            if n % 4 == 3:
+                other = clips[(index + n + 1) % len(clips)]
+                feedback.create_preference(db, schemas.PreferenceCreate(
+                    chosen_id=clip, rejected_id=other, rater_id=rater_ids[index]))
+            else:
+                feedback.create_rating(db, schemas.FeedbackCreate(
+                    audio_id=clip, rating=1 + (index + n) % 5, rater_id=rater_ids[index], tags=["warm", "dark"]))
 
-    threads = [threading.Thread(target=rater, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = run_concurrently(rater, THREADS)
     assert errors == []
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == THREADS * WRITES * 3 // 4

@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from tests.factories import run_concurrently
 from training_dashboard import schemas
 from training_dashboard.api.app import create_app
 from training_dashboard.config import Settings
@@ -109,20 +110,11 @@ async def test_heartbeat_renews_only_the_leases_it_holds(bclient: httpx.AsyncCli
 
 
 def test_first_heartbeats_racing_under_one_name_make_one_worker(broker_app) -> None:  # type: ignore[no-untyped-def]
-    import threading
+    db = broker_app.state.db
 
-    db, errors = broker_app.state.db, []
+    def send(_: int) -> None:
+        dispatch.record_heartbeat(db, schemas.WorkerHeartbeat(**beat(name="twin")))
 
-    def send() -> None:
-        try:
-            dispatch.record_heartbeat(db, schemas.WorkerHeartbeat(**beat(name="twin")))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    errors = run_concurrently(send, 8, timeout=30)
     assert errors == []
     assert [w.name for w in dispatch.live_workers(db, 30)] == ["twin"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.factories import run_concurrently
 from training_dashboard.db import Database
 
 WRITERS = 8
@@ -69,24 +70,16 @@ def test_writers_enter_in_arrival_order(tmp_path: Path) -> None:
 
 def test_concurrent_writers_all_succeed_and_none_is_lost(tmp_path: Path) -> None:
     db = _database(tmp_path)
-    errors: list[BaseException] = []
 
     def writer(index: int) -> None:
-        try:
-            for n in range(ROUNDS):
-                def run(session, n=n):  # type: ignore[no-untyped-def]
-                    total = session.scalar(text("SELECT n FROM total WHERE id = 1"))
-                    session.execute(text("UPDATE total SET n = :n WHERE id = 1"), {"n": total + 1})
-                    session.execute(text("INSERT INTO entry (writer, n) VALUES (:w, :n)"), {"w": index, "n": n})
-                db.write(run)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for n in range(ROUNDS):
+            def run(session, n=n):  # type: ignore[no-untyped-def]
+                total = session.scalar(text("SELECT n FROM total WHERE id = 1"))
+                session.execute(text("UPDATE total SET n = :n WHERE id = 1"), {"n": total + 1})
+                session.execute(text("INSERT INTO entry (writer, n) VALUES (:w, :n)"), {"w": index, "n": n})
+            db.write(run)
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = run_concurrently(writer, WRITERS)
     assert errors == []
     with db.session() as session:
         assert session.scalar(text("SELECT n FROM total")) == WRITERS * ROUNDS
