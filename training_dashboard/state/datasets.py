@@ -316,7 +316,6 @@ class DatasetsState(rx.State):
         self.export_hash, self.export_command = result.manifest_sha256, result.train_command
         self.datasets = [dataset_row(d) for d in page.items]
 
-    # -- delete ------------------------------------------------------------------------
 
     @rx.event
     def open_delete(self, dataset_id: int) -> None:
