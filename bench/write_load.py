@@ -127,7 +127,8 @@ def make_call(op: str, rng: random.Random, rater_id: int, groups: list[list[int]
         return Call(op, "POST", "/api/generate", {"prompt_id": prompt_id, "num_samples": 1, "duration": 1.0})
     path = rng.choice([f"/api/queue/next?rater_id={rater_id}", "/api/feedback/stats", "/api/audio?limit=20",
                        "/api/health"])
-    return Call("read", "GET", path)
+    # The queue leases the clip it serves (a write): reported apart from the plain reads.
+    return Call("queue next" if path.startswith("/api/queue/") else "read", "GET", path)
 
 
 async def run_load(port: int, rater_ids: list[int], groups: list[list[int]], duration: float, max_requests: int,
@@ -169,7 +170,7 @@ async def run_load(port: int, rater_ids: list[int], groups: list[list[int]], dur
 
 def summarise(load: dict[str, Any]) -> dict[str, dict[str, float]]:
     table = {}
-    for op, _ in MIX:
+    for op in [op for op, _ in MIX] + ["queue next"]:
         times = load["latency"].get(op, [])
         if times:
             table[op] = {"n": len(times), "errors": load["errors"].get(op, 0), "p50_ms": percentile(times, 0.5),

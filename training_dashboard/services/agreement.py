@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, text, update
 from sqlmodel import Session
 
+from training_dashboard.db.increments import add_by_id, add_to_rows
 from training_dashboard.db.models import CoincidenceCount, Preference, Rater, Rating
 from training_dashboard.services.quality import (
     SCALES,
@@ -42,17 +41,23 @@ def first_rating(session: Session, rater_id: int, audio_id: int) -> int | None:
                           .order_by(Rating.id).limit(1))
 
 
-def note_first_rating(session: Session, audio_id: int, prompt_id: int, rater_id: int, value: int) -> None:
-    """Account for a rater's first rating of a clip (call before the rating row is inserted)."""
-    others: dict[int, int] = {}
-    for other, rating in session.execute(
-        select(Rating.rater_id, Rating.rating).where(Rating.audio_id == audio_id, Rating.rater_id.is_not(None))
-        .order_by(Rating.id)
-    ):
-        others.setdefault(other, rating)
-    others.pop(rater_id, None)
-    cells: dict[tuple[int, int, int], int] = defaultdict(int)
-    raters: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_RATERS_CHOICES = text("SELECT chosen_id, rejected_id FROM preference "
+                       "WHERE rater_id = :rater_id AND prompt_id = :prompt_id AND NOT tie")
+Cells = dict[tuple[int, int, int], int]
+Figures = dict[int, dict[str, int]]
+
+
+def first_rating_changes(session: Session, others: dict[int, int], prompt_id: int, audio_id: int, rater_id: int,
+                         value: int) -> tuple[Cells, Figures]:
+    """What a rater's first rating of a clip moves: the coincidence cells and the raters' figures.
+
+    ``others`` maps each other rater of the clip to their first rating of it (the caller read
+    them in the transaction, under the clip's lock). Reads only the rater's preferences on the
+    prompt; :func:`apply_changes` writes the result.
+    """
+    others = {other: rating for other, rating in others.items() if other != rater_id}
+    cells: Cells = defaultdict(int)
+    raters: Figures = defaultdict(lambda: defaultdict(int))
     m = len(others)
     if m:
         old = [0] * len(SCALES)
@@ -74,10 +79,8 @@ def note_first_rating(session: Session, audio_id: int, prompt_id: int, rater_id:
         raters[rater_id]["shared_clips"] += 1
         if m == 1:
             raters[next(iter(others))]["shared_clips"] += 1
-    for chosen, rejected in session.execute(
-        select(Preference.chosen_id, Preference.rejected_id).where(
-            Preference.rater_id == rater_id, Preference.prompt_id == prompt_id, Preference.tie.is_(False))
-    ):
+    for chosen, rejected in session.connection().execute(_RATERS_CHOICES, {"rater_id": rater_id,
+                                                                           "prompt_id": prompt_id}):
         if audio_id not in (chosen, rejected):
             continue
         other_rating = first_rating(session, rater_id, rejected if chosen == audio_id else chosen)
@@ -86,40 +89,49 @@ def note_first_rating(session: Session, audio_id: int, prompt_id: int, rater_id:
         raters[rater_id]["prefs_checked"] += 1
         pair = (value, other_rating) if chosen == audio_id else (other_rating, value)
         raters[rater_id]["contradictions"] += int(bool(contradicts(*pair)))
-    _apply(session, cells, raters)
+    return cells, raters
 
 
 def note_preference(session: Session, pref: Preference) -> None:
-    """Account for a non-tie preference by a rater (call after it is flushed: its id is set)."""
+    """Account for a non-tie preference by a rater (call after it is inserted: its id is set)."""
     if pref.tie or pref.rater_id is None:
         return
+    apply_changes(session, {}, {pref.rater_id: preference_changes(session, pref)})
+
+
+def preference_changes(session: Session, pref: Preference) -> dict[str, int]:
+    """What a non-tie preference moves in its rater's figures (read with prebuilt statements:
+    this runs inside the write transaction)."""
     figures: dict[str, int] = defaultdict(int)
-    chosen, rejected = (first_rating(session, pref.rater_id, a) for a in (pref.chosen_id, pref.rejected_id))
-    verdict = contradicts(chosen, rejected)
+    if pref.tie or pref.rater_id is None:
+        return figures
+    conn = session.connection()
+    firsts: dict[int, int] = {}
+    for audio_id, rating in conn.execute(_FIRST_RATINGS, {"rater_id": pref.rater_id, "a": pref.chosen_id,
+                                                          "b": pref.rejected_id}):
+        firsts.setdefault(audio_id, rating)
+    verdict = contradicts(firsts.get(pref.chosen_id), firsts.get(pref.rejected_id))
     if verdict is not None:
         figures["prefs_checked"] += 1
         figures["contradictions"] += int(verdict)
-    earlier = {(a, b) for a, b in session.execute(
-        select(Preference.chosen_id, Preference.rejected_id).where(
-            Preference.rater_id == pref.rater_id, Preference.prompt_id == pref.prompt_id,
-            Preference.tie.is_(False), Preference.id < (pref.id or 0))
-    )}
+    earlier = {(a, b) for a, b in conn.execute(_EARLIER_CHOICES, {
+        "rater_id": pref.rater_id, "prompt_id": pref.prompt_id, "id": pref.id or 0})}
     figures["triads"] += new_cycles(earlier, pref.chosen_id, pref.rejected_id)
-    _apply(session, {}, {pref.rater_id: figures})
+    return figures
 
 
-def _apply(session: Session, cells: dict[tuple[int, int, int], int], raters: dict[int, dict[str, int]]) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # sorted: no deadlocks between writers on PostgreSQL; one multi-row upsert (see counters.bump)
-    rows = [{"m": m, "c": c, "k": k, "count": n} for (m, c, k), n in sorted(cells.items()) if n]
-    if rows:
-        stmt = insert(CoincidenceCount).values(rows)
-        session.execute(stmt.on_conflict_do_update(index_elements=["m", "c", "k"],
-                                                   set_={"count": CoincidenceCount.count + stmt.excluded.count}))
-    for rater_id in sorted(raters):
-        changes = {name: getattr(Rater, name) + n for name, n in raters[rater_id].items() if n}
-        if changes:
-            session.execute(update(Rater).where(Rater.id == rater_id).values(**changes))
+_FIRST_RATINGS = text("SELECT audio_id, rating FROM rating WHERE rater_id = :rater_id AND audio_id IN (:a, :b) "
+                      "ORDER BY id")
+_EARLIER_CHOICES = text(_RATERS_CHOICES.text + " AND id < :id")
+
+
+def apply_changes(session: Session, cells: Cells, raters: Figures) -> None:
+    """Add the cells to ``coincidence_count`` and each rater's deltas to their row: two
+    statements at most, rows in sorted order (no deadlocks between writers on PostgreSQL)."""
+    conn = session.connection()
+    add_to_rows(conn, "coincidence_count", ("m", "c", "k"), "count",
+                [(m, c, k, n) for (m, c, k), n in sorted(cells.items()) if n])
+    add_by_id(conn, "rater", raters)
 
 
 def rebuild_agreement(session: Session) -> None:

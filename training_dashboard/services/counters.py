@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from training_dashboard.db.increments import add_to_rows
 from training_dashboard.db.models import Adapter, AudioSample, Counter, Preference, Rating
 from training_dashboard.schemas import parse_int
 
@@ -42,16 +41,9 @@ def adapter_labels(session: Session, keys: Iterable[str]) -> dict[str, str]:
 
 
 def bump(session: Session, deltas: dict[str, int]) -> None:
-    """Add each delta to its counter (creating it at 0 first)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    if not deltas:
-        return
-    # One multi-row upsert, not one statement per counter: every statement inside a SQLite write
-    # transaction is a GIL hand-off, and the writers queue behind the whole transaction.
-    stmt = insert(Counter).values([{"name": name, "value": deltas[name]} for name in sorted(deltas)])
-    session.execute(stmt.on_conflict_do_update(index_elements=["name"],
-                                               set_={"value": Counter.value + stmt.excluded.value}))
+    """Add each delta to its counter (creating it at 0 first): one statement, names in order."""
+    add_to_rows(session.connection(), "counter", ("name",), "value",
+                [(name, deltas[name]) for name in sorted(deltas)])
 
 
 def read_counters(session: Session) -> dict[str, int]:

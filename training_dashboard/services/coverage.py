@@ -10,11 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from training_dashboard import schemas
+from training_dashboard.db.increments import add_to_rows
 from training_dashboard.db.models import CoverageCount, Prompt, Rating, RatingTag
 from training_dashboard.services.counters import adapter_key, adapter_labels
 
@@ -36,13 +35,9 @@ def coverage_deltas(style: str | None, mood: str | None, adapter_id: int | None,
 
 
 def bump_coverage(session: Session, keys: list[tuple[str, str, int]]) -> None:
-    """Add one to each (kind, value, star) bucket, in sorted order (no deadlocks on PostgreSQL)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    rows = [{"kind": kind, "value": value, "rating": rating, "count": 1} for kind, value, rating in keys]
-    if rows:  # one multi-row upsert (see counters.bump)
-        stmt = insert(CoverageCount).values(rows)
-        session.execute(stmt.on_conflict_do_update(index_elements=["kind", "value", "rating"],
-                                                   set_={"count": CoverageCount.count + stmt.excluded.count}))
+    """Add one to each (kind, value, star) bucket: one statement, in sorted order (no deadlocks on PostgreSQL)."""
+    add_to_rows(session.connection(), "coverage_count", ("kind", "value", "rating"), "count",
+                [(*key, 1) for key in sorted(keys)])
 
 
 def rebuild_coverage(session: Session) -> None:

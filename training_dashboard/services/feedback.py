@@ -2,58 +2,121 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, insert, select, text
 from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import AudioSample, Preference, Prompt, Rating, RatingTag
+from training_dashboard.db.models import AudioSample, Preference, Prompt, Rater, Rating, RatingTag
 from training_dashboard.services import agreement, coverage, queue, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
 
 
+@dataclass(frozen=True)
+class _ClipState:
+    """What a rating of a clip depends on, read in one snapshot."""
+
+    prompt_id: int
+    adapter_id: int | None
+    style: str | None
+    mood: str | None
+    rating_count: int
+    named: tuple[tuple[int, int], ...]  # (rater_id, rating) of its named ratings, oldest first
+
+
+def _clip_state(session: Session, audio_id: int, *, lock: bool = False) -> _ClipState:
+    query = (select(AudioSample.prompt_id, AudioSample.adapter_id, AudioSample.rating_count, Prompt.style,
+                    Prompt.mood)
+             .join(Prompt, Prompt.id == AudioSample.prompt_id, isouter=True).where(AudioSample.id == audio_id))
+    row = session.execute(query.with_for_update(of=AudioSample) if lock else query).first()
+    if row is None:
+        raise NotFound(f"Audio {audio_id} not found")
+    named = session.execute(select(Rating.rater_id, Rating.rating).where(
+        Rating.audio_id == audio_id, Rating.rater_id.is_not(None)).order_by(Rating.id)).all()
+    return _ClipState(row.prompt_id, row.adapter_id, row.style, row.mood, row.rating_count,
+                      tuple((rater_id, rating) for rater_id, rating in named))
+
+
+_BUMP_CLIP = ("UPDATE audio_sample SET rating_count = rating_count + 1, rater_count = rater_count + :first "
+              "WHERE id = :id")
+_BUMP_CLIP_IF_UNCHANGED = text(_BUMP_CLIP + " AND rating_count = :seen RETURNING rating_count")
+_BUMP_CLIP_LOCKED = text(_BUMP_CLIP + " RETURNING rating_count")
+_INSERT_RATING = insert(Rating).returning(Rating.id)  # built once: a statement per call costs ~90 µs
+_INSERT_TAGS = insert(RatingTag)
+
+
 def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
-    """Store one rating of a clip, its tags, and update the counters, in one transaction."""
+    """Store one rating of a clip, its tags, and update the counters, in one transaction.
+
+    The clip's prompt and earlier ratings are read before the write transaction, and the
+    transaction's first statement bumps the clip's ``rating_count`` only if it is still the
+    count read (optimistic: the clip's ratings are unchanged since); otherwise it reads them
+    again under the clip's lock. A rating is the most frequent write, and on SQLite writers
+    queue behind each other: each statement it keeps out of the write transaction shortens
+    everyone's wait (``bench.write_load``; bench/README.md).
+
+    Lock order for every rating (PostgreSQL; SQLite has one writer): the clip, then the raters
+    in id order, then the counter tables, the ones every rating touches (coverage, counters)
+    last. Ratings of one clip apply in turn, two ratings can never hold each other's rows, and
+    the rows all ratings share stay locked for the shortest time.
+    """
+    with db.session() as session:
+        rater = raters.rater_name(session, data.rater_id, data.rater)
+        seen = _clip_state(session, data.audio_id)
+    stored = Rating(audio_id=data.audio_id, prompt_id=seen.prompt_id, adapter_id=seen.adapter_id, rating=data.rating,
+                    musicality=data.criteria.musicality, coherence=data.criteria.coherence,
+                    emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes,
+                    rater=rater, rater_id=data.rater_id)
 
     def run(session: Session) -> Rating:
-        # Lock order for every rating (PostgreSQL; SQLite has one writer): the clip, then the
-        # raters in id order (raters.note_rating), then counters. Ratings of one clip apply in
-        # turn, and two ratings can never hold each other's rows (they deadlocked before).
-        sample = session.get(AudioSample, data.audio_id, with_for_update=True)
-        if sample is None:
-            raise NotFound(f"Audio {data.audio_id} not found")
-        rater = raters.rater_name(session, data.rater_id, data.rater)
+        clip = seen
+        first = data.rater_id is not None and all(other != data.rater_id for other, _ in clip.named)
+        conn = session.connection()  # prebuilt statements on the connection: no ORM work inside the lock
+        count = conn.scalar(_BUMP_CLIP_IF_UNCHANGED, {"id": data.audio_id, "first": int(first),
+                                                      "seen": clip.rating_count})
+        if count is None:  # another rating of the clip committed since: read again, holding the clip
+            clip = _clip_state(session, data.audio_id, lock=True)
+            first = data.rater_id is not None and all(other != data.rater_id for other, _ in clip.named)
+            count = conn.scalar(_BUMP_CLIP_LOCKED, {"id": data.audio_id, "first": int(first)})
+        before = {other for other, _ in clip.named}
+        cells: agreement.Cells = {}
+        figures: agreement.Figures = {}
         if data.rater_id is not None:
-            raters.note_rating(session, data.rater_id, data.audio_id, sample.prompt_id, data.rating)
+            if session.get_bind().dialect.name == "postgresql":
+                involved = {data.rater_id} | (before if first else set())
+                session.execute(select(Rater.id).where(Rater.id.in_(sorted(involved))).order_by(Rater.id)
+                                .with_for_update())
+            if first:
+                others: dict[int, int] = {}
+                for other, value in clip.named:
+                    others.setdefault(other, value)
+                cells, figures = agreement.first_rating_changes(session, others, clip.prompt_id, data.audio_id,
+                                                                data.rater_id, data.rating)
+            own = figures.setdefault(data.rater_id, {})
+            for name, delta in (("rating_count", 1), ("rating_sum", data.rating), ("clip_count", int(first))):
+                own[name] = own.get(name, 0) + delta
             queue.end_lease(session, data.rater_id, data.audio_id)
-        prompt = session.get(Prompt, sample.prompt_id)
-        coverage.bump_coverage(session, coverage.coverage_deltas(
-            prompt and prompt.style, prompt and prompt.mood, sample.adapter_id, data.tags, data.rating))
-        rating = Rating(
-            audio_id=data.audio_id, prompt_id=sample.prompt_id, adapter_id=sample.adapter_id, rating=data.rating,
-            musicality=data.criteria.musicality, coherence=data.criteria.coherence,
-            emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes, rater=rater,
-            rater_id=data.rater_id,
-        )
-        session.add(rating)
-        session.flush()
-        session.add_all([RatingTag(tag=tag, rating_id=rating.id or 0) for tag in data.tags])
-        count = session.scalar(
-            update(AudioSample).where(AudioSample.id == data.audio_id)
-            .values(rating_count=AudioSample.rating_count + 1).returning(AudioSample.rating_count)
-        )
-        key = adapter_key(sample.adapter_id)
+        stored.prompt_id, stored.adapter_id = clip.prompt_id, clip.adapter_id
+        stored.id = conn.scalar(_INSERT_RATING, stored.model_dump(exclude={"id"}))
+        if data.tags:
+            conn.execute(_INSERT_TAGS, [{"tag": tag, "rating_id": stored.id} for tag in data.tags])
+        agreement.apply_changes(session, cells, figures)
+        queue.note_clip_rated(session, data.rater_id, before, count)
+        # Last, the rows every rating adds to: on PostgreSQL their locks are held from here to the commit.
+        coverage.bump_coverage(session, coverage.coverage_deltas(clip.style, clip.mood, clip.adapter_id, data.tags,
+                                                                 data.rating))
+        key = adapter_key(clip.adapter_id)
         deltas = {f"rating.{data.rating}": 1, f"adapter.{key}.count": 1, f"adapter.{key}.sum": data.rating}
         if count == 1:
             deltas["rated_samples"] = 1
-        queue.note_clip_rated(session, rating, count)
         bump(session, deltas)
-        return rating
+        return stored
 
     return db.write(run)
 
@@ -69,8 +132,15 @@ def rating_public(r: Rating | Row) -> schemas.FeedbackPublic:  # type: ignore[ty
 
 def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: str | None,
           rater_id: int | None = None) -> Preference:
-    query = select(AudioSample).where(AudioSample.id.in_([chosen_id, rejected_id]))
-    samples = {s.id: s for s in session.scalars(query)}
+    """A preference between two clips of one prompt (not added to the session).
+
+    Raises:
+        NotFound: an unknown clip.
+        BadRequest: clips of different prompts.
+    """
+    query = select(AudioSample.id, AudioSample.prompt_id, AudioSample.adapter_id).where(
+        AudioSample.id.in_([chosen_id, rejected_id]))
+    samples = {s.id: s for s in session.execute(query)}
     for audio_id in (chosen_id, rejected_id):
         if audio_id not in samples:
             raise NotFound(f"Audio {audio_id} not found")
@@ -79,22 +149,29 @@ def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: 
         raise BadRequest(
             f"Clips {chosen_id} and {rejected_id} answer different prompts; compare clips of the same prompt"
         )
-    pref = Preference(prompt_id=chosen.prompt_id, chosen_id=chosen_id, rejected_id=rejected_id, tie=tie, rater=rater,
+    return Preference(prompt_id=chosen.prompt_id, chosen_id=chosen_id, rejected_id=rejected_id, tie=tie, rater=rater,
                       rater_id=rater_id, chosen_adapter_id=chosen.adapter_id, rejected_adapter_id=rejected.adapter_id)
-    session.add(pref)
-    return pref
+
+
+_INSERT_PREFERENCE = insert(Preference).returning(Preference.id)
 
 
 def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preference:
-    """Store an A/B choice (or an explicit tie) between two clips of the same prompt."""
+    """Store an A/B choice (or an explicit tie) between two clips of the same prompt.
 
-    def run(session: Session) -> Preference:
+    The clips and the rater are read before the write transaction (they do not change), so
+    only the insert and the figures it moves hold the write lock (see :func:`create_rating`).
+    """
+    with db.session() as session:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, rater, data.rater_id)
-        session.flush()
+
+    def run(session: Session) -> Preference:
+        pref.id = session.connection().scalar(_INSERT_PREFERENCE, pref.model_dump(exclude={"id"}))
         if data.rater_id is not None:
-            raters.note_preferences(session, data.rater_id, 1)
-            agreement.note_preference(session, pref)
+            figures = agreement.preference_changes(session, pref)
+            figures["preference_count"] += 1
+            agreement.apply_changes(session, {}, {data.rater_id: figures})
         bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
         return pref
 
@@ -107,6 +184,7 @@ def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference
     def run(session: Session) -> list[Preference]:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         prefs = [_pair(session, a, b, False, rater, data.rater_id) for a, b in combinations(data.audio_ids, 2)]
+        session.add_all(prefs)
         session.flush()
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, len(prefs))

@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
+from training_dashboard.db.increments import add_to_rows
 from training_dashboard.db.models import Adapter, AudioSample, Prompt, QueueLease, QueueRated, Rating
 from training_dashboard.services.counters import adapter_label
 from training_dashboard.services.prompts import StreamUrl, default_stream_url, prompt_public
@@ -74,8 +75,11 @@ def next_clip(db: Database, rater_id: int, target: int, *, lease_s: float = 120.
     """
     skipped = [i for i in exclude if 1 <= i <= schemas.MAX_ID]
 
-    def run(session: Session) -> schemas.QueueClip | schemas.QueueClipRevealed | None:
+    with db.session() as session:
         get_rater(session, rater_id)
+
+    def run(session: Session) -> tuple[int, int] | None:
+        # Only the choice and the lease hold the write lock; the clip's details are read after.
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SERVE_LOCK_KEY})
         at = now or datetime.now(UTC)
@@ -91,8 +95,14 @@ def next_clip(db: Database, rater_id: int, target: int, *, lease_s: float = 120.
         if chosen is None:
             session.execute(delete(QueueLease).where(QueueLease.rater_id == rater_id))
             return None
-        audio_id, rating_count = chosen
-        _lease(session, rater_id, audio_id, at + timedelta(seconds=lease_s))
+        _lease(session, rater_id, chosen.id, at + timedelta(seconds=lease_s))
+        return chosen.id, chosen.rating_count
+
+    served = db.write(run)
+    if served is None:
+        return None
+    audio_id, rating_count = served
+    with db.session() as session:
         sample, prompt = session.execute(
             select(AudioSample, Prompt).join(Prompt, Prompt.id == AudioSample.prompt_id)
             .where(AudioSample.id == audio_id)
@@ -103,10 +113,8 @@ def next_clip(db: Database, rater_id: int, target: int, *, lease_s: float = 120.
         if blind:
             return schemas.QueueClip(**fields)
         adapter = session.get(Adapter, sample.adapter_id) if sample.adapter_id is not None else None
-        label = adapter_label(sample.adapter_id, *((adapter.name, adapter.version) if adapter else ()))
-        return schemas.QueueClipRevealed(**fields, adapter_id=sample.adapter_id, adapter_label=label)
-
-    return db.write(run)
+    label = adapter_label(sample.adapter_id, *((adapter.name, adapter.version) if adapter else ()))
+    return schemas.QueueClipRevealed(**fields, adapter_id=sample.adapter_id, adapter_label=label)
 
 
 def _lease(session: Session, rater_id: int, audio_id: int, expires_at: datetime) -> None:
@@ -118,7 +126,10 @@ def _lease(session: Session, rater_id: int, audio_id: int, expires_at: datetime)
 
 def end_lease(session: Session, rater_id: int, audio_id: int) -> None:
     """End the rater's lease on a clip (they rated it); called in the rating's own transaction."""
-    session.execute(delete(QueueLease).where(QueueLease.rater_id == rater_id, QueueLease.audio_id == audio_id))
+    session.connection().execute(_END_LEASE, {"rater_id": rater_id, "audio_id": audio_id})
+
+
+_END_LEASE = text("DELETE FROM queue_lease WHERE rater_id = :rater_id AND audio_id = :audio_id")
 
 
 def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: AdapterFilter = None,
@@ -156,31 +167,26 @@ def queue_summary(db: Database, rater_id: int, target: int, *, adapter_id: Adapt
                                     rated_today=rated_today, rated_total=rater.rating_count)
 
 
-def note_clip_rated(session: Session, rating: Rating, new_count: int) -> None:
-    """Move the clip of a new rating up one count in the ``queue_rated`` rows of everyone who
-    rated it before, and add it for the rating's rater if it is their first rating of it.
+def note_clip_rated(session: Session, rater_id: int | None, before: set[int], new_count: int) -> None:
+    """Move a newly rated clip up one count in the ``queue_rated`` rows of the raters who rated
+    it ``before``, and add it for ``rater_id`` if it is their first rating of it.
 
-    Call in the rating's transaction, after its row is flushed and the clip's ``rating_count``
-    bumped to ``new_count`` (the caller holds the clip's row, so the raters are fixed). Rows
-    change in sorted order so concurrent ratings on PostgreSQL cannot deadlock on them.
+    Call in the rating's transaction, once the clip's ``rating_count`` is bumped to
+    ``new_count`` (the caller holds the clip's row, so ``before`` is fixed). One multi-row
+    upsert, its rows in sorted order so concurrent ratings on PostgreSQL cannot deadlock.
     """
     old = new_count - 1
     if old >= MAX_TRACKED:
         return
-    before = set(session.scalars(select(Rating.rater_id).where(
-        Rating.audio_id == rating.audio_id, Rating.rater_id.is_not(None), Rating.id != rating.id).distinct()))
     deltas: dict[tuple[int, int], int] = {}
-    for rater_id in before:
-        deltas[(rater_id, old)] = -1
+    for other in before:
+        deltas[(other, old)] = -1
         if new_count < MAX_TRACKED:
-            deltas[(rater_id, new_count)] = 1
-    if rating.rater_id is not None and rating.rater_id not in before and new_count < MAX_TRACKED:
-        deltas[(rating.rater_id, new_count)] = 1
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for (rater_id, count), delta in sorted(deltas.items()):
-        stmt = insert(QueueRated).values(rater_id=rater_id, rating_count=count, clips=delta)
-        session.execute(stmt.on_conflict_do_update(index_elements=["rater_id", "rating_count"],
-                                                   set_={"clips": QueueRated.clips + delta}))
+            deltas[(other, new_count)] = 1
+    if rater_id is not None and rater_id not in before and new_count < MAX_TRACKED:
+        deltas[(rater_id, new_count)] = 1
+    add_to_rows(session.connection(), "queue_rated", ("rater_id", "rating_count"), "clips",
+                [(rater, count, delta) for (rater, count), delta in sorted(deltas.items())])
 
 
 def rebuild_queue_rated(session: Session) -> None:

@@ -8,7 +8,7 @@ never scan the ratings.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -70,28 +70,6 @@ def rater_name(session: Session, rater_id: int | None, rater_text: str | None) -
     if rater_text is not None and rater_text != rater.name:
         raise BadRequest(f"rater '{rater_text}' does not match rater {rater_id} ('{rater.name}'); send one of them")
     return rater.name
-
-
-def note_rating(session: Session, rater_id: int, audio_id: int, prompt_id: int, rating: int) -> None:
-    """Count a rating by a known rater (call before the rating row is inserted); a rater's
-    first rating of a clip also moves the agreement figures."""
-    from training_dashboard.services.agreement import note_first_rating
-
-    first = not session.scalar(select(exists().where(Rating.rater_id == rater_id, Rating.audio_id == audio_id)))
-    # A first rating also moves the figures of everyone who rated the clip before: lock all of
-    # those rater rows up front, in id order (the caller holds the clip's row, so the set is fixed).
-    involved = {rater_id}
-    if first:
-        involved |= set(session.scalars(select(Rating.rater_id).where(
-            Rating.audio_id == audio_id, Rating.rater_id.is_not(None)).distinct()))
-    session.execute(select(Rater.id).where(Rater.id.in_(sorted(involved))).order_by(Rater.id).with_for_update())
-    session.execute(update(Rater).where(Rater.id == rater_id)
-                    .values(rating_count=Rater.rating_count + 1, rating_sum=Rater.rating_sum + rating,
-                            clip_count=Rater.clip_count + int(first)))
-    if first:
-        session.execute(update(AudioSample).where(AudioSample.id == audio_id)
-                        .values(rater_count=AudioSample.rater_count + 1))
-        note_first_rating(session, audio_id, prompt_id, rater_id, rating)
 
 
 def note_preferences(session: Session, rater_id: int, n: int) -> None:
