@@ -12,10 +12,11 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AudioSample, Preference, Prompt, Rater, Rating, RatingTag
-from training_dashboard.services import agreement, coverage, queue, raters
+from training_dashboard.services import agreement, coverage, listening, queue, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
+from training_dashboard.services.listening import OFF, Checked, ListenGate
 
 
 @dataclass(frozen=True)
@@ -26,20 +27,21 @@ class _ClipState:
     adapter_id: int | None
     style: str | None
     mood: str | None
+    duration: float
     rating_count: int
     named: tuple[tuple[int, int], ...]  # (rater_id, rating) of its named ratings, oldest first
 
 
 def _clip_state(session: Session, audio_id: int, *, lock: bool = False) -> _ClipState:
-    query = (select(AudioSample.prompt_id, AudioSample.adapter_id, AudioSample.rating_count, Prompt.style,
-                    Prompt.mood)
+    query = (select(AudioSample.prompt_id, AudioSample.adapter_id, AudioSample.duration, AudioSample.rating_count,
+                    Prompt.style, Prompt.mood)
              .join(Prompt, Prompt.id == AudioSample.prompt_id, isouter=True).where(AudioSample.id == audio_id))
     row = session.execute(query.with_for_update(of=AudioSample) if lock else query).first()
     if row is None:
         raise NotFound(f"Audio {audio_id} not found")
     named = session.execute(select(Rating.rater_id, Rating.rating).where(
         Rating.audio_id == audio_id, Rating.rater_id.is_not(None)).order_by(Rating.id)).all()
-    return _ClipState(row.prompt_id, row.adapter_id, row.style, row.mood, row.rating_count,
+    return _ClipState(row.prompt_id, row.adapter_id, row.style, row.mood, row.duration, row.rating_count,
                       tuple((rater_id, rating) for rater_id, rating in named))
 
 
@@ -51,8 +53,9 @@ _INSERT_RATING = insert(Rating).returning(Rating.id)  # built once: a statement 
 _INSERT_TAGS = insert(RatingTag)
 
 
-def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
-    """Store one rating of a clip, its tags, and update the counters, in one transaction.
+def create_rating(db: Database, data: schemas.FeedbackCreate, gate: ListenGate = OFF) -> Rating:
+    """Store one rating of a clip, its tags and listening data, and update the counters, in one
+    transaction.
 
     The clip's prompt and earlier ratings are read before the write transaction, and the
     transaction's first statement bumps the clip's ``rating_count`` only if it is still the
@@ -65,14 +68,25 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
     in id order, then the counter tables, the ones every rating touches (coverage, counters)
     last. Ratings of one clip apply in turn, two ratings can never hold each other's rows, and
     the rows all ratings share stay locked for the shortest time.
+
+    Raises:
+        NotFound: unknown clip or rater.
+        Unprocessable: listening data that does not fit the clip, or short of the listen ``gate``
+            (imported ratings are exempt).
     """
     with db.session() as session:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         seen = _clip_state(session, data.audio_id)
+    checked = None
+    if data.listening is not None:
+        checked = listening.check(data.listening, {data.audio_id: (data.audio_id, seen.duration)}, "rating")
+    if not data.imported:
+        listening.enforce(gate, checked, "rating")
     stored = Rating(audio_id=data.audio_id, prompt_id=seen.prompt_id, adapter_id=seen.adapter_id, rating=data.rating,
                     musicality=data.criteria.musicality, coherence=data.criteria.coherence,
                     emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes,
-                    rater=rater, rater_id=data.rater_id)
+                    rater=rater, rater_id=data.rater_id, imported=data.imported,
+                    decision_ms=checked and checked.decision_ms, heard_fraction=checked and checked.heard_fraction)
 
     def run(session: Session) -> Rating:
         clip = seen
@@ -106,6 +120,9 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         stored.id = conn.scalar(_INSERT_RATING, stored.model_dump(exclude={"id"}))
         if data.tags:
             conn.execute(_INSERT_TAGS, [{"tag": tag, "rating_id": stored.id} for tag in data.tags])
+        listening.store(session, "rating", stored.id or 0, checked)
+        if data.rater_id is not None and not data.imported:
+            listening.note(session, data.rater_id, [checked])
         agreement.apply_changes(session, cells, figures)
         queue.note_clip_rated(session, data.rater_id, before, count)
         # Last, the rows every rating adds to: on PostgreSQL their locks are held from here to the commit.
@@ -121,12 +138,15 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
     return db.write(run)
 
 
-def rating_public(r: Rating | Row) -> schemas.FeedbackPublic:  # type: ignore[type-arg]
+def rating_public(r: Rating | Row,  # type: ignore[type-arg]
+                  heard: schemas.Listening | None = None) -> schemas.FeedbackPublic:
+    """A rating as the API answers it; ``heard``: the listening data it was stored with."""
     return schemas.FeedbackPublic(
         id=r.id or 0, audio_id=r.audio_id, prompt_id=r.prompt_id, adapter_id=r.adapter_id, rating=r.rating,
         criteria=schemas.Criteria(musicality=r.musicality, coherence=r.coherence,
                                   emotional_alignment=r.emotional_alignment),
         tags=list(r.tags or []), notes=r.notes, rater=r.rater, created_at=r.created_at, rater_id=r.rater_id,
+        imported=r.imported, listening=listening.echo(heard, r),
     )
 
 
@@ -156,50 +176,89 @@ def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: 
 _INSERT_PREFERENCE = insert(Preference).returning(Preference.id)
 
 
-def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preference:
-    """Store an A/B choice (or an explicit tie) between two clips of the same prompt.
+def _listened(session: Session, data: schemas.Listening | None, audio_ids: list[int], gate: ListenGate,
+              what: str) -> Checked | None:
+    """Check listening data against the clips of a judgement, then the listen gate."""
+    checked = None
+    if data is not None:
+        checked = listening.check(data, listening.clip_map(session, audio_ids), what)
+    listening.enforce(gate, checked, what)
+    return checked
 
-    The clips and the rater are read before the write transaction (they do not change), so
-    only the insert and the figures it moves hold the write lock (see :func:`create_rating`).
+
+def _with_listening(session: Session, pref: Preference, checked: Checked | None, reason: str | None) -> None:
+    pref.decision_ms = checked and checked.decision_ms
+    pref.heard_fraction = checked and checked.heard_fraction
+    pref.reason = reason or None
+    session.flush()
+    listening.store(session, "preference", pref.id or 0, checked)
+
+
+def create_preference(db: Database, data: schemas.PreferenceCreate, gate: ListenGate = OFF) -> Preference:
+    """Store an A/B choice (or an explicit tie) between two clips of the same prompt, with its
+    listening data and reason.
+
+    The clips and the rater are read and the listening data checked before the write
+    transaction (they do not change), so only the inserts and the figures they move hold the
+    write lock (see :func:`create_rating`).
+
+    Raises:
+        NotFound: unknown clip or rater.
+        BadRequest: the clips answer different prompts.
+        Unprocessable: listening data that does not fit the two clips, or short of the listen ``gate``.
     """
     with db.session() as session:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, rater, data.rater_id)
+        checked = _listened(session, data.listening, [data.chosen_id, data.rejected_id], gate, "preference")
+    pref.decision_ms = checked and checked.decision_ms
+    pref.heard_fraction = checked and checked.heard_fraction
+    pref.reason = data.reason or None
 
     def run(session: Session) -> Preference:
         pref.id = session.connection().scalar(_INSERT_PREFERENCE, pref.model_dump(exclude={"id"}))
+        listening.store(session, "preference", pref.id or 0, checked)
         if data.rater_id is not None:
             figures = agreement.preference_changes(session, pref)
             figures["preference_count"] += 1
             agreement.apply_changes(session, {}, {data.rater_id: figures})
+            listening.note(session, data.rater_id, [checked])
         bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
         return pref
 
     return db.write(run)
 
 
-def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference]:
-    """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs."""
+def create_ranking(db: Database, data: schemas.RankingCreate, gate: ListenGate = OFF) -> list[Preference]:
+    """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs; each pair keeps the
+    listening data of its two clips (and the ranking's decision time and reason)."""
 
     def run(session: Session) -> list[Preference]:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         prefs = [_pair(session, a, b, False, rater, data.rater_id) for a, b in combinations(data.audio_ids, 2)]
         session.add_all(prefs)
-        session.flush()
+        checked = _listened(session, data.listening, list(data.audio_ids), gate, "ranking")
+        parts = [checked and checked.subset([p.chosen_id, p.rejected_id]) for p in prefs]
+        for pref, part in zip(prefs, parts, strict=True):
+            _with_listening(session, pref, part, data.reason)
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, len(prefs))
             for pref in prefs:  # in id order: each sees the choices made before it
                 agreement.note_preference(session, pref)
+            listening.note(session, data.rater_id, parts)
         bump(session, {"preferences.pairs": len(prefs)})
         return prefs
 
     return db.write(run)
 
 
-def preference_public(p: Preference) -> schemas.PreferencePublic:
+def preference_public(p: Preference, heard: schemas.Listening | None = None) -> schemas.PreferencePublic:
+    """A preference as the API answers it; ``heard``: the listening data it was stored with
+    (a ranking's: the pair's two clips are picked from it)."""
     return schemas.PreferencePublic(id=p.id or 0, prompt_id=p.prompt_id, chosen_id=p.chosen_id,
                                     rejected_id=p.rejected_id, tie=p.tie, rater=p.rater, created_at=p.created_at,
-                                    rater_id=p.rater_id)
+                                    rater_id=p.rater_id, reason=p.reason,
+                                    listening=listening.echo(heard, p, [p.chosen_id, p.rejected_id]))
 
 
 def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, flt: schemas.DatasetFilter,
@@ -217,13 +276,14 @@ def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, 
             select(*Rating.__table__.columns).where(*clauses).order_by(Rating.id.desc())
             .offset((page - 1) * limit).limit(limit)
         ).all()
+        heard = listening.stored(session, "rating", {r.id: (r.decision_ms, r.heard_fraction) for r in rows})
     # One validation call for the whole page (was two model constructions per row).
     return schemas.Page[schemas.FeedbackPublic].model_validate({"total": total, "items": [
         {"id": r.id, "audio_id": r.audio_id, "prompt_id": r.prompt_id, "adapter_id": r.adapter_id, "rating": r.rating,
          "criteria": {"musicality": r.musicality, "coherence": r.coherence,
                       "emotional_alignment": r.emotional_alignment},
          "tags": list(r.tags or []), "notes": r.notes, "rater": r.rater, "rater_id": r.rater_id,
-         "created_at": r.created_at} for r in rows]})
+         "created_at": r.created_at, "imported": r.imported, "listening": heard.get(r.id)} for r in rows]})
 
 
 def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.FeedbackStats:
