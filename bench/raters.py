@@ -28,6 +28,7 @@ import time
 import httpx
 from sqlalchemy import func, select, text
 
+from bench.load import auth_headers
 from bench.workload import data_dir_parser
 
 TARGETS_MS = {"queue_next": 20, "history_page": 10, "audio_not_rated_by": 10, "quality": 100}
@@ -97,7 +98,7 @@ def measure(base_url: str, db, min_rating: int, repeats: int, ps=None) -> dict[s
         samples = out.get(name)
         cpu[name] = (now - mark[0]) * 1000 / max(1, len(samples) if isinstance(samples, list) else 1)
         mark[0] = now
-    with httpx.Client(base_url=base_url + "/api", timeout=120) as http:
+    with httpx.Client(headers=auth_headers(), base_url=base_url + "/api", timeout=120) as http:
         raters = http.get("/raters").raise_for_status().json()
         ids = [r["id"] for r in raters]
         # Queue: next for each rater in turn (the answer walks the index; nothing is written).

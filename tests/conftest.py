@@ -23,7 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SignedIn, make_token, make_user  # noqa: E402
+from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SignedIn, authorize_for_server, make_token, make_user  # noqa: E402
 from training_dashboard.api.app import create_app  # noqa: E402
 from training_dashboard.client import ApiClient  # noqa: E402
 from training_dashboard.config import Settings  # noqa: E402
@@ -75,6 +75,21 @@ def _in_process_requests_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
         return await original(self, request)
 
     monkeypatch.setattr(httpx.ASGITransport, "handle_async_request", handle)
+
+    # And requests to a test's own API server process (tests/hardening/server.ApiServer).
+    sync_original = httpx.HTTPTransport.handle_request
+    async_original = httpx.AsyncHTTPTransport.handle_async_request
+
+    def handle_sync(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        authorize_for_server(request)
+        return sync_original(self, request)
+
+    async def handle_async(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        authorize_for_server(request)
+        return await async_original(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ class SignedIn:
 
     def authorize(self, request: httpx.Request) -> None:
         header = request.headers.get("authorization")
-        if "cookie" in request.headers or (header is not None and header != f"Bearer {self.admin}"):
+        if "cookie" in request.headers or (header is not None and header != f"Bearer {self.admin}"):  # own or ANONYMOUS
             return
         rater_id = named_rater(request)
         request.headers["Authorization"] = f"Bearer {self.token_for_rater(rater_id) if rater_id else self.admin}"
@@ -190,3 +190,17 @@ def named_rater(request: httpx.Request) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value > 0 else None
     return int(value) if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value) and int(value) else None
+
+
+ANONYMOUS = {"Authorization": "Anonymous"}  # no credentials: SignedIn leaves the request alone, the API sees none
+
+
+SERVER_TOKENS: dict[str, str] = {}  # "127.0.0.1:<port>" of a test's API server -> its admin's personal token
+
+
+def authorize_for_server(request: httpx.Request) -> None:
+    """Requests to a test's own API server (tests/hardening/server.ApiServer) without credentials carry its
+    admin's personal access token, as a signed-in CLI would."""
+    token = SERVER_TOKENS.get(request.url.netloc.decode("ascii"))
+    if token and "authorization" not in request.headers and "cookie" not in request.headers:
+        request.headers["Authorization"] = f"Bearer {token}"
