@@ -111,6 +111,26 @@ def personal_token(api: str, username: str, password: str, name: str = "bench") 
         return answer.json()["token"]
 
 
+def rater_tokens(api: str, admin_token: str, rater_ids: list[int]) -> dict[int, str]:
+    """A personal token for each rater (sign-in takes a rating's rater from its token): their user's, made
+    through the admin API; a rater seeded without a user gets one (same rater row, linked by name)."""
+    import re
+
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=api, timeout=60, headers=auth) as http:
+        users = {u["rater_id"]: u["id"] for u in http.get("/users").raise_for_status().json()}
+        names = {r["id"]: r["name"] for r in http.get("/raters").raise_for_status().json()}
+        tokens = {}
+        for rater_id in rater_ids:
+            if rater_id not in users:
+                username = re.sub(r"[^a-z0-9._-]+", "-", names[rater_id].lower()).strip("-.")[:50] or "rater"
+                made = http.post("/users", json={"username": f"{username}-{rater_id}", "display_name": names[rater_id]})
+                users[rater_id] = made.raise_for_status().json()["id"]
+            answer = http.post("/tokens", params={"user_id": users[rater_id]}, json={"name": "bench"})
+            tokens[rater_id] = answer.raise_for_status().json()["token"]
+    return tokens
+
+
 class Server:
     """Starts the API the way it is served alone (uvicorn, one process, no worker)."""
 
