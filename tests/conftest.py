@@ -52,10 +52,11 @@ def db(app) -> Database:  # type: ignore[no-untyped-def]
 
 
 def signed_in(app) -> SignedIn | None:  # type: ignore[no-untyped-def]
-    """The app's test credentials (made once per app), or None: sign-in off, or no admin configured."""
+    """The app's test credentials (made once per app; without TD_ADMIN_USER a passwordless test admin), or
+    None with sign-in off."""
     state = getattr(app, "state", None)
     settings = getattr(state, "settings", None)
-    if not isinstance(settings, Settings) or not settings.auth_on or not settings.admin_user:
+    if not isinstance(settings, Settings) or not settings.auth_on:
         return None
     if getattr(state, "test_signin", None) is None:
         state.test_signin = SignedIn(state.db, settings.admin_user)

@@ -138,8 +138,19 @@ class SignedIn:
     explicit tokens. Requests that carry other credentials, or ``Authorization: Anonymous``, pass as they are.
     """
 
-    def __init__(self, db: Database, admin_username: str = ADMIN_USER) -> None:
+    def __init__(self, db: Database, admin_username: str | None = ADMIN_USER) -> None:
         self.db = db
+        if admin_username is None:  # an app built without TD_ADMIN_USER: a passwordless test admin
+            admin_username = "tests-admin"
+            from sqlalchemy import select
+
+            from training_dashboard import schemas
+            from training_dashboard.db.models import UserAccount
+            from training_dashboard.services import accounts
+
+            with db.write_session() as session:
+                if session.scalar(select(UserAccount.id).where(UserAccount.username == admin_username)) is None:
+                    accounts.create_user_in(session, schemas.UserCreate(username=admin_username, role="admin"))
         self.admin = make_token(db, user_id_of(db, admin_username), "tests-admin")
         self._raters: dict[int, str] = {}
 

@@ -188,7 +188,8 @@ async def test_the_setup_link_creates_the_first_admin_once(tmp_path, capsys):
     assert link, "the setup link is printed"
     token = link.group(2)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
+                                     headers=ANONYMOUS) as c:
             assert (await c.get("/prompts")).status_code == 401  # no admin yet: nothing is open
             status = (await c.get("/auth/setup", params={"token": token})).json()
             assert (status["needed"], status["token_valid"]) == (True, True)
@@ -217,7 +218,8 @@ async def test_the_setup_link_expires_after_30_minutes(tmp_path, capsys):
     token = re.search(r"setup\?token=(\S+)", capsys.readouterr().err).group(1)  # type: ignore[union-attr]
     with app.state.db.write_session() as session:
         session.execute(update(SetupLink).values(expires_at=utcnow() - timedelta(seconds=1)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
+                                 headers=ANONYMOUS) as c:
         r = await c.post("/auth/setup", json={"token": token, "username": "late", "password": "a-long-enough-pw"})
         assert r.status_code == 400
     app.state.db.dispose()
@@ -228,7 +230,8 @@ async def test_admin_user_from_the_environment_is_created_and_refreshed(tmp_path
                         admin_password="first-password-1")
     create_app(settings, with_worker=False).state.db.dispose()
     app = create_app(settings.model_copy(update={"admin_password": "second-password-2"}), with_worker=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
+                                 headers=ANONYMOUS) as c:
         assert (await login(c, "root", "first-password-1")).status_code == 401
         assert (await login(c, "root", "second-password-2")).status_code == 200
     app.state.db.dispose()

@@ -21,8 +21,8 @@ from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import ApiToken, AuthSession, SetupLink, UserAccount, utcnow
 from training_dashboard.services import accounts, audit
-from training_dashboard.services.accounts import Principal
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError, Unauthorized
+from training_dashboard.services.principal import Principal
 
 TOKEN_PREFIX = "td_"
 TOUCH_EVERY = timedelta(seconds=60)
