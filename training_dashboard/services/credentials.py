@@ -124,24 +124,37 @@ def end_session(db: Database, secret: str) -> None:
 
 # --- per-request look-ups ------------------------------------------------------------------------------------------
 
-_SESSION_QUERY = (select(AuthSession.id, AuthSession.last_seen_at, AuthSession.expires_at, UserAccount)
+_USER_COLUMNS = (UserAccount.id, UserAccount.username, UserAccount.display_name, UserAccount.role,
+                 UserAccount.rater_id, UserAccount.disabled)
+# Core statements on a pooled connection: no ORM session or identity map for the per-request look-up.
+_SESSION_QUERY = (select(AuthSession.id, AuthSession.last_seen_at, AuthSession.expires_at, *_USER_COLUMNS)
                   .join(UserAccount, UserAccount.id == AuthSession.user_id))
-_TOKEN_QUERY = (select(ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, ApiToken.revoked_at, UserAccount)
+_TOKEN_QUERY = (select(ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, ApiToken.revoked_at, *_USER_COLUMNS)
                 .join(UserAccount, UserAccount.id == ApiToken.user_id))
+
+
+def _lookup(db: Database, query, column, secret: str):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        return conn.execute(query.where(column == hash_secret(secret))).first()
+
+
+def _principal(row, via: str, credential_id: int) -> Principal:  # type: ignore[no-untyped-def]
+    user_id, username, display_name, role, rater_id, _disabled = row
+    return Principal(user_id=user_id, username=username, display_name=display_name, role=role, rater_id=rater_id,
+                     via=via, credential_id=credential_id)
 
 
 def session_principal(db: Database, secret: str, policy: SessionPolicy) -> tuple[Principal | None, bool]:
     """The user behind a session cookie, or None (unknown, expired, idle too long, disabled user);
     and whether ``last_seen_at`` is due a write (call :func:`touch_session`)."""
-    with db.session() as session:
-        row = session.execute(_SESSION_QUERY.where(AuthSession.secret_hash == hash_secret(secret))).first()
+    row = _lookup(db, _SESSION_QUERY, AuthSession.secret_hash, secret)
     if row is None:
         return None, False
-    session_id, last_seen, expires, user = row
+    session_id, last_seen, expires, *user = row
     now = utcnow()
-    if user.disabled or _aware(expires) <= now or _aware(last_seen) + policy.idle <= now:
+    if user[-1] or _aware(expires) <= now or _aware(last_seen) + policy.idle <= now:
         return None, False
-    return accounts.principal_of(user, "session", session_id), _aware(last_seen) + TOUCH_EVERY <= now
+    return _principal(user, "session", session_id), _aware(last_seen) + TOUCH_EVERY <= now
 
 
 def touch_session(db: Database, session_id: int) -> None:
@@ -151,15 +164,14 @@ def touch_session(db: Database, session_id: int) -> None:
 def token_principal(db: Database, secret: str) -> tuple[Principal | None, bool]:
     """The owner of a personal access token, or None (unknown, revoked, expired, disabled owner);
     and whether ``last_used_at`` is due a write (call :func:`touch_token`)."""
-    with db.session() as session:
-        row = session.execute(_TOKEN_QUERY.where(ApiToken.secret_hash == hash_secret(secret))).first()
+    row = _lookup(db, _TOKEN_QUERY, ApiToken.secret_hash, secret)
     if row is None:
         return None, False
-    token_id, last_used, expires, revoked, user = row
+    token_id, last_used, expires, revoked, *user = row
     now = utcnow()
-    if user.disabled or revoked is not None or (expires is not None and _aware(expires) <= now):
+    if user[-1] or revoked is not None or (expires is not None and _aware(expires) <= now):
         return None, False
-    return accounts.principal_of(user, "token", token_id), last_used is None or _aware(last_used) + TOUCH_EVERY <= now
+    return _principal(user, "token", token_id), last_used is None or _aware(last_used) + TOUCH_EVERY <= now
 
 
 def touch_token(db: Database, token_id: int) -> None:
