@@ -61,7 +61,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
     from training_dashboard.api.app import create_app
     from training_dashboard.config import Settings
     from training_dashboard.db.models import Evaluation
-    from training_dashboard.services import accounts, credentials, jobs
+    from training_dashboard.services import accounts, jobs, tokens
 
     settings = Settings(data_dir=data_dir, base_model="tiny", worker=False, admin_user=BENCH_USER,
                         admin_password=BENCH_PASSWORD)
@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
     db = app.state.db
     with db.session() as session:
         admin_id = accounts.find_user(session, BENCH_USER).id  # type: ignore[union-attr]
-    token = credentials.create_token(db, admin_id or 0, schemas.TokenCreate(name="bench"), None).token
+    token = tokens.create_token(db, admin_id or 0, schemas.TokenCreate(name="bench"), None).token
     counter = [0]
     event.listen(db.engine, "before_cursor_execute", lambda *_: counter.__setitem__(0, counter[0] + 1))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/api",

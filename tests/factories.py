@@ -105,9 +105,9 @@ def make_user(db: Database, username: str, role: str = "rater", password: str | 
 def make_token(db: Database, user_id: int, name: str = "tests", expires_in_days: int | None = 30) -> str:
     """A personal access token for ``user_id`` through the service; the secret."""
     from training_dashboard import schemas
-    from training_dashboard.services import credentials
+    from training_dashboard.services import tokens
 
-    return credentials.create_token(db, user_id, schemas.TokenCreate(name=name, expires_in_days=expires_in_days),
+    return tokens.create_token(db, user_id, schemas.TokenCreate(name=name, expires_in_days=expires_in_days),
                                     None).token
 
 

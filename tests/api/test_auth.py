@@ -176,7 +176,7 @@ async def test_the_login_form_redirects_to_a_local_path(browser):
 
 async def test_the_logout_form_redirects_to_login(browser):
     await login(browser)
-    r = await browser.post("/auth/logout", data={}, headers=ORIGIN)
+    r = await browser.post("/auth/logout", data={"next": "/"}, headers=ORIGIN)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert "td_session=" in r.headers["set-cookie"]
     assert (await browser.get("/auth/me")).status_code == 401

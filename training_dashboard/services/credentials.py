@@ -10,6 +10,8 @@ a role change holds on the very next request in every process. ``last_seen_at`` 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import ApiToken, AuthSession, SetupLink, UserAccount, utcnow
 from training_dashboard.services import accounts, audit
-from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError, Unauthorized
+from training_dashboard.services.errors import BadRequest, Conflict, ServiceError, Unauthorized
 from training_dashboard.services.principal import Principal
 
 TOKEN_PREFIX = "td_"
@@ -67,7 +69,7 @@ def _retry_after(failures: list[datetime], limit: int, now: datetime) -> int | N
     if len(failures) < limit:
         return None
     until = _aware(failures[limit - 1]) + timedelta(minutes=LOCK_WINDOW_MIN)  # when the window drops below the limit
-    return max(1, int((until - now).total_seconds()) + 1)
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
@@ -106,6 +108,39 @@ def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
                                 last_seen_at=now, expires_at=now + policy.absolute))
         audit.record(session, accounts.principal_of(found), "login.ok", f"user:{found.username}", None, client_addr)
         return found
+
+    return db.write(run), secret
+
+
+def sign_in_external(db: Database, username: str, display_name: str | None, default_role: schemas.Role,
+                     policy: SessionPolicy, client_addr: str | None, provider: str) -> tuple[UserAccount, str]:
+    """Single sign-on (the hook for OpenID Connect, ``/api/auth/oidc/*``): the provider vouched for
+    ``username``; find that user (or create them, passwordless, with ``default_role``) and start a session.
+
+    Raises:
+        Unauthorized: the user is disabled, or the name is not a valid username.
+    """
+    name = username.strip().lower()
+    if not re.fullmatch(schemas.USERNAME_RE, name):
+        audit.write(db, None, "login.failed", f"user:{name[:64]}", {"via": provider, "reason": "bad username"},
+                    client_addr, actor_name=name[:64])
+        raise Unauthorized("This account's username cannot be used here (letters, digits, '.', '_', '-')")
+    secret, now = secrets.token_urlsafe(32), utcnow()
+
+    def run(session: Session) -> UserAccount:
+        user = accounts.find_user(session, name)
+        created = user is None
+        if user is None:
+            user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
+                                                                       role=default_role))
+        if user.disabled:
+            raise Unauthorized(BAD_LOGIN)
+        accounts.note_login(session, user)
+        session.add(AuthSession(secret_hash=hash_secret(secret), user_id=user.id or 0, created_at=now,
+                                last_seen_at=now, expires_at=now + policy.absolute))
+        detail = {"via": provider, "created": created}
+        audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
+        return user
 
     return db.write(run), secret
 
@@ -176,64 +211,6 @@ def token_principal(db: Database, secret: str) -> tuple[Principal | None, bool]:
 
 def touch_token(db: Database, token_id: int) -> None:
     db.write(lambda s: s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())))
-
-
-# --- personal access tokens ----------------------------------------------------------------------------------------
-
-def token_public(token: ApiToken, username: str, secret: str | None = None) -> schemas.TokenPublic:
-    fields = dict(id=token.id or 0, user_id=token.user_id, username=username, name=token.name, prefix=token.prefix,
-                  created_at=token.created_at, expires_at=token.expires_at, last_used_at=token.last_used_at,
-                  revoked_at=token.revoked_at)
-    return schemas.TokenCreated(**fields, token=secret) if secret else schemas.TokenPublic(**fields)
-
-
-def create_token(db: Database, owner_id: int, data: schemas.TokenCreate, actor: Principal | None,
-                 client_addr: str | None = None) -> schemas.TokenCreated:
-    """A new personal access token for ``owner_id``: the secret is in the answer, and only there."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
-
-    def run(session: Session) -> schemas.TokenCreated:
-        owner = accounts.get_user(session, owner_id)
-        token = ApiToken(user_id=owner_id, name=data.name, secret_hash=hash_secret(secret), prefix=secret[:8],
-                         created_at=now, expires_at=now + timedelta(days=data.expires_in_days)
-                         if data.expires_in_days else None)
-        session.add(token)
-        session.flush()
-        audit.record(session, actor, "token.create", f"token:{token.id}",
-                     {"owner": owner.username, "name": data.name, "prefix": token.prefix}, client_addr)
-        return token_public(token, owner.username, secret)  # type: ignore[return-value]
-
-    return db.write(run)
-
-
-def list_tokens(db: Database, user_id: int | None) -> list[schemas.TokenPublic]:
-    """Tokens of one user (``None``: everyone's), newest first, revoked ones included."""
-    query = select(ApiToken, UserAccount.username).join(UserAccount, UserAccount.id == ApiToken.user_id)
-    if user_id is not None:
-        query = query.where(ApiToken.user_id == user_id)
-    with db.session() as session:
-        return [token_public(t, name) for t, name in session.execute(query.order_by(ApiToken.id.desc()).limit(1000))]
-
-
-def revoke_token(db: Database, token_id: int, actor: Principal, client_addr: str | None = None) -> None:
-    """Revoke a token (its owner's, or anyone's for an admin).
-
-    Raises:
-        NotFound: unknown token, or another user's for a non-admin (no hint that it exists).
-    """
-
-    def run(session: Session) -> None:
-        token = session.get(ApiToken, token_id)
-        if token is None or (token.user_id != actor.user_id and not actor.has("admin")):
-            raise NotFound(f"Token {token_id} not found")
-        if token.revoked_at is None:
-            token.revoked_at = utcnow()
-            session.add(token)
-            audit.record(session, actor, "token.revoke", f"token:{token_id}", {"owner_id": token.user_id},
-                         client_addr)
-
-    db.write(run)
 
 
 # --- the first admin's setup link ----------------------------------------------------------------------------------
