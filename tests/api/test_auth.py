@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from tests.factories import ADMIN_PASSWORD, ANONYMOUS, make_clips
 from training_dashboard.api.app import create_app
 from training_dashboard.config import Settings
-from training_dashboard.db.models import AuthSession, utcnow
+from training_dashboard.db.models import AuthSession, UserAccount, utcnow
 
 ORIGIN = {"Origin": "http://test"}
 PASSWORD = "rita-password-123"
@@ -255,3 +255,20 @@ async def test_off_mode_acts_as_the_local_admin_and_honours_rater_ids(tmp_path):
         stream = (await c.get(f"/prompts/{pid}")).json()["samples"][0]["stream_url"]
         assert "sig=" not in stream
     app.state.db.dispose()
+
+
+def test_single_sign_on_finds_or_creates_the_user(db, settings):
+    from training_dashboard.services import credentials
+    from training_dashboard.services.errors import Unauthorized
+
+    policy = credentials.SessionPolicy.of(settings.session_idle_hours, settings.session_max_days)
+    user, secret = credentials.sign_in_external(db, "Sso.User", "SSO User", "rater", policy, "10.0.0.1", "oidc")
+    assert (user.username, user.role, user.password_hash) == ("sso.user", "rater", None) and secret
+    again, _ = credentials.sign_in_external(db, "sso.user", None, "admin", policy, None, "oidc")
+    assert (again.id, again.role) == (user.id, "rater")  # found, not re-created with another role
+    principal, _ = credentials.session_principal(db, secret, policy)
+    assert principal is not None and principal.username == "sso.user"
+    with db.write_session() as session:
+        session.execute(update(UserAccount).where(UserAccount.id == user.id).values(disabled=True))
+    with pytest.raises(Unauthorized):
+        credentials.sign_in_external(db, "sso.user", None, "rater", policy, None, "oidc")
