@@ -1,4 +1,4 @@
-"""Migration 0010_listening: judgements made before listening data existed count as made without
+"""Migration 0011 (listening): judgements made before listening data existed count as made without
 it (the running figures equal a recomputation), and the downgrade removes what it added."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from training_dashboard.services import feedback, prompts, raters
 from training_dashboard.services.quality import compute_quality, feedback_quality
 
 
-def test_0010_backfills_judgements_and_downgrades(tmp_path):
+def test_0011_backfills_judgements_and_downgrades(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", base_model="tiny", worker=False)
     settings.ensure_dirs()
     db = Database(settings.db_url)
@@ -33,7 +33,7 @@ def test_0010_backfills_judgements_and_downgrades(tmp_path):
     with db.engine.connect() as connection:  # as db.migrate.upgrade runs them: foreign keys off for table rebuilds
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         cfg.attributes["connection"] = connection.execution_options(td_write=True)
-        command.downgrade(cfg, "0009")
+        command.downgrade(cfg, "0010")
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     with db.engine.connect() as connection:
         inspector = inspect(connection)

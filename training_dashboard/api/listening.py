@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import SettingsDep
+from training_dashboard.api.deps import AS_RATER, SettingsDep
 from training_dashboard.services import listening
 
-router = APIRouter(prefix="/listening", tags=["listening"])
+router = APIRouter(prefix="/listening", tags=["listening"], dependencies=AS_RATER)
 
 
 @router.get("/policy", response_model=schemas.ListeningPolicy)

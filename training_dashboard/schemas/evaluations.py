@@ -61,6 +61,7 @@ class EvaluationPublic(Model):
     ties: int
     created_at: UTCDateTime
     finished_at: UTCDateTime | None
+    created_by: int | None = None  # the user who started it
 
 
 class RaterTally(Model):
@@ -159,7 +160,7 @@ class EvaluationPairBlind(Model):
 
 class EvaluationVoteCreate(Model):
     pair_id: Id
-    rater_id: Id
+    rater_id: Id | None = None  # sign-in on: the signed-in user's rater (another is 403); off: required
     choice: VoteChoice
     listening: VoteListening | None = None  # both slots; required while the listen gate is on
     reason: Reason | None = None

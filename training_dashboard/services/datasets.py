@@ -87,8 +87,8 @@ def _tags_only_count(flt: schemas.DatasetFilter):  # type: ignore[no-untyped-def
     return query
 
 
-def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
-    """Create a dataset and freeze its members with the same query the preview counts.
+def snapshot_dataset(db: Database, data: schemas.DatasetCreate, created_by: int | None = None) -> Dataset:
+    """Create a dataset and freeze its members with the same query the preview counts; ``created_by`` a user id.
 
     Raises:
         Conflict: the name is taken.
@@ -107,7 +107,7 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
         if session.scalar(select(Dataset.id).where(Dataset.name == data.name)) is not None:
             raise Conflict(f"A dataset named '{data.name}' already exists; choose another name")
         dataset = Dataset(name=data.name, description=data.description, type=data.type,
-                          filter=data.filter.model_dump(mode="json"))
+                          filter=data.filter.model_dump(mode="json"), created_by=created_by)
         session.add(dataset)
         session.flush()
         ids = query.subquery()
@@ -227,6 +227,7 @@ def dataset_public(dataset: Dataset, exports: list[DatasetExport], adapter_count
         filter=schemas.DatasetFilter.model_validate(dataset.filter), sample_count=dataset.sample_count,
         created_at=dataset.created_at, updated_at=dataset.updated_at,
         exports=[export_public(e, dataset) for e in exports], adapter_count=adapter_count,
+        created_by=dataset.created_by,
     )
 
 

@@ -26,3 +26,11 @@ class Unprocessable(ServiceError):
     lasts, listening short of the listen gate): 422, the message naming the field."""
 
     status_code = 422
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+
+
+class Forbidden(ServiceError):
+    status_code = 403

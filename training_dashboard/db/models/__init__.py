@@ -13,6 +13,7 @@ Rating`` and ``import training_dashboard.db.models`` (which registers every tabl
 metadata) work as they always have.
 """
 
+from training_dashboard.db.models.accounts import ApiToken, AuditEvent, AuthSession, SetupLink, UserAccount
 from training_dashboard.db.models.common import utcnow
 from training_dashboard.db.models.datasets import Adapter, Dataset, DatasetExport, DatasetMember
 from training_dashboard.db.models.evaluations import Evaluation, EvaluationPair, EvaluationVote
@@ -33,8 +34,9 @@ from training_dashboard.db.models.runs import TrainingRun, TrainingRunMetric
 from training_dashboard.db.models.workers import QueueLease, QueueRated, WorkerNode
 
 __all__ = [
-    "Adapter", "AudioSample", "CoincidenceCount", "Counter", "CoverageCount", "Dataset", "DatasetExport",
-    "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote", "GenerationJob", "HeardCount", "Listening",
-    "Preference", "Prompt", "QueueLease", "QueueRated", "Rater", "RaterListening", "Rating", "RatingTag",
-    "TrainingRun", "TrainingRunMetric", "WorkerNode", "utcnow",
+    "Adapter", "ApiToken", "AudioSample", "AuditEvent", "AuthSession", "CoincidenceCount", "Counter",
+    "CoverageCount", "Dataset", "DatasetExport", "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote",
+    "GenerationJob", "HeardCount", "Listening", "Preference", "Prompt", "QueueLease", "QueueRated", "Rater",
+    "RaterListening", "Rating", "RatingTag", "SetupLink", "TrainingRun", "TrainingRunMetric", "UserAccount",
+    "WorkerNode", "utcnow",
 ]

@@ -8,16 +8,16 @@ clips), so dataset filters and verdicts read one column. ``rater_listening`` and
 judgements without listening data (none was recorded before). Every added column on an
 existing table is nullable or has a server default, so on SQLite each is one ``ADD COLUMN``.
 
-Revision ID: 0010_listening
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0010_listening"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
