@@ -14,7 +14,8 @@ from training_dashboard.client import ApiClient
 from training_dashboard.state import datasets, evaluate, evaluations, listen_gate, quality, rate, rater, studio
 from training_dashboard.state.datasets import DatasetsState, min_heard_fraction
 from training_dashboard.state.evaluate import FIRST, SECOND, EvaluateState
-from training_dashboard.state.evaluations import EvaluationState, plan_texts, win_rate_value
+from training_dashboard.state.evaluation_texts import plan_texts, win_rate_value
+from training_dashboard.state.evaluations import EvaluationState
 from training_dashboard.state.listen_gate import ListenRule, gate_hint, listening_body, needed_s, reason_of
 from training_dashboard.state.quality import QualityState
 from training_dashboard.state.rate import PLAYER, RateState
@@ -136,7 +137,7 @@ async def test_votes_carry_listening_and_reason(root, wired, api, client, db, se
         await run(EvaluateState.load_next, state)
     assert state.status == "completed" and state.verdict
     assert state.attentive.startswith("Attentive votes only (both clips ≥ 50% heard): win rate")
-    assert state.listeners and state.listeners[0].startswith("Ann: ") and "% of each clip (median)" in state.listeners[0]
+    assert state.listeners[0].startswith("Ann: ") and "% of each clip (median)" in state.listeners[0]
     pairs = await api.evaluation_pairs(ev.id)
     assert [v.reason for p in pairs for v in p.votes if v.reason] == ["cleaner attack"]
     rows = await root.get_state(EvaluationState)

@@ -6,7 +6,7 @@ import reflex as rx
 
 from training_dashboard.components.audio_player import audio_player
 from training_dashboard.components.layout import empty_state
-from training_dashboard.components.listening import gate_hint
+from training_dashboard.components.listening import listen_hint
 from training_dashboard.schemas import MAX_REASON_CHARS
 from training_dashboard.state.listen_gate import collect_js
 from training_dashboard.state.stats import StatsState
@@ -45,7 +45,7 @@ def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
                                             custom_attrs={"data-testid": "rating-saved"})),
             align="center", spacing="2",
         ),
-        gate_hint(StudioState.clip_hints[index], "rating-listen-hint"),
+        listen_hint(StudioState.clip_hints[index], "rating-listen-hint"),
         spacing="2", width="100%", align="stretch",
     )
 
@@ -88,7 +88,7 @@ def preference_picker() -> rx.Component:
                 rx.input(placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=PREF_REASON,
                          key=s.pref_result, width="100%", size="2", auto_complete="off",
                          custom_attrs={"data-testid": PREF_REASON, "aria-label": "Why? (optional)"}),
-                gate_hint(s.pref_hint, "pref-listen-hint"),
+                listen_hint(s.pref_hint, "pref-listen-hint"),
                 rx.cond(s.pref_result, rx.text(s.pref_result, size="2", color_scheme="green",
                                                custom_attrs={"data-testid": "pref-result"})),
                 spacing="2", width="100%",

@@ -39,7 +39,7 @@ def player(src: rx.Var[str], element_id: str, track: rx.EventHandler) -> rx.Comp
     return tracked_audio(src, element_id, track, testid=element_id)
 
 
-def gate_hint(hint: rx.Var[str], testid: str) -> rx.Component:
+def listen_hint(hint: rx.Var[str], testid: str) -> rx.Component:
     """What is left to hear before the judgement can be sent (nothing once it can)."""
     return rx.cond(hint, rx.text(rx.icon("headphones", size=14), hint, size="2", color_scheme="amber",
                                  display="flex", align_items="center", gap="0.4em",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state
-from training_dashboard.components.listening import gate_hint, listening_card, listening_panel, player
+from training_dashboard.components.listening import listen_hint, listening_card, listening_panel, player
 from training_dashboard.state.listen_gate import collect_js
 from training_dashboard.state.rate import PLAYER, RATE_TAGS, RateState
 
@@ -37,7 +37,7 @@ def rate_card() -> rx.Component:
                       custom_attrs={"data-testid": "rate-skip"}),
             spacing="2",
         ),
-        gate_hint(s.listen_hint, "rate-listen-hint"),
+        listen_hint(s.listen_hint, "rate-listen-hint"),
         keys="Keys: 1–5 rate · Enter submits and moves on · Space plays/pauses · S skips. "
              "The model that made a clip is shown only after your rating is stored.",
         testid="rate-card", data={"data-audio-id": s.audio_id},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state, page_shell, stack_card
-from training_dashboard.components.listening import gate_hint, listening_card, listening_panel, player
+from training_dashboard.components.listening import listen_hint, listening_card, listening_panel, player
 from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.schemas import MAX_REASON_CHARS
 from training_dashboard.state.evaluate import FIRST, REASON_BOX, SECOND, EvaluateState
@@ -52,7 +52,7 @@ def pair_card() -> rx.Component:
             _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
             spacing="2", wrap="wrap",
         ),
-        gate_hint(s.listen_hint, "eval-listen-hint"),
+        listen_hint(s.listen_hint, "eval-listen-hint"),
         keys="Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses · Enter leaves the reason box. "
              "Which model made which clip is drawn at random for every pair and listener, and shown only when the "
              "evaluation is complete.",

@@ -14,7 +14,7 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src
-from training_dashboard.state.evaluations import ATTENTIVE_HEARD, attentive_text, p_text
+from training_dashboard.state.evaluation_texts import ATTENTIVE_HEARD, attentive_text, p_text
 from training_dashboard.state.listen_gate import TRACKER_JS, ListenGate, gate_hint, reason_of
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call

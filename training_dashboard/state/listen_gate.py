@@ -87,7 +87,7 @@ def collect_js(reason_box: str = "") -> str:
 
 def player_report(event: Any) -> tuple[rx.Var]:
     """The args of a player's media events: the tracker's figures for that player."""
-    return (rx.Var(f"(window.__tdListen ? window.__tdListen.clip({event}.target) : null)").to(dict),)
+    return (rx.Var(f"(window.__tdListen ? window.__tdListen.clip({str(event)}.target) : null)").to(dict),)
 
 
 @dataclasses.dataclass
