@@ -85,7 +85,7 @@ def collect_js(reason_box: str = "") -> str:
     return f"(window.__tdListen ? window.__tdListen.collect({arg}) : {{clips: {{}}, reason: ''}})"
 
 
-def player_report(event: Any) -> tuple[rx.Var]:
+def player_report(event: rx.Var) -> tuple[rx.Var[dict[str, Any] | None]]:
     """The args of a player's media events: the tracker's figures for that player."""
     return (rx.Var(f"(window.__tdListen ? window.__tdListen.clip({str(event)}.target) : null)").to(dict),)
 
