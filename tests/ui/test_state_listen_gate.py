@@ -140,6 +140,8 @@ async def test_votes_carry_listening_and_reason(root, wired, api, client, db, se
     assert state.listeners[0].startswith("Ann: ") and "% of each clip (median)" in state.listeners[0]
     pairs = await api.evaluation_pairs(ev.id)
     assert [v.reason for p in pairs for v in p.votes if v.reason] == ["cleaner attack"]
+    assert len(state.reasons) == 1 and state.reasons[0].startswith("Ann chose ")
+    assert state.reasons[0].endswith(": “cleaner attack”")
     rows = await root.get_state(EvaluationState)
     await run(EvaluationState.load_evaluations, rows)
     assert rows.rows[0].attentive.startswith("Attentive votes only") and rows.rows[0].attentive_verdict

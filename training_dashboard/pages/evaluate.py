@@ -74,6 +74,11 @@ def _finished() -> rx.Component:
                 spacing="2", align="center", wrap="wrap")),
             rx.foreach(s.listeners, lambda line: rx.text("· ", line, size="1", color_scheme="gray",
                                                          custom_attrs={"data-testid": "eval-listener"})),
+            rx.cond(s.reasons, rx.vstack(
+                rx.text("Reasons given", size="2", weight="medium"),
+                rx.foreach(s.reasons, lambda line: rx.text(line, size="1",
+                                                           custom_attrs={"data-testid": "eval-reason-given"})),
+                spacing="1")),
             rx.link("See it on the Adapters tab →", href="/training?tab=adapters"),
             spacing="2", align="start"), width="100%", custom_attrs={"data-testid": "eval-complete"}),
         empty_state("You have voted on every ready pair",

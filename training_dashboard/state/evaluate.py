@@ -22,6 +22,7 @@ from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
+MAX_REASONS_SHOWN = 20
 
 FIRST, SECOND = "eval-first-audio", "eval-second-audio"
 REASON_BOX = "eval-reason"
@@ -59,6 +60,14 @@ def listener_text(t: schemas.RaterTally, candidate: str, baseline: str) -> str:
     return text + (" · mostly without listening" if t.unattentive else "")
 
 
+def reason_lines(pairs: list[schemas.EvaluationPairDetail], candidate: str, baseline: str,
+                 limit: int = MAX_REASONS_SHOWN) -> list[str]:
+    """The reasons listeners gave, unblinded: what they chose, in their words."""
+    side = {"candidate": candidate, "baseline": baseline}
+    return [f"{v.name} chose {side.get(v.winner, 'neither (a tie)')}: “{v.reason}”"
+            for p in pairs for v in p.votes if v.reason][:limit]
+
+
 class EvaluateState(ListenGate, rx.State):
     evaluation_id: int = 0
     status: str = ""
@@ -80,6 +89,7 @@ class EvaluateState(ListenGate, rx.State):
     attentive: str = ""
     attentive_verdict: str = ""
     listeners: list[str] = []
+    reasons: list[str] = []
 
     @rx.var
     def has_pair(self) -> bool:
@@ -138,10 +148,11 @@ class EvaluateState(ListenGate, rx.State):
         for _ in range(WAIT_ROUNDS):
             pair = await api.next_evaluation_pair(evaluation_id, rater_id)
             progress = await api.evaluation_progress(evaluation_id, rater_id)
-            detail = (await api.get_evaluation(evaluation_id, min_heard=ATTENTIVE_HEARD)
-                      if progress.status == "completed" else None)
+            completed = progress.status == "completed"
+            detail = await api.get_evaluation(evaluation_id, min_heard=ATTENTIVE_HEARD) if completed else None
+            pairs = await api.evaluation_pairs(evaluation_id) if completed else []
             async with self:
-                self._apply(pair, progress, detail)
+                self._apply(pair, progress, detail, pairs)
                 if not self.waiting:
                     return
             await asyncio.sleep(WAIT_SECONDS)
@@ -150,7 +161,7 @@ class EvaluateState(ListenGate, rx.State):
         self.error = error
 
     def _apply(self, pair: schemas.EvaluationPairBlind | None, progress: schemas.RaterProgress,
-               detail: schemas.EvaluationDetail | None) -> None:
+               detail: schemas.EvaluationDetail | None, pairs: list[schemas.EvaluationPairDetail]) -> None:
         self.status, self.voted, self.ready, self.pairs_total = (progress.status, progress.voted, progress.ready,
                                                                  progress.pairs_total)
         if pair is not None:
@@ -169,6 +180,7 @@ class EvaluateState(ListenGate, rx.State):
             self.attentive, self.attentive_verdict = (attentive_text(a), a.verdict) if a else ("", "")
             self.listeners = [listener_text(t, detail.candidate_label, detail.baseline_label)
                               for t in detail.result.per_rater]
+            self.reasons = reason_lines(pairs, detail.candidate_label, detail.baseline_label)
 
     def _voted(self, _: object) -> None:
         self._clear_pair()
