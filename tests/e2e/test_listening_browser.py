@@ -200,6 +200,9 @@ def test_evaluate_gate_reason_and_planner(page: Page, gated: Server) -> None:
         expect(page.get_by_test_id("eval-complete")).to_be_visible(timeout=15_000)
         expect(page.get_by_test_id("eval-attentive")).to_contain_text("Attentive votes only")
         expect(page.get_by_test_id("eval-listener").first).to_contain_text("Gated Gus")
+        expect(page.get_by_test_id("eval-reason-given")).to_contain_text("Gated Gus chose ")
+        expect(page.get_by_test_id("eval-reason-given")).to_contain_text(REASON)
+        _shot(page.get_by_test_id("eval-complete"), "listen-evaluate-complete.png")
 
         pairs = http.get(f"evaluations/{evaluation_id}/pairs").raise_for_status().json()
         votes = [v for p in pairs for v in p["votes"]]
