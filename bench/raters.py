@@ -38,6 +38,7 @@ def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # t
     from training_dashboard.db.models import GenerationJob, Rater, utcnow
     from training_dashboard.services.agreement import rebuild_agreement
     from training_dashboard.services.coverage import rebuild_coverage
+    from training_dashboard.services.listening_stats import rebuild_listening
     from training_dashboard.services.queue import rebuild_queue_rated
     from training_dashboard.services.raters import rebuild_rater_totals
 
@@ -69,6 +70,7 @@ def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # t
         rebuild_coverage(session)
         rebuild_agreement(session)
         rebuild_queue_rated(session)
+        rebuild_listening(session)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return {"raters": n_raters, "assigned": 1, "seconds": round(time.perf_counter() - t0, 1)}

@@ -24,6 +24,21 @@ N_ADAPTERS = 5
 FULL = {"prompts": 20_000, "ratings": 1_000_000, "preferences": 200_000}
 # Rating probabilities (1..5): skewed toward 3-4; adapters a little better than base.
 BASE_P = np.array([0.06, 0.14, 0.32, 0.33, 0.15])
+CLIP_S = 5.0
+
+
+def listening_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Listening data for ``n`` ratings of 5 s clips: 80 % heard whole, 15 % stopped after half or
+    more, 5 % barely started (and decided fast); (heard_s, plays, seeks, decision_ms). A generator of
+    its own, so the rest of the workload is the same as before listening data existed."""
+    habit = rng.choice(3, size=n, p=[0.80, 0.15, 0.05])
+    heard = np.where(habit == 0, CLIP_S, np.where(habit == 1, rng.uniform(0.5, 1.0, n) * CLIP_S,
+                                                   rng.uniform(0.0, 0.5, n)))
+    heard = np.round(heard, 3)
+    plays = np.where(habit == 2, 1, rng.integers(1, 4, n))
+    seeks = rng.poisson(0.3, n)
+    decision = (heard * 1000 + rng.lognormal(7.5, 0.8, n)).astype(np.int64)  # + ~1.8 s to decide
+    return heard, plays, seeks, decision
 
 
 def rating_p(adapter: int) -> np.ndarray:
@@ -68,8 +83,9 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
     from training_dashboard.config import Settings
     from training_dashboard.db import Database
     from training_dashboard.db.migrate import upgrade
-    from training_dashboard.db.models import Adapter, AudioSample, Preference, Prompt, Rating, RatingTag
+    from training_dashboard.db.models import Adapter, AudioSample, Listening, Preference, Prompt, Rating, RatingTag
     from training_dashboard.services.counters import rebuild_counters
+    from training_dashboard.services.listening import clip_fraction
 
     settings = Settings(data_dir=data_dir, database_url=database_url, worker=False)
     settings.ensure_dirs()
@@ -114,6 +130,8 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
     tag_draws = rng.choice(len(vocab.TAGS), size=(n_ratings, 3), p=tag_p)
     r_rater = rng.integers(0, len(vocab.RATERS), n_ratings)
     has_notes = rng.random(n_ratings) < 0.03
+    heard, plays, seeks, decision = listening_draws(np.random.default_rng(seed + 2), n_ratings)
+    heard_l, decisions = heard.tolist(), decision.tolist()
 
     # --- preferences -----------------------------------------------------------------
     p_prompt = rng.integers(0, n_prompts, n_prefs)
@@ -164,7 +182,7 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
                            + (np.arange(n_samples) % CLIPS_PER_PROMPT))
         for i in range(n_samples):
             yield {"id": i + 1, "prompt_id": prompts[i], "job_id": None, "adapter_id": sample_ad(adapters[i]),
-                   "seed": seeds[i], "duration": 5.0, "sample_rate": 32_000,
+                   "seed": seeds[i], "duration": CLIP_S, "sample_rate": 32_000,
                    "file_path": f"audio/bench/ph-{i // CLIPS_PER_PLACEHOLDER:04d}.wav",
                    "params": {"seed": seeds[i], "duration": 5.0, "temperature": 1.0, "top_k": 250,
                               "top_p": 0.0, "guidance_scale": 3.0},
@@ -187,7 +205,14 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
             yield {"id": i + 1, "audio_id": audio[i], "prompt_id": prompts[audio[i] - 1],
                    "adapter_id": sample_ad(adapters[i]), "rating": value[i], "musicality": c[0], "coherence": c[1],
                    "emotional_alignment": c[2], "tags": tags, "notes": f"bench note {i + 1}" if has_n[i] else None,
-                   "rater": vocab.RATERS[raters[i]], "created_at": times[i]}
+                   "rater": vocab.RATERS[raters[i]], "created_at": times[i], "decision_ms": decisions[i],
+                   "heard_fraction": clip_fraction(heard_l[i], CLIP_S), "imported": False}
+
+    def listening_rows() -> Iterator[dict[str, Any]]:
+        audio, plays_l, seeks_l = rating_audio.tolist(), plays.tolist(), seeks.tolist()
+        for i in range(n_ratings):
+            yield {"kind": "rating", "judgement_id": i + 1, "audio_id": audio[i], "slot": None, "heard_s": heard_l[i],
+                   "duration_s": CLIP_S, "plays": plays_l[i], "seeks": seeks_l[i]}
 
     def tag_rows() -> Iterator[dict[str, Any]]:
         for rating_id, tags in rating_tags:
@@ -209,6 +234,7 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
         ("adapters", Adapter.__table__, adapter_rows), ("prompts", Prompt.__table__, prompt_rows),
         ("audio_samples", AudioSample.__table__, sample_rows), ("ratings", Rating.__table__, rating_rows),
         ("rating_tags", RatingTag.__table__, tag_rows), ("preferences", Preference.__table__, preference_rows),
+        ("listening", Listening.__table__, listening_rows),
     ):
         t = time.perf_counter()
         with db.engine.begin() as conn:

@@ -124,6 +124,10 @@ class ApiClient:
     async def feedback_stats(self) -> schemas.FeedbackStats:
         return await self._get(schemas.FeedbackStats, "feedback/stats")
 
+    async def listening_policy(self) -> schemas.ListeningPolicy:
+        """The listen gate (TD_MIN_LISTEN): all fields None when it is off."""
+        return await self._get(schemas.ListeningPolicy, "listening/policy")
+
     # datasets
     async def preview_dataset(self, body: schemas.DatasetPreviewRequest) -> schemas.DatasetPreview:
         return await self._send(schemas.DatasetPreview, "POST", "datasets/preview", body)
@@ -289,8 +293,22 @@ class ApiClient:
                                     "limit": limit}.items() if v is not None}
         return await self._get(schemas.Page[schemas.EvaluationPublic], "evaluations", params)
 
-    async def get_evaluation(self, evaluation_id: int) -> schemas.EvaluationDetail:
-        return await self._get(schemas.EvaluationDetail, f"evaluations/{evaluation_id}")
+    async def get_evaluation(self, evaluation_id: int, min_heard: float | None = None) -> schemas.EvaluationDetail:
+        """An evaluation; with ``min_heard`` (0..1) also its verdict from attentive votes only."""
+        params = {"min_heard": min_heard} if min_heard is not None else None
+        return await self._get(schemas.EvaluationDetail, f"evaluations/{evaluation_id}", params)
+
+    async def evaluation_pairs(self, evaluation_id: int) -> list[schemas.EvaluationPairDetail]:
+        """Every pair of a completed evaluation with its votes unblinded (reasons included)."""
+        response = await self._call("GET", f"evaluations/{evaluation_id}/pairs")
+        return TypeAdapter(list[schemas.EvaluationPairDetail]).validate_python(response.json())
+
+    async def plan_evaluation(self, pairs: int, expected_win_rate: float | None = None) -> schemas.EvaluationPlan:
+        """What ``pairs`` pairs can detect, and the pairs a win rate of ``expected_win_rate`` needs."""
+        params: dict[str, float] = {"pairs": pairs}
+        if expected_win_rate is not None:
+            params["expected_win_rate"] = expected_win_rate
+        return await self._get(schemas.EvaluationPlan, "evaluations/plan", params)
 
     async def cancel_evaluation(self, evaluation_id: int) -> schemas.EvaluationDetail:
         return await self._send(schemas.EvaluationDetail, "POST", f"evaluations/{evaluation_id}/cancel")

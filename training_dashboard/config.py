@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,43 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VERSION = "0.1.0"
+
+_LISTEN_PART = re.compile(r"(?:([0-9]{1,5}(?:\.[0-9]{1,3})?)s|([0-9]{1,3}(?:\.[0-9]{1,3})?)%)")  # ASCII digits only
+
+
+def parse_min_listen(spec: str | None) -> tuple[float | None, float | None]:
+    """``TD_MIN_LISTEN`` as (minimum seconds, minimum fraction of each clip); (None, None) when off.
+
+    Accepted: ``3s``, ``2.5s``, ``50%``, or one of each joined by ``|`` (``3s|50%``: each clip
+    needs whichever is shorter). Empty, ``off``, ``none`` or ``0`` turn the gate off.
+
+    Raises:
+        ValueError: anything else, saying what is accepted.
+    """
+    text = (spec or "").strip().lower()
+    if text in ("", "off", "none", "0"):
+        return None, None
+    seconds: float | None = None
+    fraction: float | None = None
+    parts = [p.strip() for p in text.split("|")]
+    for part in parts:
+        match = _LISTEN_PART.fullmatch(part)
+        if match is None or len(parts) > 2:
+            raise ValueError(f"TD_MIN_LISTEN={spec!r} is not a listen gate: use e.g. '3s', '50%' or '3s|50%' "
+                             "(seconds above 0 up to 86400, a percentage above 0 up to 100), or leave it unset")
+        if match.group(1) is not None:
+            if seconds is not None:
+                raise ValueError(f"TD_MIN_LISTEN={spec!r} gives seconds twice; use e.g. '3s|50%'")
+            seconds = float(match.group(1))
+            if not 0 < seconds <= 86_400:
+                raise ValueError(f"TD_MIN_LISTEN={spec!r}: seconds must be above 0 and at most 86400")
+        else:
+            if fraction is not None:
+                raise ValueError(f"TD_MIN_LISTEN={spec!r} gives a percentage twice; use e.g. '3s|50%'")
+            fraction = float(match.group(2)) / 100
+            if not 0 < fraction <= 1:
+                raise ValueError(f"TD_MIN_LISTEN={spec!r}: the percentage must be above 0 and at most 100")
+    return seconds, fraction
 
 
 class Settings(BaseSettings):
@@ -52,6 +90,18 @@ class Settings(BaseSettings):
     worker_name: str | None = Field(default=None, description="This worker's name (default host:pid).")
     require_evaluation: bool = Field(
         default=False, description="Activating an adapter needs a completed evaluation vs base with verdict 'better'.")
+    min_listen: str | None = Field(
+        default=None, description="The listen gate: every clip of a rating or vote must have been heard this long "
+        "first ('3s', '50%', or '3s|50%': whichever is shorter). Unset: off.")
+
+    @field_validator("min_listen")
+    @classmethod
+    def _listen_gate(cls, value: str | None) -> str | None:
+        seconds, fraction = parse_min_listen(value)  # refuses to start on a bad value
+        if seconds is None and fraction is None:
+            return None
+        return "|".join(part for part in (seconds is not None and f"{seconds:g}s",
+                                          fraction is not None and f"{fraction * 100:g}%") if part)
 
     @field_validator("adapter_roots", "cors_origins", mode="before")
     @classmethod
@@ -65,6 +115,11 @@ class Settings(BaseSettings):
             sep = "," if "," in value or value.startswith("http") else os.pathsep
             return [part.strip() for part in value.split(sep) if part.strip()]
         return value
+
+    @property
+    def listen_gate(self) -> tuple[float | None, float | None]:
+        """The listen gate as (minimum seconds, minimum fraction); (None, None) when off."""
+        return parse_min_listen(self.min_listen)
 
     @property
     def resolved_data_dir(self) -> Path:

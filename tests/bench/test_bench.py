@@ -29,6 +29,11 @@ def test_seed_is_consistent(tmp_path: Path) -> None:
     assert con.execute("SELECT COUNT(*) FROM audio_sample s WHERE rating_count != "
                        "(SELECT COUNT(*) FROM rating r WHERE r.audio_id = s.id)").fetchone()[0] == 0
     assert con.execute("SELECT COUNT(*) FROM dataset").fetchone()[0] == 5
+    # listening data on every rating: one row per rating, its heard fraction on the rating
+    assert con.execute("SELECT COUNT(*) FROM rating r WHERE r.heard_fraction IS NULL OR r.decision_ms IS NULL OR "
+                       "(SELECT COUNT(*) FROM listening l WHERE l.kind = 'rating' AND l.judgement_id = r.id "
+                       "AND l.audio_id = r.audio_id AND abs(min(1.0, l.heard_s / 5.0) - r.heard_fraction) < 1e-12)"
+                       " != 1").fetchone()[0] == 0
     assert seed.main(["--data-dir", str(data), "--scale", "0.001"]) == 2  # refuses to reseed without --force
 
 

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, listening, prompts
 from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
 from training_dashboard.api import runs as runs_api
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.state.settings, app.state.db, app.state.worker, app.state.dispatcher = settings, db, None, None
     app.state.signer = AudioSigner(settings.api_token)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
-    for module in (prompts, generation, audio, feedback, datasets, adapters, health):
+    for module in (prompts, generation, audio, feedback, listening, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
     app.include_router(evaluations_router, prefix=PREFIX)

@@ -9,7 +9,7 @@ from training_dashboard import schemas
 from training_dashboard.api import audio
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import evaluation_votes, evaluations
+from training_dashboard.services import evaluation_listening, evaluation_plan, evaluation_votes, evaluations, listening
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 IdPath = Path(ge=1, le=MAX_ID)
@@ -42,10 +42,30 @@ def read_evaluations(db: DbDep, page: PageQ = 1, limit: LimitQ = 20,
     return evaluations.list_evaluations(db, adapter_id=adapter_id, status=status, page=page, limit=limit)
 
 
+@router.get("/plan", response_model=schemas.EvaluationPlan)
+def read_evaluation_plan(
+    db: DbDep,
+    pairs: Annotated[int, Query(ge=1, le=evaluation_plan.MAX_PAIRS, description="pairs in the evaluation")],
+    expected_win_rate: Annotated[float | None, Query(ge=0, le=1, description="the win rate you expect")] = None,
+) -> schemas.EvaluationPlan:
+    """What N pairs detect (exact sign test, 80% power, two-sided 5%) and the pairs an expected win rate needs."""
+    return evaluation_plan.plan_evaluation(db, pairs, expected_win_rate)
+
+
 @router.get("/{evaluation_id}", response_model=schemas.EvaluationDetail)
-def read_evaluation(db: DbDep, evaluation_id: int = IdPath) -> schemas.EvaluationDetail:
+def read_evaluation(
+    db: DbDep, evaluation_id: int = IdPath,
+    min_heard: Annotated[float | None, Query(ge=0, le=1, description="also the verdict from votes whose "
+                                             "least-heard clip reached this share")] = None,
+) -> schemas.EvaluationDetail:
     """Progress and result: win rate (ties excluded), Wilson 95% interval, sign-test p-value, verdict."""
-    return evaluations.get_evaluation(db, evaluation_id)
+    return evaluations.get_evaluation(db, evaluation_id, min_heard)
+
+
+@router.get("/{evaluation_id}/pairs", response_model=list[schemas.EvaluationPairDetail])
+def read_evaluation_pairs(db: DbDep, evaluation_id: int = IdPath) -> list[schemas.EvaluationPairDetail]:
+    """Each pair's votes unblinded, with reasons and listening (409 until the evaluation is complete)."""
+    return evaluation_listening.pair_details(db, evaluation_id)
 
 
 @router.post("/{evaluation_id}/cancel", response_model=schemas.EvaluationDetail)
@@ -73,13 +93,14 @@ def read_rater_progress(db: DbDep, rater_id: RaterQ, evaluation_id: int = IdPath
 
 
 @router.post("/{evaluation_id}/votes", status_code=201, response_model=schemas.EvaluationVotePublic)
-def create_vote(body: schemas.EvaluationVoteCreate, db: DbDep,
+def create_vote(body: schemas.EvaluationVoteCreate, db: DbDep, settings: SettingsDep,
                 evaluation_id: int = IdPath) -> schemas.EvaluationVotePublic:
     """One vote per rater and pair (409 on a repeat); a non-tie vote is also a preference pair."""
-    vote = evaluation_votes.cast_vote(db, evaluation_id, body)
+    vote = evaluation_votes.cast_vote(db, evaluation_id, body, listening.gate_of(settings))
     return schemas.EvaluationVotePublic(id=vote.id or 0, evaluation_id=evaluation_id, pair_id=vote.pair_id,
                                         rater_id=vote.rater_id, choice=vote.choice,  # type: ignore[arg-type]
-                                        voted_at=vote.voted_at)  # type: ignore[arg-type]
+                                        voted_at=vote.voted_at, reason=vote.reason,  # type: ignore[arg-type]
+                                        listening=listening.echo(body.listening, vote))
 
 
 @router.get("/{evaluation_id}/pairs/{pair_id}/{slot}/stream", response_class=Response,

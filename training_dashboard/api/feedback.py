@@ -8,15 +8,16 @@ from fastapi import APIRouter, Query
 from training_dashboard import schemas
 from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import feedback
+from training_dashboard.services import feedback, listening
 
 router = APIRouter(tags=["feedback"])
 
 
 @router.post("/feedback", status_code=201, response_model=schemas.FeedbackPublic)
-def create_feedback(body: schemas.FeedbackCreate, db: DbDep) -> schemas.FeedbackPublic:
-    """Rate a clip 1-5 with optional criteria, tags and notes."""
-    return feedback.rating_public(feedback.create_rating(db, body))
+def create_feedback(body: schemas.FeedbackCreate, db: DbDep, settings: SettingsDep) -> schemas.FeedbackPublic:
+    """Rate a clip 1-5 with optional criteria, tags, notes and listening data."""
+    rating = feedback.create_rating(db, body, listening.gate_of(settings))
+    return feedback.rating_public(rating, body.listening)
 
 
 @router.get("/feedback/stats", response_model=schemas.FeedbackStats)
@@ -45,12 +46,14 @@ def read_feedback(
 
 
 @router.post("/preferences", status_code=201, response_model=schemas.PreferencePublic)
-def create_preference(body: schemas.PreferenceCreate, db: DbDep) -> schemas.PreferencePublic:
-    """Record an A/B choice (or a tie) between two clips of the same prompt."""
-    return feedback.preference_public(feedback.create_preference(db, body))
+def create_preference(body: schemas.PreferenceCreate, db: DbDep, settings: SettingsDep) -> schemas.PreferencePublic:
+    """Record an A/B choice (or a tie) between two clips of the same prompt, with listening data and a reason."""
+    pref = feedback.create_preference(db, body, listening.gate_of(settings))
+    return feedback.preference_public(pref, body.listening)
 
 
 @router.post("/preferences/ranking", status_code=201, response_model=list[schemas.PreferencePublic])
-def create_ranking(body: schemas.RankingCreate, db: DbDep) -> list[schemas.PreferencePublic]:
+def create_ranking(body: schemas.RankingCreate, db: DbDep, settings: SettingsDep) -> list[schemas.PreferencePublic]:
     """Record a best-to-worst ranking of clips as its implied pairs."""
-    return [feedback.preference_public(p) for p in feedback.create_ranking(db, body)]
+    prefs = feedback.create_ranking(db, body, listening.gate_of(settings))
+    return [feedback.preference_public(p, body.listening) for p in prefs]

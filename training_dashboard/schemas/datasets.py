@@ -26,6 +26,8 @@ class DatasetFilter(Model):
     rater_ids: Annotated[list[Id], Field(max_length=100)] = []
     min_raters: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
     aggregate: Literal["rating", "clip"] = "rating"
+    # Judgements whose least-heard clip was heard at least this share (no listening data: left out).
+    min_heard_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetFilter:

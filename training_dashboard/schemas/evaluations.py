@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from training_dashboard.schemas.common import MAX_SEED, CleanStr, Id, Model, UTCDateTime
+from training_dashboard.schemas.listening import ListeningPublic, Reason, VoteListening
 
 EvaluationStatus = Literal["generating", "voting", "completed", "cancelled"]
 VoteChoice = Literal["first", "second", "tie"]
@@ -63,11 +64,34 @@ class EvaluationPublic(Model):
 
 
 class RaterTally(Model):
+    """One listener's votes, and how they listened (defined as in the feedback quality report)."""
+
     rater_id: int
     name: str
     candidate_wins: int
     baseline_wins: int
     ties: int
+    listened: int = 0  # votes with listening data
+    median_heard: float | None = None
+    fast_share: float | None = None
+    unattentive: bool = False
+
+
+class AttentiveResult(Model):
+    """The verdict recomputed from attentive votes only: those with listening data whose
+    least-heard clip reached ``min_heard`` of its duration (same statistics as the full result)."""
+
+    min_heard: float
+    votes: int  # attentive votes counted
+    dropped: int  # votes left out (no listening data, or heard less)
+    candidate_wins: int
+    baseline_wins: int
+    ties: int
+    win_rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    verdict: Literal["better", "worse", "inconclusive"]
 
 
 class EvaluationResult(Model):
@@ -92,6 +116,29 @@ class EvaluationResult(Model):
 class EvaluationDetail(EvaluationPublic):
     prompt_ids: list[int]
     result: EvaluationResult
+    attentive: AttentiveResult | None = None  # with ?min_heard=
+
+
+class PairVote(Model):
+    """One vote on a pair, unblinded (shown once the evaluation is complete)."""
+
+    rater_id: int
+    name: str
+    winner: Literal["candidate", "baseline", "tie"]
+    candidate_first: bool
+    reason: str | None
+    heard_fraction: float | None
+    decision_ms: int | None
+
+
+class EvaluationPairDetail(Model):
+    pair_id: int
+    position: int
+    prompt_id: int
+    prompt_text: str
+    candidate_audio_id: int | None
+    baseline_audio_id: int | None
+    votes: list[PairVote]
 
 
 class EvaluationClip(Model):
@@ -114,6 +161,8 @@ class EvaluationVoteCreate(Model):
     pair_id: Id
     rater_id: Id
     choice: VoteChoice
+    listening: VoteListening | None = None  # both slots; required while the listen gate is on
+    reason: Reason | None = None
 
 
 class EvaluationVotePublic(Model):
@@ -123,6 +172,8 @@ class EvaluationVotePublic(Model):
     rater_id: int
     choice: VoteChoice
     voted_at: UTCDateTime
+    reason: str | None = None
+    listening: ListeningPublic | None = None  # clips named by slot only
 
 
 class RaterProgress(Model):

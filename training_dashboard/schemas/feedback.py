@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from training_dashboard.schemas.common import MAX_TAGS, CleanStr, Id, Model, Score, Tag, UTCDateTime
+from training_dashboard.schemas.listening import Listening, ListeningPublic, Reason
 
 
 class Criteria(Model):
@@ -16,6 +17,13 @@ class Criteria(Model):
 
 
 class FeedbackCreate(Model):
+    """A rating. ``listening``: what was heard before it (required while the listen gate is on);
+    ``"import": true`` marks a rating brought in from elsewhere: exempt from the gate, stored as
+    imported (the Python name is ``imported``)."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True)
+
     audio_id: Id
     rating: Score
     criteria: Criteria = Criteria()
@@ -23,6 +31,8 @@ class FeedbackCreate(Model):
     notes: Annotated[CleanStr, Field(max_length=5000)] | None = None
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
     rater_id: Id | None = None
+    listening: Listening | None = None
+    imported: bool = Field(default=False, alias="import", strict=True)
 
     @field_validator("tags")
     @classmethod
@@ -42,6 +52,8 @@ class FeedbackPublic(Model):
     rater: str | None
     created_at: UTCDateTime
     rater_id: int | None = None
+    imported: bool = False
+    listening: ListeningPublic | None = None
 
 
 class PreferenceCreate(Model):
@@ -50,6 +62,8 @@ class PreferenceCreate(Model):
     tie: bool = False
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
     rater_id: Id | None = None
+    listening: Listening | None = None
+    reason: Reason | None = None  # why, in the listener's words (blank: none)
 
     @model_validator(mode="after")
     def _distinct(self) -> PreferenceCreate:
@@ -62,6 +76,8 @@ class RankingCreate(Model):
     audio_ids: Annotated[list[Id], Field(min_length=2, max_length=8)]
     rater: Annotated[CleanStr, Field(min_length=1, max_length=100)] | None = None
     rater_id: Id | None = None
+    listening: Listening | None = None  # every ranked clip once; each implied pair keeps its two clips
+    reason: Reason | None = None
 
     @field_validator("audio_ids")
     @classmethod
@@ -80,6 +96,8 @@ class PreferencePublic(Model):
     rater: str | None
     created_at: UTCDateTime
     rater_id: int | None = None
+    reason: str | None = None
+    listening: ListeningPublic | None = None
 
 
 class Readiness(Model):

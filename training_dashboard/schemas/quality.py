@@ -28,6 +28,14 @@ class RaterQuality(Model):
     contradictions: int
     contradiction_rate: float | None
     intransitive_triads: int
+    # Listening (services/listening_stats.py defines each): judgements counted, those with
+    # listening data, the median share of each clip heard, the share of timed decisions made
+    # faster than the shortest clip, and the unattentive flag.
+    judgements: int = 0
+    listened: int = 0
+    median_heard: float | None = None
+    fast_share: float | None = None
+    unattentive: bool = False
 
 
 class CoverageBucket(Model):
@@ -55,3 +63,4 @@ class FeedbackQuality(Model):
     preferences_checked: int
     intransitive_triads: int
     coverage: Coverage
+    unattentive: int = 0  # raters flagged unattentive

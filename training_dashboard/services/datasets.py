@@ -64,7 +64,8 @@ def preview_count(db: Database, kind: str, flt: schemas.DatasetFilter) -> int:
 def _rating_level(flt: schemas.DatasetFilter) -> bool:
     """Whether the filter constrains columns of ``rating`` (not only its tags)."""
     return bool(flt.rater_ids) or any(v is not None for v in (
-        flt.min_rating, flt.max_rating, flt.adapter_id, flt.start_date, flt.end_date, flt.min_raters))
+        flt.min_rating, flt.max_rating, flt.adapter_id, flt.start_date, flt.end_date, flt.min_raters,
+        flt.min_heard_fraction))
 
 
 def _tags_only_count(flt: schemas.DatasetFilter):  # type: ignore[no-untyped-def]

@@ -19,3 +19,10 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+class Unprocessable(ServiceError):
+    """A well-formed request whose values do not fit the data (a clip heard longer than it
+    lasts, listening short of the listen gate): 422, the message naming the field."""
+
+    status_code = 422

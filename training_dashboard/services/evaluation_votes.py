@@ -18,10 +18,11 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import Evaluation, EvaluationPair, EvaluationVote, Preference, Prompt, utcnow
-from training_dashboard.services import raters
+from training_dashboard.services import listening, raters
 from training_dashboard.services.counters import bump
 from training_dashboard.services.errors import Conflict, NotFound
 from training_dashboard.services.evaluation_progress import OPEN, lock_evaluation, refresh_evaluation
+from training_dashboard.services.listening import OFF, Checked, ListenGate
 
 SlotUrl = Callable[[int, int, int, str], str]  # (evaluation_id, pair_id, rater_id, "first"|"second") -> URL
 
@@ -129,13 +130,31 @@ def slot_clip(db: Database, evaluation_id: int, pair_id: int, rater_id: int, slo
     return row.candidate_audio_id if candidate_heard else row.baseline_audio_id
 
 
-def cast_vote(db: Database, evaluation_id: int, data: schemas.EvaluationVoteCreate) -> EvaluationVote:
-    """Record one rater's vote on one pair (once), count it, store a non-tie vote as a preference.
+def _vote_listening(session: Session, data: schemas.EvaluationVoteCreate, pair: EvaluationPair,
+                    candidate_first: bool, gate: ListenGate) -> Checked | None:
+    """The vote's listening data checked against the two slots as this rater heard them, then the gate."""
+    checked = None
+    if data.listening is not None:
+        first, second = ((pair.candidate_audio_id, pair.baseline_audio_id) if candidate_first
+                         else (pair.baseline_audio_id, pair.candidate_audio_id))
+        found = listening.durations(session, [first or 0, second or 0])
+        slots: dict[int | str, tuple[int, float]] = {"first": (first or 0, found.get(first or 0, 0.0)),
+                                                     "second": (second or 0, found.get(second or 0, 0.0))}
+        checked = listening.check(data.listening, slots, "vote")
+    listening.enforce(gate, checked, "vote")
+    return checked
+
+
+def cast_vote(db: Database, evaluation_id: int, data: schemas.EvaluationVoteCreate,
+              gate: ListenGate = OFF) -> EvaluationVote:
+    """Record one rater's vote on one pair (once) with its listening data and reason, count it,
+    store a non-tie vote as a preference (carrying the same listening figures and reason).
 
     Raises:
         NotFound: unknown evaluation, pair (of this evaluation) or rater.
         Conflict: the evaluation is not open, the pair was not served to this rater, or the
             rater already voted on it.
+        Unprocessable: listening data that does not fit the pair, or short of the listen ``gate``.
     """
 
     def run(session: Session) -> EvaluationVote:
@@ -151,10 +170,13 @@ def cast_vote(db: Database, evaluation_id: int, data: schemas.EvaluationVoteCrea
         if view is None:
             raise Conflict(f"Pair {pair.id} was not served to rater {rater.id}: "
                            f"GET /api/evaluations/{evaluation_id}/next first")
+        checked = _vote_listening(session, data, pair, view.candidate_first, gate)
+        heard = {"decision_ms": checked and checked.decision_ms, "heard_fraction": checked and checked.heard_fraction,
+                 "reason": data.reason or None}
         now = utcnow()
         claimed = session.execute(update(EvaluationVote).where(EvaluationVote.id == view.id,
                                                                EvaluationVote.choice.is_(None))
-                                  .values(choice=data.choice, voted_at=now)).rowcount
+                                  .values(choice=data.choice, voted_at=now, **heard)).rowcount
         if not claimed:
             raise Conflict(f"Rater {rater.id} already voted on pair {pair.id}")
         first_is_candidate = view.candidate_first
@@ -171,7 +193,8 @@ def cast_vote(db: Database, evaluation_id: int, data: schemas.EvaluationVoteCrea
                                                 else (evaluation.baseline_id, evaluation.candidate_id))
             preference = Preference(prompt_id=pair.prompt_id, chosen_id=chosen or 0, rejected_id=rejected or 0,
                                     chosen_adapter_id=chosen_adapter, rejected_adapter_id=rejected_adapter, tie=False,
-                                    rater=rater.name, rater_id=rater.id, evaluation_id=evaluation_id, created_at=now)
+                                    rater=rater.name, rater_id=rater.id, evaluation_id=evaluation_id, created_at=now,
+                                    **heard)
             session.add(preference)
             session.flush()
             preference_id = preference.id
@@ -179,6 +202,8 @@ def cast_vote(db: Database, evaluation_id: int, data: schemas.EvaluationVoteCrea
             bump(session, {"preferences.pairs": 1})
         session.execute(update(EvaluationVote).where(EvaluationVote.id == view.id)
                         .values(winner=winner, preference_id=preference_id))
+        listening.store(session, "vote", view.id or 0, checked)
+        listening.note(session, rater.id or 0, [checked])
         pair.votes += 1
         evaluation.votes += 1
         if winner == "tie":

@@ -45,6 +45,7 @@ from training_dashboard.db.models import (
 from training_dashboard.services import jobs, stats
 from training_dashboard.services.counters import adapter_key, adapter_labels
 from training_dashboard.services.errors import BadRequest, Conflict, NotFound
+from training_dashboard.services.evaluation_listening import attentive_result, listener_fields
 from training_dashboard.services.evaluation_progress import OPEN, lock_evaluation, refresh_evaluations
 
 GENERATION_DEFAULTS = {"temperature": 1.0, "top_k": 250, "top_p": 0.0, "guidance_scale": 3.0}
@@ -196,6 +197,9 @@ def _result(session: Session, evaluation: Evaluation) -> schemas.EvaluationResul
         tally = tallies.setdefault(rater_id, {"rater_id": rater_id, "name": name, "candidate_wins": 0,
                                               "baseline_wins": 0, "ties": 0})
         tally["ties" if winner == "tie" else f"{winner}_wins"] += n
+    for rater_id, fields in listener_fields(session, evaluation.id or 0).items():
+        if rater_id in tallies:
+            tallies[rater_id].update(fields)
     return schemas.EvaluationResult(
         candidate_wins=win.wins, baseline_wins=win.losses, ties=win.ties, win_rate=win.win_rate, ci_low=win.ci_low,
         ci_high=win.ci_high, p_value=win.p_value, verdict=win.verdict, final=evaluation.status == "completed",
@@ -204,8 +208,9 @@ def _result(session: Session, evaluation: Evaluation) -> schemas.EvaluationResul
     )
 
 
-def get_evaluation(db: Database, evaluation_id: int) -> schemas.EvaluationDetail:
-    """An evaluation with its progress and result (provisional until completed)."""
+def get_evaluation(db: Database, evaluation_id: int, min_heard: float | None = None) -> schemas.EvaluationDetail:
+    """An evaluation with its progress and result (provisional until completed); with
+    ``min_heard``, also the result from attentive votes only (``services.evaluation_listening``)."""
     with db.session() as session:
         status = session.scalar(select(Evaluation.status).where(Evaluation.id == evaluation_id))
     if status is None:
@@ -218,8 +223,10 @@ def get_evaluation(db: Database, evaluation_id: int) -> schemas.EvaluationDetail
         prompt_ids = list(session.scalars(select(EvaluationPair.prompt_id)
                                           .where(EvaluationPair.evaluation_id == evaluation_id)
                                           .order_by(EvaluationPair.position)))
-        return schemas.EvaluationDetail(**_public(session, evaluation, _labels(session, [evaluation])),
-                                        prompt_ids=prompt_ids, result=_result(session, evaluation))
+        return schemas.EvaluationDetail(
+            **_public(session, evaluation, _labels(session, [evaluation])), prompt_ids=prompt_ids,
+            result=_result(session, evaluation),
+            attentive=None if min_heard is None else attentive_result(session, evaluation_id, min_heard))
 
 
 def list_evaluations(db: Database, *, adapter_id: int | None, status: str | None, page: int,

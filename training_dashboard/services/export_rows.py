@@ -69,19 +69,19 @@ def _preference_rows(session: Session, dataset_id: int) -> Rows:
     stmt = (
         _members(dataset_id, Preference,
                  Preference.id, chosen.id, chosen.file_path, chosen.adapter_id, rejected.id, rejected.file_path,
-                 rejected.adapter_id, *_PROMPT_COLUMNS, ca.name, ca.version, ra.name, ra.version)
+                 rejected.adapter_id, *_PROMPT_COLUMNS, ca.name, ca.version, ra.name, ra.version, Preference.reason)
         .join(chosen, chosen.id == Preference.chosen_id)
         .join(rejected, rejected.id == Preference.rejected_id)
         .outerjoin(ca, ca.id == chosen.adapter_id)
         .outerjoin(ra, ra.id == rejected.adapter_id)
     )
     for (pid, cid, cpath, cad, rid, rpath, rad, text, style, tempo, instruments, mood,
-         c_name, c_version, r_name, r_version) in _stream(session, stmt):
+         c_name, c_version, r_name, r_version, reason) in _stream(session, stmt):
         yield {
             "id": pid, "prompt": text, "attributes": _attrs(style, tempo, instruments, mood),
             "chosen": f"audio/{cid}.wav", "rejected": f"audio/{rid}.wav", "chosen_id": cid, "rejected_id": rid,
             "chosen_adapter": adapter_label(cad, c_name, c_version),
-            "rejected_adapter": adapter_label(rad, r_name, r_version),
+            "rejected_adapter": adapter_label(rad, r_name, r_version), "reason": reason or "",
         }, [(cid, cpath), (rid, rpath)]
 
 

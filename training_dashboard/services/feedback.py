@@ -11,14 +11,22 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AudioSample, Preference, Prompt, Rating, RatingTag
-from training_dashboard.services import agreement, coverage, queue, raters
+from training_dashboard.services import agreement, coverage, listening, queue, raters
 from training_dashboard.services.counters import adapter_key, adapter_labels, bump, read_counters
 from training_dashboard.services.errors import BadRequest, NotFound
 from training_dashboard.services.filters import rating_clauses
+from training_dashboard.services.listening import OFF, Checked, ListenGate
 
 
-def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
-    """Store one rating of a clip, its tags, and update the counters, in one transaction."""
+def create_rating(db: Database, data: schemas.FeedbackCreate, gate: ListenGate = OFF) -> Rating:
+    """Store one rating of a clip, its tags and listening data, and update the counters, in one
+    transaction.
+
+    Raises:
+        NotFound: unknown clip or rater.
+        Unprocessable: listening data that does not fit the clip, or short of the listen ``gate``
+            (imported ratings are exempt).
+    """
 
     def run(session: Session) -> Rating:
         # Lock order for every rating (PostgreSQL; SQLite has one writer): the clip, then the
@@ -27,6 +35,11 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
         sample = session.get(AudioSample, data.audio_id, with_for_update=True)
         if sample is None:
             raise NotFound(f"Audio {data.audio_id} not found")
+        checked = None
+        if data.listening is not None:
+            checked = listening.check(data.listening, {data.audio_id: (data.audio_id, sample.duration)}, "rating")
+        if not data.imported:
+            listening.enforce(gate, checked, "rating")
         rater = raters.rater_name(session, data.rater_id, data.rater)
         if data.rater_id is not None:
             raters.note_rating(session, data.rater_id, data.audio_id, sample.prompt_id, data.rating)
@@ -38,10 +51,14 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
             audio_id=data.audio_id, prompt_id=sample.prompt_id, adapter_id=sample.adapter_id, rating=data.rating,
             musicality=data.criteria.musicality, coherence=data.criteria.coherence,
             emotional_alignment=data.criteria.emotional_alignment, tags=data.tags, notes=data.notes, rater=rater,
-            rater_id=data.rater_id,
+            rater_id=data.rater_id, imported=data.imported, decision_ms=checked and checked.decision_ms,
+            heard_fraction=checked and checked.heard_fraction,
         )
         session.add(rating)
         session.flush()
+        listening.store(session, "rating", rating.id or 0, checked)
+        if data.rater_id is not None and not data.imported:
+            listening.note(session, data.rater_id, [checked])
         session.add_all([RatingTag(tag=tag, rating_id=rating.id or 0) for tag in data.tags])
         count = session.scalar(
             update(AudioSample).where(AudioSample.id == data.audio_id)
@@ -58,12 +75,15 @@ def create_rating(db: Database, data: schemas.FeedbackCreate) -> Rating:
     return db.write(run)
 
 
-def rating_public(r: Rating | Row) -> schemas.FeedbackPublic:  # type: ignore[type-arg]
+def rating_public(r: Rating | Row,  # type: ignore[type-arg]
+                  heard: schemas.Listening | None = None) -> schemas.FeedbackPublic:
+    """A rating as the API answers it; ``heard``: the listening data it was stored with."""
     return schemas.FeedbackPublic(
         id=r.id or 0, audio_id=r.audio_id, prompt_id=r.prompt_id, adapter_id=r.adapter_id, rating=r.rating,
         criteria=schemas.Criteria(musicality=r.musicality, coherence=r.coherence,
                                   emotional_alignment=r.emotional_alignment),
         tags=list(r.tags or []), notes=r.notes, rater=r.rater, created_at=r.created_at, rater_id=r.rater_id,
+        imported=r.imported, listening=listening.echo(heard, r),
     )
 
 
@@ -85,43 +105,78 @@ def _pair(session: Session, chosen_id: int, rejected_id: int, tie: bool, rater: 
     return pref
 
 
-def create_preference(db: Database, data: schemas.PreferenceCreate) -> Preference:
-    """Store an A/B choice (or an explicit tie) between two clips of the same prompt."""
+def _listened(session: Session, data: schemas.Listening | None, audio_ids: list[int], gate: ListenGate,
+              what: str) -> Checked | None:
+    """Check listening data against the clips of a judgement, then the listen gate."""
+    checked = None
+    if data is not None:
+        checked = listening.check(data, listening.clip_map(session, audio_ids), what)
+    listening.enforce(gate, checked, what)
+    return checked
+
+
+def _with_listening(session: Session, pref: Preference, checked: Checked | None, reason: str | None) -> None:
+    pref.decision_ms = checked and checked.decision_ms
+    pref.heard_fraction = checked and checked.heard_fraction
+    pref.reason = reason or None
+    session.flush()
+    listening.store(session, "preference", pref.id or 0, checked)
+
+
+def create_preference(db: Database, data: schemas.PreferenceCreate, gate: ListenGate = OFF) -> Preference:
+    """Store an A/B choice (or an explicit tie) between two clips of the same prompt, with its
+    listening data and reason.
+
+    Raises:
+        NotFound: unknown clip or rater.
+        BadRequest: the clips answer different prompts.
+        Unprocessable: listening data that does not fit the two clips, or short of the listen ``gate``.
+    """
 
     def run(session: Session) -> Preference:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         pref = _pair(session, data.chosen_id, data.rejected_id, data.tie, rater, data.rater_id)
-        session.flush()
+        checked = _listened(session, data.listening, [data.chosen_id, data.rejected_id], gate, "preference")
+        _with_listening(session, pref, checked, data.reason)
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, 1)
             agreement.note_preference(session, pref)
+            listening.note(session, data.rater_id, [checked])
         bump(session, {"preferences.ties" if data.tie else "preferences.pairs": 1})
         return pref
 
     return db.write(run)
 
 
-def create_ranking(db: Database, data: schemas.RankingCreate) -> list[Preference]:
-    """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs."""
+def create_ranking(db: Database, data: schemas.RankingCreate, gate: ListenGate = OFF) -> list[Preference]:
+    """Store a best→worst ranking of N clips as its N·(N-1)/2 implied pairs; each pair keeps the
+    listening data of its two clips (and the ranking's decision time and reason)."""
 
     def run(session: Session) -> list[Preference]:
         rater = raters.rater_name(session, data.rater_id, data.rater)
         prefs = [_pair(session, a, b, False, rater, data.rater_id) for a, b in combinations(data.audio_ids, 2)]
-        session.flush()
+        checked = _listened(session, data.listening, list(data.audio_ids), gate, "ranking")
+        parts = [checked and checked.subset([p.chosen_id, p.rejected_id]) for p in prefs]
+        for pref, part in zip(prefs, parts, strict=True):
+            _with_listening(session, pref, part, data.reason)
         if data.rater_id is not None:
             raters.note_preferences(session, data.rater_id, len(prefs))
             for pref in prefs:  # in id order: each sees the choices made before it
                 agreement.note_preference(session, pref)
+            listening.note(session, data.rater_id, parts)
         bump(session, {"preferences.pairs": len(prefs)})
         return prefs
 
     return db.write(run)
 
 
-def preference_public(p: Preference) -> schemas.PreferencePublic:
+def preference_public(p: Preference, heard: schemas.Listening | None = None) -> schemas.PreferencePublic:
+    """A preference as the API answers it; ``heard``: the listening data it was stored with
+    (a ranking's: the pair's two clips are picked from it)."""
     return schemas.PreferencePublic(id=p.id or 0, prompt_id=p.prompt_id, chosen_id=p.chosen_id,
                                     rejected_id=p.rejected_id, tie=p.tie, rater=p.rater, created_at=p.created_at,
-                                    rater_id=p.rater_id)
+                                    rater_id=p.rater_id, reason=p.reason,
+                                    listening=listening.echo(heard, p, [p.chosen_id, p.rejected_id]))
 
 
 def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, flt: schemas.DatasetFilter,
@@ -139,13 +194,14 @@ def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, 
             select(*Rating.__table__.columns).where(*clauses).order_by(Rating.id.desc())
             .offset((page - 1) * limit).limit(limit)
         ).all()
+        heard = listening.stored(session, "rating", {r.id: (r.decision_ms, r.heard_fraction) for r in rows})
     # One validation call for the whole page (was two model constructions per row).
     return schemas.Page[schemas.FeedbackPublic].model_validate({"total": total, "items": [
         {"id": r.id, "audio_id": r.audio_id, "prompt_id": r.prompt_id, "adapter_id": r.adapter_id, "rating": r.rating,
          "criteria": {"musicality": r.musicality, "coherence": r.coherence,
                       "emotional_alignment": r.emotional_alignment},
          "tags": list(r.tags or []), "notes": r.notes, "rater": r.rater, "rater_id": r.rater_id,
-         "created_at": r.created_at} for r in rows]})
+         "created_at": r.created_at, "imported": r.imported, "listening": heard.get(r.id)} for r in rows]})
 
 
 def feedback_stats(db: Database, threshold: int, min_rating: int) -> schemas.FeedbackStats:

@@ -33,6 +33,8 @@ def rating_clauses(f: DatasetFilter) -> list:  # type: ignore[type-arg]
         clauses.append(Rating.rating <= f.max_rating)
     if f.rater_ids:
         clauses.append(Rating.rater_id.in_(f.rater_ids))
+    if f.min_heard_fraction is not None:  # NULL (no listening data) never passes
+        clauses.append(Rating.heard_fraction >= f.min_heard_fraction)
     if f.min_raters is not None:
         clauses.append(Rating.audio_id.in_(select(AudioSample.id).where(AudioSample.rater_count >= f.min_raters)))
     if f.adapter_id == "base":
@@ -80,7 +82,8 @@ def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
     """Non-tie preference ids matching the filter.
 
     ``adapter_id`` keeps pairs whose two clips both came from that adapter (or both from
-    the base model); the dates bound when the preference was given. Rating and tag
+    the base model); the dates bound when the preference was given; ``min_heard_fraction``
+    keeps pairs whose less-heard clip was heard at least that share. Rating and tag
     filters describe single clips and are refused for preference datasets.
     """
     unsupported = [
@@ -91,7 +94,7 @@ def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
     if unsupported:
         raise BadRequest(
             f"{', '.join(unsupported)} apply to supervised datasets only; "
-            "a preference dataset filters by adapter, rater and date"
+            "a preference dataset filters by adapter, rater, date and heard fraction"
         )
     clauses = [Preference.tie.is_(False)]
     if f.adapter_id == "base":
@@ -104,6 +107,8 @@ def preference_query(f: DatasetFilter) -> Select:  # type: ignore[type-arg]
         clauses.append(Preference.created_at < day_start(f.end_date) + timedelta(days=1))
     if f.rater_ids:
         clauses.append(Preference.rater_id.in_(f.rater_ids))
+    if f.min_heard_fraction is not None:
+        clauses.append(Preference.heard_fraction >= f.min_heard_fraction)
     return select(Preference.id).where(and_(*clauses))
 
 

@@ -10,7 +10,8 @@ Choices: a rater's vote on a clip is their first rating of it. Krippendorff's al
 is computed exactly (rational arithmetic) from the coincidence matrix over clips with at
 least two raters; the ``krippendorff`` package is the oracle it is tested against. A rater's
 agreement is the mean absolute difference between their rating and each other rater's
-rating of the same clip; raters above median + max(3 scaled MADs, 0.5 star) are flagged.
+rating of the same clip; raters above median + max(3 scaled MADs, 0.5 star) are flagged. How each rater listened (median
+share heard, fast decisions, the unattentive flag) is defined in ``services/listening_stats.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AudioSample, CoincidenceCount, Preference, Rater, Rating
 from training_dashboard.services.coverage import coverage
+from training_dashboard.services.listening_stats import RaterFigures, direct_listening, stored_listening
 
 MIN_SHARED = 5  # a rater's distance counts toward outlier flags from this many shared clips
 SCALES = (1, 2, 3, 4, 5)
@@ -167,6 +169,7 @@ class Figures:
 
     cells: dict[tuple[int, int, int], int]
     raters: dict[int, dict[str, int]]
+    listening: dict[int, RaterFigures] = dataclasses.field(default_factory=dict)
 
 
 def direct_figures(session: Session) -> Figures:
@@ -210,14 +213,15 @@ def direct_figures(session: Session) -> Figures:
     for (rater, _), pairs in edges.items():
         if len(pairs) >= 3:
             raters[rater]["triads"] += intransitive_triads(pairs)
-    return Figures(cells=dict(cells), raters={r: dict(v) for r, v in raters.items()})
+    return Figures(cells=dict(cells), raters={r: dict(v) for r, v in raters.items()},
+                   listening=direct_listening(session))
 
 
 def stored_figures(session: Session) -> Figures:
     """The figures as kept incrementally (a few dozen rows)."""
     cells = {(m, c, k): int(n) for m, c, k, n in session.execute(
         select(CoincidenceCount.m, CoincidenceCount.c, CoincidenceCount.k, CoincidenceCount.count))}
-    return Figures(cells=cells, raters={})  # per-rater figures live on the rater rows
+    return Figures(cells=cells, raters={}, listening=stored_listening(session))  # the rest lives on the rater rows
 
 
 def _report(session: Session, figures: Figures, from_rows: bool, min_rating: int) -> schemas.FeedbackQuality:
@@ -234,6 +238,7 @@ def _report(session: Session, figures: Figures, from_rows: bool, min_rating: int
     for r in raters:
         checked, contra = fig(r, "prefs_checked"), fig(r, "contradictions")
         d = distance.get(r.id)
+        heard = figures.listening.get(r.id or 0, RaterFigures())
         rows.append(schemas.RaterQuality(
             rater_id=r.id or 0, name=r.name, ratings=r.rating_count,
             mean_rating=round(r.rating_sum / r.rating_count, 4) if r.rating_count else None,
@@ -242,6 +247,8 @@ def _report(session: Session, figures: Figures, from_rows: bool, min_rating: int
                          and d > threshold),
             preferences=r.preference_count, preferences_checked=checked, contradictions=contra,
             contradiction_rate=round(contra / checked, 4) if checked else None, intransitive_triads=fig(r, "triads"),
+            judgements=heard.judgements, listened=heard.listened, median_heard=heard.median_heard,
+            fast_share=heard.fast_share, unattentive=heard.unattentive,
         ))
     units = {m: n for (m, c, k), n in cells.items() if c == 0 and k == 0}
     return schemas.FeedbackQuality(
@@ -254,6 +261,7 @@ def _report(session: Session, figures: Figures, from_rows: bool, min_rating: int
         preferences_checked=sum(x.preferences_checked for x in rows),
         intransitive_triads=sum(x.intransitive_triads for x in rows),
         coverage=coverage(session, min_rating),
+        unattentive=sum(x.unattentive for x in rows),
     )
 
 

@@ -28,12 +28,13 @@ from training_dashboard.db.models.feedback import (
     Rating,
     RatingTag,
 )
+from training_dashboard.db.models.listening import HeardCount, Listening, RaterListening
 from training_dashboard.db.models.runs import TrainingRun, TrainingRunMetric
 from training_dashboard.db.models.workers import QueueLease, QueueRated, WorkerNode
 
 __all__ = [
     "Adapter", "AudioSample", "CoincidenceCount", "Counter", "CoverageCount", "Dataset", "DatasetExport",
-    "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote", "GenerationJob", "Preference", "Prompt",
-    "QueueLease", "QueueRated", "Rater", "Rating", "RatingTag", "TrainingRun", "TrainingRunMetric",
-    "WorkerNode", "utcnow",
+    "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote", "GenerationJob", "HeardCount", "Listening",
+    "Preference", "Prompt", "QueueLease", "QueueRated", "Rater", "RaterListening", "Rating", "RatingTag",
+    "TrainingRun", "TrainingRunMetric", "WorkerNode", "utcnow",
 ]

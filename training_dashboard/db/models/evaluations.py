@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from training_dashboard.db.models.common import utcnow
@@ -95,3 +95,6 @@ class EvaluationVote(SQLModel, table=True):
     preference_id: int | None = None
     served_at: datetime = Field(default_factory=utcnow)
     voted_at: datetime | None = None
+    decision_ms: int | None = None
+    heard_fraction: float | None = None  # the least share heard of the two clips (None: no listening data)
+    reason: str | None = Field(default=None, sa_column=Column(Text))

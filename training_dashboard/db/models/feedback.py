@@ -104,6 +104,11 @@ class Rating(SQLModel, table=True):
     rater: str | None = Field(default=None, max_length=100)
     rater_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Listening (db/models/listening.py): time to the decision, the least share heard of the clip
+    # (None: no listening data), and whether the rating was imported (exempt from the listen gate).
+    decision_ms: int | None = None
+    heard_fraction: float | None = None
+    imported: bool = False
 
 
 class RatingTag(SQLModel, table=True):
@@ -138,6 +143,9 @@ class Preference(SQLModel, table=True):
     rater_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     evaluation_id: int | None = Field(default=None, index=True)  # a blind evaluation vote, not a studio choice
+    decision_ms: int | None = None
+    heard_fraction: float | None = None  # the least share heard of its two clips (None: no listening data)
+    reason: str | None = Field(default=None, sa_column=Column(Text))  # why, in the listener's words
 
 
 class Counter(SQLModel, table=True):
