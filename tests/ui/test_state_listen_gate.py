@@ -182,13 +182,13 @@ async def test_planner_quality_and_heard_filter(root, wired, api, db, settings) 
     prompt = await api.create_prompt(schemas.PromptCreate(text="x"))
     ids = make_clips(db, settings, prompt.id, n=2)
     bo = await api.create_rater(schemas.RaterCreate(name="Bo"))
-    for audio_id, heard in zip(ids, (0.45, 0.1), strict=True):
+    for audio_id, heard in zip(ids, (0.45, 0.3), strict=True):
         await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=5, rater_id=bo.id, listening={
             "clips": [{"audio_id": audio_id, "heard_s": heard, "duration_s": 0.5}], "decision_ms": 9000}))
     q = await root.get_state(QualityState)
     await run(QualityState.load_quality, q)
     row = next(r for r in q.raters if r.name == "Bo")
-    assert row.heard == "55%" and row.fast == "0%" and "2 of 2" in row.listened
+    assert row.heard == "75%" and row.fast == "0%" and "2 of 2" in row.listened
     ds = await root.get_state(DatasetsState)
     await run(DatasetsState.set_min_heard, ds, "80")
     await run(DatasetsState.refresh_preview, ds)
