@@ -197,7 +197,8 @@ async def test_rater_fields_reach_preview_and_create(root, transport, api, db, s
     assert ds.preview_count == 2 and ds.preview_text == "2 clips match this filter"
     assert _last_filter(transport, "POST /api/datasets/preview") == {
         "min_rating": 4, "max_rating": None, "required_tags": [], "excluded_tags": [], "adapter_id": None,
-        "start_date": None, "end_date": None, "rater_ids": [alice, bob], "min_raters": 2, "aggregate": "clip"}
+        "start_date": None, "end_date": None, "rater_ids": [alice, bob], "min_raters": 2, "aggregate": "clip",
+        "min_heard_fraction": None}
     # without the rater choice, clip 1's mean is 11/3 < 4: only clip 2 is left
     await run(DatasetsState.toggle_rater, ds, alice)
     await run(DatasetsState.toggle_rater, ds, bob)
