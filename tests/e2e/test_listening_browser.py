@@ -204,6 +204,12 @@ def test_evaluate_gate_reason_and_planner(page: Page, gated: Server) -> None:
         expect(page.get_by_test_id("eval-reason-given")).to_contain_text(REASON)
         _shot(page.get_by_test_id("eval-complete"), "listen-evaluate-complete.png")
 
+        page.goto(gated.url + "/training?tab=adapters")  # the card: the attentive-only verdict beside the full one
+        card = page.get_by_test_id("evaluation-card").filter(has_text="gated@1.0.0 vs base")
+        expect(card.get_by_test_id("evaluation-attentive")).to_contain_text("Attentive votes only")
+        expect(card.get_by_test_id("evaluation-attentive")).to_contain_text("0 vote(s) left out")
+        _shot(card, "listen-evaluation-card.png")
+
         pairs = http.get(f"evaluations/{evaluation_id}/pairs").raise_for_status().json()
         votes = [v for p in pairs for v in p["votes"]]
         with_reason = [v for v in votes if v["reason"]]
@@ -218,11 +224,64 @@ def test_evaluate_gate_reason_and_planner(page: Page, gated: Server) -> None:
         assert "reason" in rows[0] and REASON in [r["reason"] for r in rows]
 
 
+def test_studio_gate_and_ab_reason(page: Page, gated: Server) -> None:
+    page.goto(gated.url + "/")
+    page.get_by_test_id("prompt-text").fill("gate: studio bells")
+    page.get_by_test_id("prompt-duration").fill(f"{CLIP_S:g}")
+    page.get_by_test_id("generate").click()
+    expect(page.get_by_test_id("job-status")).to_have_text("completed", timeout=TIMEOUT_S * 1000)
+    clips = page.get_by_test_id("clip-card")
+    expect(clips).to_have_count(2)
+    players = [clips.nth(i).get_by_test_id("clip-audio").get_attribute("id") or "" for i in range(2)]
+    first = clips.nth(0)
+    first.get_by_role("radio", name="4", exact=True).click()
+    expect(first.get_by_test_id("submit-rating")).to_be_disabled()
+    expect(first.get_by_test_id("rating-listen-hint")).to_have_text("Listen to 1.0 s more of clip A")
+    expect(page.get_by_test_id("prefer-a")).to_be_disabled()
+    expect(page.get_by_test_id("pref-listen-hint")).to_have_text(
+        "Listen to 1.0 s more of clip A and 1.0 s more of clip B")
+    _play_until(page, players[0], GATE_S + 0.1)
+    expect(first.get_by_test_id("submit-rating")).to_be_enabled(timeout=10_000)
+    first.get_by_test_id("submit-rating").click()
+    expect(first.get_by_test_id("rating-saved")).to_be_visible()
+    expect(page.get_by_test_id("pref-listen-hint")).to_have_text("Listen to 1.0 s more of clip B")
+    _play_until(page, players[1], GATE_S + 0.1)
+    page.get_by_test_id("pref-reason").fill("B rings cleaner")
+    expect(page.get_by_test_id("prefer-b")).to_be_enabled(timeout=10_000)
+    page.get_by_test_id("prefer-b").scroll_into_view_if_needed()
+    _shot(page, "listen-studio.png")
+    page.get_by_test_id("prefer-b").click()
+    expect(page.get_by_test_id("pref-result")).to_have_text("B preferred over A")
+    expect(page.get_by_test_id("pref-reason")).to_have_value("")
+    with httpx.Client(base_url=gated.api + "/", timeout=30) as http:
+        audio_id = int(players[0].rsplit("-", 1)[1])
+        rated = http.get("feedback", params={"audio_id": audio_id}).json()["items"][0]
+        assert abs(rated["listening"]["clips"][0]["heard_s"] - _played(page, players[0])) <= 0.3
+        ds = http.post("datasets", json={"name": "studio-prefs", "type": "preference"}).raise_for_status().json()
+        export = http.post(f"datasets/{ds['id']}/export", json={"format": "jsonl"}).raise_for_status().json()
+        rows = [json.loads(line) for line in Path(export["export_path"], "manifest.jsonl").read_text().splitlines()]
+        assert "B rings cleaner" in [r["reason"] for r in rows]
+
+
 def test_quality_table_shows_listening(page: Page, gated: Server) -> None:
+    with httpx.Client(base_url=gated.api + "/", timeout=30) as http:  # a hasty rater: 1 s of 4 s clips, fast
+        prompt = http.post("prompts", json={"text": "gate: long drone"}).raise_for_status().json()
+        job = _wait_job(http, http.post("generate", json={"prompt_id": prompt["id"], "num_samples": 2,
+                                                          "duration": 4.0}).raise_for_status().json())
+        hal = http.post("raters", json={"name": "Hasty Hal"}).raise_for_status().json()
+        for audio_id in job["audio_ids"]:
+            http.post("feedback", json={"audio_id": audio_id, "rating": 5, "rater_id": hal["id"], "listening": {
+                "clips": [{"audio_id": audio_id, "heard_s": 1.0, "duration_s": 4.0, "plays": 1}],
+                "decision_ms": 1200}}).raise_for_status()
     page.goto(gated.url + "/training?tab=progress")
     panel = page.get_by_test_id("quality-panel")
     row = page.get_by_test_id("quality-rater").filter(has_text="Gate Gina")
     expect(row).to_have_count(1, timeout=15_000)
     expect(row.get_by_test_id("quality-heard")).to_have_text(re.compile(r"^(4[5-9]|[5-6]\d)%$"))  # ~1 s of 2 s
+    hasty = page.get_by_test_id("quality-rater").filter(has_text="Hasty Hal")
+    expect(hasty.get_by_test_id("quality-unattentive")).to_have_text("mostly without listening")
+    expect(hasty.get_by_test_id("quality-heard")).to_have_text("25%")
+    expect(hasty.get_by_test_id("quality-fast")).to_have_text("100%")
+    expect(page.get_by_test_id("quality-listening")).to_contain_text("1 rater judges mostly without listening")
     panel.scroll_into_view_if_needed()
     _shot(panel, "listen-quality.png")

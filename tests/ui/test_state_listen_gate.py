@@ -160,6 +160,8 @@ async def test_the_studio_gates_ratings_and_sends_the_reason(root, wired, api, d
     heard = {"clips": {a: _report(a, f"http://t/{ids[0]}", 0.5), b: _report(b, f"http://t/{ids[1]}", 0.1)},
              "reason": "B drags"}
     await run(StudioState.set_rating, studio_state, 0, "5")
+    read = str(await run(StudioState.collect_and_submit_feedback, studio_state, 0))
+    assert "_call_script" in read and "__tdListen" in read and "submit_feedback" in read  # the page reads first
     await run(StudioState.submit_feedback, studio_state, 0, heard)
     assert studio_state.clips[0].submitted and studio_state.clip_hints[1] == "Listen to 0.2 s more of clip B"
     events = await run(StudioState.submit_preference, studio_state, "a", heard)

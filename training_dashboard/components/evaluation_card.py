@@ -66,7 +66,7 @@ def evaluate_dialog() -> rx.Component:
                 field("Number of prompts", rx.input(value=s.num_prompts, on_change=s.set_num_prompts, type="number",
                                                     min=5, max=200, custom_attrs={"data-testid": "evaluate-prompts"}),
                       rx.cond(s.prompts_problem, rx.text(s.prompts_problem, size="1", color_scheme="red"),
-                              rx.text("5–200; each needs two clips", size="1", color_scheme="gray"))),
+                              rx.text("5–200; each prompt is one pair of clips", size="1", color_scheme="gray"))),
                 _planner(),
                 field("Clip length (seconds)", rx.input(value=s.clip_seconds, on_change=s.set_clip_seconds,
                                                         type="number", min=0.5, max=30, step=0.5,
@@ -118,11 +118,11 @@ def evaluation_card(row: EvaluationRow) -> rx.Component:
             spacing="1", width="100%",
         )),
         rx.cond(row.attentive != "", rx.hstack(
-            rx.icon("headphones", size=14, color="var(--gray-10)"),
-            rx.text(row.attentive, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-attentive"}),
+            rx.icon("headphones", size=14, color="var(--gray-10)", flex_shrink="0", margin_top="2px"),
             rx.cond(row.attentive_verdict != "", verdict_badge(row.attentive_verdict, row.attentive,
                                                                "evaluation-attentive-verdict")),
-            spacing="2", align="center", wrap="wrap",
+            rx.text(row.attentive, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-attentive"}),
+            spacing="2", align="start",
         )),
         custom_attrs={"data-testid": "evaluation-card", "data-evaluation-id": row.id},
     )

@@ -38,7 +38,7 @@ def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
                      rows="2", width="100%", custom_attrs={"data-testid": "notes"}),
         rx.hstack(
             rx.button(rx.cond(clip.submitted, "Update rating", "Submit rating"),
-                      on_click=rx.call_script(collect_js(), callback=StudioState.submit_feedback(index)),
+                      on_click=StudioState.collect_and_submit_feedback(index),
                       disabled=(clip.rating == "") | (StudioState.clip_hints[index] != ""),
                       custom_attrs={"data-testid": "submit-rating"}),
             rx.cond(clip.submitted, rx.text("✓ Saved", color_scheme="green", size="2",

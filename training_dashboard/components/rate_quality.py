@@ -45,6 +45,10 @@ def quality_panel() -> rx.Component:
                 ),
                 rx.text("No raters yet: pick “Who is listening?” in the top bar.", size="2", color_scheme="gray"),
             ),
+            rx.cond(s.raters.length() > 0, rx.text(
+                "Heard: the median share of each clip a rater heard before rating or voting (hover for how many "
+                "judgements came with listening data). Too fast: decisions made before the shortest clip could "
+                "have ended.", size="1", color_scheme="gray")),
             rx.text(s.preference_line, size="2", custom_attrs={"data-testid": "quality-preferences"}),
             rx.cond(s.listening_line, rx.callout(s.listening_line, icon="headphones", color_scheme="orange",
                                                  size="1", custom_attrs={"data-testid": "quality-listening"})),

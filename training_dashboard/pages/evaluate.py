@@ -32,6 +32,7 @@ def _reason_box() -> rx.Component:
     nothing and no update can reset it; a new pair (``key``) starts it empty. The keys ignore it, and
     Enter or Escape in it only hands the keys back (``data-keys-blur``)."""
     return rx.input(
+        rx.input.slot(rx.icon("message-square-text", size=16)),
         placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=REASON_BOX, key=EvaluateState.pair_id,
         width="100%", size="2", auto_complete="off",
         custom_attrs={"data-testid": REASON_BOX, "data-keys-blur": "", "aria-label": "Why? (optional)"},
@@ -69,9 +70,9 @@ def _finished() -> rx.Component:
                       spacing="2", align="center"),
             rx.text(s.reveal, size="2", custom_attrs={"data-testid": "eval-reveal"}),
             rx.cond(s.attentive, rx.hstack(
-                rx.text(s.attentive, size="2", color_scheme="gray", custom_attrs={"data-testid": "eval-attentive"}),
                 verdict_badge(s.attentive_verdict, s.attentive, "eval-attentive-verdict"),
-                spacing="2", align="center", wrap="wrap")),
+                rx.text(s.attentive, size="2", color_scheme="gray", custom_attrs={"data-testid": "eval-attentive"}),
+                spacing="2", align="start")),
             rx.foreach(s.listeners, lambda line: rx.text("· ", line, size="1", color_scheme="gray",
                                                          custom_attrs={"data-testid": "eval-listener"})),
             rx.cond(s.reasons, rx.vstack(

@@ -9,7 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
-from training_dashboard.state.listen_gate import ListenGate, gate_hint, reason_of
+from training_dashboard.state.listen_gate import ListenGate, collect_js, gate_hint, reason_of
 from training_dashboard.state.model import ModelState
 from training_dashboard.state.rater import RaterState
 from training_dashboard.state.signals import Signal
@@ -259,6 +259,13 @@ class StudioState(ListenGate, rx.State):
     @rx.event
     def set_notes(self, index: int, value: str) -> None:
         self._update_clip(index, notes=value)
+
+    @rx.event
+    def collect_and_submit_feedback(self, index: int):  # type: ignore[no-untyped-def]
+        """Submit's click: read what was heard in the browser, then :meth:`submit_feedback`. (The
+        clip's index lives in a ``foreach``, out of reach of a ``call_script`` callback written in
+        the page, so the server writes that callback with the index filled in.)"""
+        return rx.call_script(collect_js(), callback=StudioState.submit_feedback(index))
 
     @rx.event
     async def submit_feedback(self, index: int, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
