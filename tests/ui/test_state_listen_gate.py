@@ -11,11 +11,22 @@ from tests.factories import make_clips, make_lora_dir
 from tests.ui.conftest import run
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
-from training_dashboard.state import datasets, evaluate, evaluations, listen_gate, quality, rate, rater, studio
+from training_dashboard.state import (
+    datasets,
+    evaluate,
+    evaluations,
+    history,
+    listen_gate,
+    quality,
+    rate,
+    rater,
+    studio,
+)
 from training_dashboard.state.datasets import DatasetsState, min_heard_fraction
 from training_dashboard.state.evaluate import FIRST, SECOND, EvaluateState
 from training_dashboard.state.evaluation_texts import plan_texts, win_rate_value
 from training_dashboard.state.evaluations import EvaluationState
+from training_dashboard.state.history import HistoryState, history_player_id
 from training_dashboard.state.listen_gate import ListenRule, gate_hint, listening_body, needed_s, reason_of
 from training_dashboard.state.quality import QualityState
 from training_dashboard.state.rate import PLAYER, RateState
@@ -30,7 +41,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def wired(transport, monkeypatch):  # type: ignore[no-untyped-def]
-    for module in (rater, rate, evaluate, evaluations, studio, quality, datasets, listen_gate):
+    for module in (rater, rate, evaluate, evaluations, studio, quality, datasets, listen_gate, history):
         monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=transport))
     return transport
 
@@ -172,6 +183,25 @@ async def test_the_studio_gates_ratings_and_sends_the_reason(root, wired, api, d
     # through the API: what the client sent was stored (the dataset export carries the reason)
     rated = (await api.list_feedback(audio_id=ids[0])).items[0]
     assert rated.listening is not None and rated.listening.clips[0].heard_s == 0.5
+
+
+async def test_history_rates_only_what_was_heard(root, wired, api, db, settings) -> None:  # type: ignore[no-untyped-def]
+    prompt = await api.create_prompt(schemas.PromptCreate(text="y"))
+    ids = make_clips(db, settings, prompt.id, n=1)
+    cy = await api.create_rater(schemas.RaterCreate(name="Cy"))
+    (await root.get_state(RaterState)).rater_id = str(cy.id)
+    state = await root.get_state(HistoryState)
+    await run(HistoryState.load_listen_rule, state)
+    await run(HistoryState.load_history, state)
+    read = str(await run(HistoryState.collect_and_rate_clip, state, ids[0], "3"))
+    assert "_call_script" in read and "rate_clip" in read
+    events = await run(HistoryState.rate_clip, state, ids[0], "3", {"clips": {}})
+    assert f"Listen to 0.3 s more of clip #{ids[0]}" in str(events[0])
+    player, src = history_player_id(ids[0]), state.jobs[0].clips[0].src
+    await run(HistoryState.rate_clip, state, ids[0], "3", {"clips": {player: _report(player, src, 0.35)}})
+    assert state.jobs[0].clips[0].rated == "3"
+    saved = (await api.list_feedback(audio_id=ids[0])).items[0]
+    assert saved.listening is not None and saved.listening.clips[0].heard_s == 0.35
 
 
 async def test_planner_quality_and_heard_filter(root, wired, api, db, settings) -> None:  # type: ignore[no-untyped-def]

@@ -56,8 +56,8 @@ def listening_text(q: schemas.FeedbackQuality) -> str:
     if not q.unattentive:
         return ""
     who = "rater judges" if q.unattentive == 1 else "raters judge"
-    return (f"{q.unattentive} {who} mostly without listening (little of each clip heard, or faster than the "
-            "clips last): their ratings and votes deserve a second look")
+    return (f"{q.unattentive} {who} mostly without listening (most of their ratings and votes came with under "
+            "half of a clip heard, or without listening data): they deserve a second look")
 
 
 class QualityState(rx.State):
