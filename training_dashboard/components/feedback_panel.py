@@ -85,7 +85,8 @@ def preference_picker() -> rx.Component:
                     spacing="2", align="center", wrap="wrap",
                 ),
                 # Uncontrolled: the choice reads it; a stored choice (pref_result) starts it empty again.
-                rx.input(placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=PREF_REASON,
+                rx.input(rx.input.slot(rx.icon("message-square-text", size=16)),
+                         placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=PREF_REASON,
                          key=s.pref_result, width="100%", size="2", auto_complete="off",
                          custom_attrs={"data-testid": PREF_REASON, "aria-label": "Why? (optional)"}),
                 listen_hint(s.pref_hint, "pref-listen-hint"),
