@@ -28,9 +28,10 @@ CLIP_S = 5.0
 
 
 def listening_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Listening data for ``n`` ratings of 5 s clips: 80 % heard whole, 15 % stopped after half or
-    more, 5 % barely started (and decided fast); (heard_s, plays, seeks, decision_ms). A generator of
-    its own, so the rest of the workload is the same as before listening data existed."""
+    """Listening data for ``n`` hearings of 5 s clips (a rating's clip; each clip of a preference):
+    80 % heard whole, 15 % stopped after half or more, 5 % barely started (and decided fast);
+    (heard_s, plays, seeks, decision_ms). A generator of its own, so the rest of the workload is
+    the same as before listening data existed."""
     habit = rng.choice(3, size=n, p=[0.80, 0.15, 0.05])
     heard = np.where(habit == 0, CLIP_S, np.where(habit == 1, rng.uniform(0.5, 1.0, n) * CLIP_S,
                                                    rng.uniform(0.0, 0.5, n)))
@@ -142,6 +143,10 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
     p_tie = rng.random(n_prefs) < 0.03
     p_time = np.sort(rng.random(n_prefs)) * window_s
     p_rater = rng.integers(0, len(vocab.RATERS), n_prefs)
+    p_heard, p_plays, p_seeks, p_decision = listening_draws(np.random.default_rng(seed + 3), 2 * n_prefs)
+    p_heard_l = p_heard.reshape(n_prefs, 2).tolist()
+    p_decisions = (p_decision.reshape(n_prefs, 2).sum(axis=1)).tolist()  # heard one, then the other
+    p_reason = (np.random.default_rng(seed + 4).random(n_prefs) < 0.1).tolist()
     seconds["generate"] = time.perf_counter() - t0
 
     # --- placeholder audio -----------------------------------------------------------
@@ -213,6 +218,12 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
         for i in range(n_ratings):
             yield {"kind": "rating", "judgement_id": i + 1, "audio_id": audio[i], "slot": None, "heard_s": heard_l[i],
                    "duration_s": CLIP_S, "plays": plays_l[i], "seeks": seeks_l[i]}
+        plays_p, seeks_p = p_plays.tolist(), p_seeks.tolist()
+        for i, clips in enumerate(zip(p_chosen.tolist(), p_rejected.tolist(), strict=True)):
+            for side, audio_id in enumerate(clips):
+                yield {"kind": "preference", "judgement_id": i + 1, "audio_id": audio_id, "slot": None,
+                       "heard_s": p_heard_l[i][side], "duration_s": CLIP_S, "plays": plays_p[2 * i + side],
+                       "seeks": seeks_p[2 * i + side]}
 
     def tag_rows() -> Iterator[dict[str, Any]]:
         for rating_id, tags in rating_tags:
@@ -227,7 +238,9 @@ def seed_all(data_dir: Path, database_url: str | None, *, scale: float, seed: in
             yield {"id": i + 1, "prompt_id": prompts[i], "chosen_id": chosen[i], "rejected_id": rejected[i],
                    "chosen_adapter_id": sample_ad(adapters[chosen[i] - 1]),
                    "rejected_adapter_id": sample_ad(adapters[rejected[i] - 1]), "tie": ties[i],
-                   "rater": vocab.RATERS[raters[i]], "created_at": times[i]}
+                   "rater": vocab.RATERS[raters[i]], "created_at": times[i], "decision_ms": p_decisions[i],
+                   "heard_fraction": min(clip_fraction(h, CLIP_S) for h in p_heard_l[i]),
+                   "reason": f"bench reason {i + 1}" if p_reason[i] else None}
 
     counts: dict[str, int] = {}
     for name, table, rows in (

@@ -271,3 +271,39 @@ async def test_running_figures_equal_a_recomputation_on_a_random_workload(client
     with db.write_session() as session:
         rebuild_listening(session)
     assert feedback_quality(db, settings.readiness_min_rating) == served
+
+
+def test_concurrent_listeners_keep_the_figures_exact(db, settings):
+    """Raters rating and comparing at once, with listening data: no deadlock (PostgreSQL), no lost
+    update, and the running figures equal a recomputation."""
+    from tests.factories import run_concurrently
+    from training_dashboard import schemas
+    from training_dashboard.services import feedback, prompts, raters
+    from training_dashboard.services.quality import feedback_quality
+
+    pid = prompts.create_prompt(db, schemas.PromptCreate(text="racing listeners")).id or 0
+    clips = make_clips(db, settings, pid, n=3)
+    ids = [raters.create_rater(db, schemas.RaterCreate(name=f"l{i}")).id or 0 for i in range(4)]
+
+    def heard_list(*parts: tuple[int, float], decision_ms: int) -> schemas.Listening:
+        return schemas.Listening(clips=[schemas.ClipHeard(audio_id=a, heard_s=h, duration_s=CLIP_S) for a, h in parts],
+                                 decision_ms=decision_ms)
+
+    def listen(index: int) -> None:
+        for n in range(12):
+            clip, other = clips[(index + n) % 3], clips[(index + n + 1) % 3]
+            part = 0.05 * ((index + n) % 11)
+            if n % 3 == 2:
+                feedback.create_preference(db, schemas.PreferenceCreate(
+                    chosen_id=clip, rejected_id=other, rater_id=ids[index], reason=f"{index}/{n}",
+                    listening=heard_list((clip, part), (other, 0.5), decision_ms=300 * n)))
+            else:
+                feedback.create_rating(db, schemas.FeedbackCreate(
+                    audio_id=clip, rating=1 + n % 5, rater_id=ids[index],
+                    listening=heard_list((clip, part), decision_ms=100 * n) if n % 4 else None))
+
+    assert run_concurrently(listen, 4) == []
+    served = feedback_quality(db, settings.readiness_min_rating)
+    with db.session() as session:
+        assert served == compute_quality(session, settings.readiness_min_rating)
+    assert sum(r.judgements for r in served.raters) == 48

@@ -34,6 +34,9 @@ def test_seed_is_consistent(tmp_path: Path) -> None:
                        "(SELECT COUNT(*) FROM listening l WHERE l.kind = 'rating' AND l.judgement_id = r.id "
                        "AND l.audio_id = r.audio_id AND abs(min(1.0, l.heard_s / 5.0) - r.heard_fraction) < 1e-12)"
                        " != 1").fetchone()[0] == 0
+    assert con.execute("SELECT COUNT(*) FROM preference p WHERE p.heard_fraction IS NULL OR "
+                       "(SELECT COUNT(*) FROM listening l WHERE l.kind = 'preference' AND l.judgement_id = p.id "
+                       "AND l.audio_id IN (p.chosen_id, p.rejected_id)) != 2").fetchone()[0] == 0
     assert seed.main(["--data-dir", str(data), "--scale", "0.001"]) == 2  # refuses to reseed without --force
 
 

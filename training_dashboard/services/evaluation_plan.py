@@ -33,13 +33,27 @@ _SPREAD = 8.0  # standard deviations of M kept in the mixture sum (the rest weig
 
 @lru_cache(maxsize=4)
 def _critical(alpha: float) -> np.ndarray:
-    """k(m) for m = 0..MAX_PAIRS (m + 1 where no count rejects: too few votes)."""
-    from scipy.stats import binom  # imported on first use, like services.stats
+    """k(m) for m = 0..MAX_PAIRS (m + 1 where no count rejects: too few votes).
+
+    P(X >= k) falls as k grows, so k(m) is found by stepping every m at once from the normal
+    approximation until P(X >= k) <= alpha / 2 < P(X >= k - 1) (``binom.isf`` does the same
+    search one m at a time: 1.7 s for the table).
+    """
+    from scipy.stats import binom, norm  # imported on first use, like services.stats
 
     m = np.arange(MAX_PAIRS + 1)
-    k = np.ones(MAX_PAIRS + 1)
-    k[1:] = binom.isf(alpha / 2, m[1:], 0.5) + 1  # isf(q): the smallest k with P(X > k) <= q
-    return np.where(k <= m, k, m + 1).astype(np.int64)
+    k = np.ceil(m / 2 + norm.isf(alpha / 2) * np.sqrt(m) / 2).astype(np.int64)
+    for _ in range(MAX_PAIRS):
+        grow = binom.sf(k - 1, m, 0.5) > alpha / 2  # P(X >= k) still too likely
+        if not grow.any():
+            break
+        k += grow
+    for _ in range(MAX_PAIRS):
+        shrink = (k > 0) & (binom.sf(k - 2, m, 0.5) <= alpha / 2)  # k - 1 would do too
+        if not shrink.any():
+            break
+        k -= shrink
+    return np.where(k <= m, k, m + 1)
 
 
 def critical_count(m: int, alpha: float = ALPHA) -> int | None:
@@ -60,17 +74,17 @@ def _power_given_m(m: np.ndarray, win_rate: float, alpha: float) -> np.ndarray:
 
 def _powers(ns: np.ndarray, win_rate: float, tie_rate: float, alpha: float) -> np.ndarray:
     """``sign_test_power`` for each number of pairs in ``ns`` at once."""
-    top = int(ns.max())
-    per_m = _power_given_m(np.arange(top + 1), win_rate, alpha)
     if tie_rate == 0:
-        return per_m[ns]
+        return _power_given_m(ns, win_rate, alpha)
     from scipy.stats import binom
 
     p = 1 - tie_rate
-    half = math.ceil(_SPREAD * math.sqrt(top * p * tie_rate)) + 2
+    half = math.ceil(_SPREAD * math.sqrt(int(ns.max()) * p * tie_rate)) + 2
     m = np.rint(ns * p).astype(np.int64)[:, None] + np.arange(-half, half + 1)[None, :]
     weights = binom.pmf(m, ns[:, None], p)  # 0 outside 0..n
-    return (weights * per_m[np.clip(m, 0, top)]).sum(axis=1)
+    m = np.clip(m, 0, ns[:, None])
+    needed, where = np.unique(m, return_inverse=True)  # each m's power once
+    return (weights * _power_given_m(needed, win_rate, alpha)[where.reshape(m.shape)]).sum(axis=1)
 
 
 def sign_test_power(pairs: int, win_rate: float, tie_rate: float = 0.0, alpha: float = ALPHA) -> float:
@@ -103,7 +117,12 @@ def pairs_needed(win_rate: float, tie_rate: float = 0.0, alpha: float = ALPHA, p
     if win_rate == 0.5:
         return None
     max_pairs = min(max_pairs, MAX_PAIRS)
-    for start in range(1, max_pairs + 1, 500):  # in blocks: the answer is usually small
+    # With ties the power of n pairs mixes the powers of m <= n non-tie votes, so it never exceeds
+    # their best: no n before the first m that reaches the power can, and none at all if no m does.
+    reach = np.nonzero(_power_given_m(np.arange(max_pairs + 1), win_rate, alpha) >= power)[0]
+    if not reach.size:
+        return None
+    for start in range(max(1, int(reach[0])), max_pairs + 1, 500):  # in blocks: the answer is usually near
         ns = np.arange(start, min(start + 500, max_pairs + 1))
         hits = np.nonzero(_powers(ns, win_rate, tie_rate, alpha) >= power)[0]
         if hits.size:

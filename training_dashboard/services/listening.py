@@ -169,7 +169,7 @@ def store(session: Session, kind: str, judgement_id: int, checked: Checked | Non
     """The listening rows of one judgement (nothing when there is no listening data)."""
     if checked is None:
         return
-    session.execute(insert(Listening), [
+    session.execute(insert(Listening.__table__), [  # Core: no ORM bulk-insert machinery for a row or two
         {"kind": kind, "judgement_id": judgement_id, "audio_id": c.audio_id, "slot": c.slot, "heard_s": c.heard_s,
          "duration_s": c.duration_s, "plays": c.plays, "seeks": c.seeks} for c in checked.clips])
 

@@ -127,8 +127,10 @@ def direct_listening(session: Session) -> dict[int, RaterFigures]:
                  .where(*where).order_by(table.id, Listening.id))
         current: tuple[int, int, float | None, int | None] | None = None
         clips: list[tuple[float, float]] = []
+        # yield_per on the statement, not the connection: the connection's later statements (a
+        # rebuild's DELETEs) must not run through a server-side cursor on PostgreSQL.
         for judgement_id, rater_id, fraction, decision_ms, heard_s, duration in (
-                session.connection().execution_options(yield_per=5000).execute(query)):
+                session.connection().execute(query.execution_options(yield_per=5000))):
             if current is not None and current[0] != judgement_id:
                 out[current[1]].add(current[2], current[3], clips)
                 clips = []
