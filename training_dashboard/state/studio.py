@@ -284,11 +284,10 @@ class StudioState(ListenGate, rx.State):
         player = player_id(clip.id)
         listening = self._listening(collected, {player: ("audio_id", clip.id)}, {player: clip.duration})
         try:
-            body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating,
+            body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating, listening=listening,
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
                                           notes=clip.notes.strip() or None,
-                                          rater_id=(await self.get_state(RaterState)).current_id or None,
-                                          listening=listening)
+                                          rater_id=(await self.get_state(RaterState)).current_id or None)
             async with api_client() as api:
                 await api.submit_feedback(body)
                 stats = await api.feedback_stats()
