@@ -100,10 +100,8 @@ def test_rate_unlocks_after_a_second_heard(page: Page, gated: Server) -> None:
         page.wait_for_timeout(500)
         assert http.get("feedback", params={"audio_id": audio_id}).json()["items"] == []
 
-        _play_until(page, "rate-audio", 0.4)  # part of the way
-        expect(hint).to_contain_text("s more of the clip")
-        left = float(hint.inner_text().split()[2])
-        assert 0.1 <= left <= 0.7, hint.inner_text()
+        _play_until(page, "rate-audio", 0.4)  # part of the way: the pause reports it at once
+        expect(hint).to_have_text(re.compile(r"^Listen to 0\.[1-7] s more of the clip$"))
         expect(submit).to_be_disabled()
         _shot(page.get_by_test_id("rate-card"), "listen-rate-gate.png")
 
@@ -282,7 +280,8 @@ def test_quality_table_shows_listening(page: Page, gated: Server) -> None:
     panel = page.get_by_test_id("quality-panel")
     row = page.get_by_test_id("quality-rater").filter(has_text="Gate Gina")
     expect(row).to_have_count(1, timeout=15_000)
-    expect(row.get_by_test_id("quality-heard")).to_have_text(re.compile(r"^(4[5-9]|[5-6]\d)%$"))  # ~1 s of 2 s
+    expect(row.get_by_test_id("quality-heard")).to_have_text(re.compile(r"^\d+%$"))
+    assert 49 <= int(row.get_by_test_id("quality-heard").inner_text().rstrip("%")) <= 100  # the gate: 1 s of 2 s
     hasty = page.get_by_test_id("quality-rater").filter(has_text="Hasty Hal")
     expect(hasty.get_by_test_id("quality-unattentive")).to_have_text("mostly without listening")
     expect(hasty.get_by_test_id("quality-heard")).to_have_text("25%")
