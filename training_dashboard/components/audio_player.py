@@ -1,9 +1,11 @@
-"""AudioPlayer: one clip, streamed (the API honours Range requests, so seeking works)."""
+"""AudioPlayer: one clip, streamed (the API honours Range requests, so seeking works); what is heard
+reaches the listen gate of the clip's rating and of the A/B choice."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.listening import tracked_audio
 from training_dashboard.state.studio import Clip, StudioState
 
 
@@ -19,7 +21,7 @@ def audio_player(clip: Clip) -> rx.Component:
                              custom_attrs={"data-testid": "clip-adapter-hidden"})),
             spacing="2", align="center", wrap="wrap",
         ),
-        rx.el.audio(src=clip.src, controls=True, preload="metadata", style={"width": "100%"},
-                    custom_attrs={"data-testid": "clip-audio"}),
+        tracked_audio(clip.src, "clip-audio-" + clip.id.to_string(), StudioState.track, testid="clip-audio",
+                      preload="metadata"),
         spacing="2", width="100%", align="stretch",
     )

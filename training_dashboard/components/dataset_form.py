@@ -34,6 +34,15 @@ def _rater_field() -> rx.Component:
     ), hint="Only feedback from the selected raters; none selected: every rater (and unnamed feedback).")
 
 
+def _heard_field() -> rx.Component:
+    s = DatasetsState
+    return field("Heard at least (% of each clip)", rx.input(
+        type="number", min=0, max=100, step=5, value=s.min_heard, on_change=s.set_min_heard, placeholder="any",
+        width="100%", custom_attrs={"data-testid": "ds-min-heard"},
+    ), hint="Only judgements made after hearing this share of every clip involved (ratings and choices "
+            "sent without listening data never match). Empty: no constraint.")
+
+
 def _supervised_rater_fields() -> rx.Component:
     s = DatasetsState
     return rx.grid(
@@ -78,6 +87,7 @@ def dataset_form() -> rx.Component:
                     custom_attrs={"data-testid": "ds-min-rating"},
                 ))),
             _rater_field(),
+            _heard_field(),
             rx.cond(s.dataset_type == "supervised", _supervised_rater_fields()),
             rx.cond(s.dataset_type == "supervised", rx.grid(
                 field("Required tags", rx.input(value=s.required_tags, on_change=s.set_required_tags,

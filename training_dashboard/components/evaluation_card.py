@@ -23,6 +23,31 @@ def _option(option: BaselineOption) -> rx.Component:
     return rx.select.item(option.label, value=option.value)
 
 
+def _planner() -> rx.Component:
+    """What the chosen number of pairs can detect, and how many pairs an expected win rate needs."""
+    s = EvaluationState
+    return rx.box(
+        rx.vstack(
+            rx.hstack(rx.icon("calculator", size=14), rx.text(s.plan_can, size="2",
+                                                               custom_attrs={"data-testid": "evaluate-plan-can"}),
+                      spacing="2", align="center"),
+            rx.hstack(
+                rx.text("If you expect a win rate of", size="2", white_space="nowrap"),
+                rx.input(value=s.expected_win_rate, on_change=s.set_expected_win_rate, width="5.5em", size="1",
+                         custom_attrs={"data-testid": "evaluate-expected", "aria-label": "Expected win rate"}),
+                rx.text(rx.cond(s.win_rate_problem, s.win_rate_problem, s.plan_needs), size="2",
+                        color_scheme=rx.cond(s.win_rate_problem, "red", "gray"),
+                        custom_attrs={"data-testid": "evaluate-plan-needs"}),
+                spacing="2", align="center", wrap="wrap",
+            ),
+            rx.text(s.plan_note, size="1", color_scheme="gray"),
+            spacing="2", width="100%",
+        ),
+        padding="0.75em", border_radius="var(--radius-3)", background="var(--gray-a2)", width="100%",
+        custom_attrs={"data-testid": "evaluate-plan"},
+    )
+
+
 def evaluate_dialog() -> rx.Component:
     s = EvaluationState
     return rx.dialog.root(
@@ -41,7 +66,8 @@ def evaluate_dialog() -> rx.Component:
                 field("Number of prompts", rx.input(value=s.num_prompts, on_change=s.set_num_prompts, type="number",
                                                     min=5, max=200, custom_attrs={"data-testid": "evaluate-prompts"}),
                       rx.cond(s.prompts_problem, rx.text(s.prompts_problem, size="1", color_scheme="red"),
-                              rx.text("5–200; each needs two clips", size="1", color_scheme="gray"))),
+                              rx.text("5–200; each prompt is one pair of clips", size="1", color_scheme="gray"))),
+                _planner(),
                 field("Clip length (seconds)", rx.input(value=s.clip_seconds, on_change=s.set_clip_seconds,
                                                         type="number", min=0.5, max=30, step=0.5,
                                                         custom_attrs={"data-testid": "evaluate-seconds"}),
@@ -90,6 +116,13 @@ def evaluation_card(row: EvaluationRow) -> rx.Component:
             rx.flex(rx.text("0%", size="1", color_scheme="gray"), rx.text("50%", size="1", color_scheme="gray"),
                     rx.text("100%", size="1", color_scheme="gray"), justify="between", width="100%"),
             spacing="1", width="100%",
+        )),
+        rx.cond(row.attentive != "", rx.hstack(
+            rx.icon("headphones", size=14, color="var(--gray-10)", flex_shrink="0", margin_top="2px"),
+            rx.cond(row.attentive_verdict != "", verdict_badge(row.attentive_verdict, row.attentive,
+                                                               "evaluation-attentive-verdict")),
+            rx.text(row.attentive, size="1", color_scheme="gray", custom_attrs={"data-testid": "evaluation-attentive"}),
+            spacing="2", align="start",
         )),
         custom_attrs={"data-testid": "evaluation-card", "data-evaluation-id": row.id},
     )

@@ -6,8 +6,11 @@ import reflex as rx
 
 from training_dashboard.components.audio_player import audio_player
 from training_dashboard.components.layout import empty_state
+from training_dashboard.components.listening import listen_hint
+from training_dashboard.schemas import MAX_REASON_CHARS
+from training_dashboard.state.listen_gate import collect_js
 from training_dashboard.state.stats import StatsState
-from training_dashboard.state.studio import SUGGESTED_TAGS, Clip, StudioState
+from training_dashboard.state.studio import PREF_REASON, SUGGESTED_TAGS, Clip, StudioState
 
 
 def _tag_toggle(clip: Clip, index: rx.Var[int], tag: str) -> rx.Component:
@@ -35,12 +38,14 @@ def feedback_panel(clip: Clip, index: rx.Var[int]) -> rx.Component:
                      rows="2", width="100%", custom_attrs={"data-testid": "notes"}),
         rx.hstack(
             rx.button(rx.cond(clip.submitted, "Update rating", "Submit rating"),
-                      on_click=StudioState.submit_feedback(index), disabled=clip.rating == "",
+                      on_click=StudioState.collect_and_submit_feedback(index),
+                      disabled=(clip.rating == "") | (StudioState.clip_hints[index] != ""),
                       custom_attrs={"data-testid": "submit-rating"}),
             rx.cond(clip.submitted, rx.text("✓ Saved", color_scheme="green", size="2",
                                             custom_attrs={"data-testid": "rating-saved"})),
             align="center", spacing="2",
         ),
+        listen_hint(StudioState.clip_hints[index], "rating-listen-hint"),
         spacing="2", width="100%", align="stretch",
     )
 
@@ -58,6 +63,12 @@ def _label_select(value: rx.Var[str], on_change: rx.EventHandler, testid: str) -
                      custom_attrs={"data-testid": testid})
 
 
+def _prefer_button(text: str, choice: str, testid: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    s = StudioState
+    return rx.button(text, on_click=rx.call_script(collect_js(PREF_REASON), callback=s.submit_preference(choice)),
+                     disabled=s.pref_hint != "", variant="soft", custom_attrs={"data-testid": testid}, **props)
+
+
 def preference_picker() -> rx.Component:
     s = StudioState
     return rx.cond(
@@ -68,14 +79,17 @@ def preference_picker() -> rx.Component:
                 rx.flex(
                     _label_select(s.pref_a, s.set_pref_a, "pref-a"), rx.text("vs", size="2"),
                     _label_select(s.pref_b, s.set_pref_b, "pref-b"),
-                    rx.button("First", on_click=s.submit_preference("a"), variant="soft",
-                              custom_attrs={"data-testid": "prefer-a"}),
-                    rx.button("Second", on_click=s.submit_preference("b"), variant="soft",
-                              custom_attrs={"data-testid": "prefer-b"}),
-                    rx.button("Tie", on_click=s.submit_preference("tie"), variant="soft", color_scheme="gray",
-                              custom_attrs={"data-testid": "prefer-tie"}),
+                    _prefer_button("First", "a", "prefer-a"),
+                    _prefer_button("Second", "b", "prefer-b"),
+                    _prefer_button("Tie", "tie", "prefer-tie", color_scheme="gray"),
                     spacing="2", align="center", wrap="wrap",
                 ),
+                # Uncontrolled: the choice reads it; a stored choice (pref_result) starts it empty again.
+                rx.input(rx.input.slot(rx.icon("message-square-text", size=16)),
+                         placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=PREF_REASON,
+                         key=s.pref_result, width="100%", size="2", auto_complete="off",
+                         custom_attrs={"data-testid": PREF_REASON, "aria-label": "Why? (optional)"}),
+                listen_hint(s.pref_hint, "pref-listen-hint"),
                 rx.cond(s.pref_result, rx.text(s.pref_result, size="2", color_scheme="green",
                                                custom_attrs={"data-testid": "pref-result"})),
                 spacing="2", width="100%",

@@ -10,10 +10,12 @@ from training_dashboard.state.history import HistoryClip, HistoryJob, HistorySta
 
 def _clip(clip: HistoryClip) -> rx.Component:
     return rx.hstack(
-        rx.el.audio(src=clip.src, controls=True, preload="none", style={"height": "32px", "flex": "1"}),
+        # Its figures are read when it is rated (the listen gate), so it needs an id, not live reports.
+        rx.el.audio(src=clip.src, controls=True, preload="none", id="history-audio-" + clip.id.to_string(),
+                    style={"height": "32px", "flex": "1"}),
         rx.text("seed ", clip.seed.to_string(), size="1", color_scheme="gray"),
         rx.select(["1", "2", "3", "4", "5"], value=clip.rated, placeholder="Rate", size="1",
-                  on_change=lambda v: HistoryState.rate_clip(clip.id, v),
+                  on_change=lambda v: HistoryState.collect_and_rate_clip(clip.id, v),
                   custom_attrs={"data-testid": "history-rate"}),
         align="center", width="100%", spacing="2", custom_attrs={"data-testid": "history-clip"},
     )
@@ -51,5 +53,5 @@ def history_list() -> rx.Component:
                   width="100%", align="center"),
         rx.cond(s.jobs.length() > 0, rx.foreach(s.jobs, _job),
                 rx.text("Jobs you generate appear here, newest first.", size="2", color_scheme="gray")),
-        testid="history", on_mount=s.load_history,
+        testid="history", on_mount=[s.load_history, s.load_listen_rule],
     )

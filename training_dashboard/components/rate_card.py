@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state
-from training_dashboard.components.listening import listening_card, listening_panel, player
-from training_dashboard.state.rate import RATE_TAGS, RateState
+from training_dashboard.components.listening import listen_hint, listening_card, listening_panel, player
+from training_dashboard.state.listen_gate import collect_js
+from training_dashboard.state.rate import PLAYER, RATE_TAGS, RateState
 
 
 def _star(n: int) -> rx.Component:
@@ -26,16 +27,17 @@ def rate_card() -> rx.Component:
     return listening_card(
         rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "rate-prompt"}),
         rx.cond(s.prompt_attributes, rx.text(s.prompt_attributes, size="2", color_scheme="gray")),
-        player(s.src, "rate-audio"),
+        player(s.src, PLAYER, s.track),
         rx.hstack(*(_star(n) for n in range(1, 6)), spacing="2", wrap="wrap"),
         rx.flex(*(_tag(t) for t in RATE_TAGS), wrap="wrap", spacing="1"),
         rx.hstack(
-            rx.button("Submit (Enter)", on_click=s.submit, disabled=~s.can_submit, loading=s.submitting,
-                      custom_attrs={"data-testid": "rate-submit"}),
+            rx.button("Submit (Enter)", on_click=rx.call_script(collect_js(), callback=s.submit),
+                      disabled=~s.can_submit, loading=s.submitting, custom_attrs={"data-testid": "rate-submit"}),
             rx.button("Skip (S)", on_click=s.skip, variant="soft", color_scheme="gray",
                       custom_attrs={"data-testid": "rate-skip"}),
             spacing="2",
         ),
+        listen_hint(s.listen_hint, "rate-listen-hint"),
         keys="Keys: 1–5 rate · Enter submits and moves on · Space plays/pauses · S skips. "
              "The model that made a clip is shown only after your rating is stored.",
         testid="rate-card", data={"data-audio-id": s.audio_id},

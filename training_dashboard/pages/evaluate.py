@@ -9,19 +9,34 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import empty_state, page_shell, stack_card
-from training_dashboard.components.listening import listening_card, listening_panel, player
+from training_dashboard.components.listening import listen_hint, listening_card, listening_panel, player
 from training_dashboard.components.verdict_badge import verdict_badge
-from training_dashboard.state.evaluate import EvaluateState
+from training_dashboard.schemas import MAX_REASON_CHARS
+from training_dashboard.state.evaluate import FIRST, REASON_BOX, SECOND, EvaluateState
+from training_dashboard.state.listen_gate import collect_js
 
 
 def _player(label: str, src: rx.Var[str], element_id: str) -> rx.Component:
-    return stack_card(rx.badge(label, size="3", variant="solid"), player(src, element_id))
+    return stack_card(rx.badge(label, size="3", variant="solid"), player(src, element_id, EvaluateState.track))
 
 
 def _vote_button(text: str, choice: str, testid: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
     s = EvaluateState
-    return rx.button(text, on_click=s.vote(choice), disabled=~s.has_pair | s.voting, size="3",
-                     custom_attrs={"data-testid": testid}, **props)
+    # The handler gets what was heard and the reason box's text, read in the browser at the click.
+    return rx.button(text, on_click=rx.call_script(collect_js(REASON_BOX), callback=s.vote(choice)),
+                     disabled=~s.can_vote, size="3", custom_attrs={"data-testid": testid}, **props)
+
+
+def _reason_box() -> rx.Component:
+    """One optional line. Uncontrolled (the browser keeps the text; the vote reads it), so typing sends
+    nothing and no update can reset it; a new pair (``key``) starts it empty. The keys ignore it, and
+    Enter or Escape in it only hands the keys back (``data-keys-blur``)."""
+    return rx.input(
+        rx.input.slot(rx.icon("message-square-text", size=16)),
+        placeholder="Why? (optional)", max_length=MAX_REASON_CHARS, id=REASON_BOX, key=EvaluateState.pair_id,
+        width="100%", size="2", auto_complete="off",
+        custom_attrs={"data-testid": REASON_BOX, "data-keys-blur": "", "aria-label": "Why? (optional)"},
+    )
 
 
 def pair_card() -> rx.Component:
@@ -29,17 +44,19 @@ def pair_card() -> rx.Component:
     return listening_card(
         rx.text("Prompt", size="1", color_scheme="gray"),
         rx.text(s.prompt_text, size="4", weight="bold", custom_attrs={"data-testid": "eval-prompt"}),
-        rx.grid(_player("First", s.first_src, "eval-first-audio"),
-                _player("Second", s.second_src, "eval-second-audio"),
+        rx.grid(_player("First", s.first_src, FIRST), _player("Second", s.second_src, SECOND),
                 columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%"),
+        _reason_box(),
         rx.flex(
             _vote_button("First is better (1)", "first", "eval-vote-first"),
             _vote_button("Second is better (2)", "second", "eval-vote-second"),
             _vote_button("About the same (0)", "tie", "eval-vote-tie", variant="soft", color_scheme="gray"),
             spacing="2", wrap="wrap",
         ),
-        keys="Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses. Which model made which clip "
-             "is drawn at random for every pair and listener, and shown only when the evaluation is complete.",
+        listen_hint(s.listen_hint, "eval-listen-hint"),
+        keys="Keys: 1 First · 2 Second · 0 about the same · Space plays/pauses · Enter leaves the reason box. "
+             "Which model made which clip is drawn at random for every pair and listener, and shown only when the "
+             "evaluation is complete.",
         testid="eval-card", data={"data-pair-id": s.pair_id},
     )
 
@@ -52,6 +69,17 @@ def _finished() -> rx.Component:
             rx.hstack(rx.heading("Evaluation complete", size="4"), verdict_badge(s.verdict, s.reveal, "eval-verdict"),
                       spacing="2", align="center"),
             rx.text(s.reveal, size="2", custom_attrs={"data-testid": "eval-reveal"}),
+            rx.cond(s.attentive, rx.hstack(
+                verdict_badge(s.attentive_verdict, s.attentive, "eval-attentive-verdict"),
+                rx.text(s.attentive, size="2", color_scheme="gray", custom_attrs={"data-testid": "eval-attentive"}),
+                spacing="2", align="start")),
+            rx.foreach(s.listeners, lambda line: rx.text("· ", line, size="1", color_scheme="gray",
+                                                         custom_attrs={"data-testid": "eval-listener"})),
+            rx.cond(s.reasons, rx.vstack(
+                rx.text("Reasons given", size="2", weight="medium"),
+                rx.foreach(s.reasons, lambda line: rx.text(line, size="1",
+                                                           custom_attrs={"data-testid": "eval-reason-given"})),
+                spacing="1")),
             rx.link("See it on the Adapters tab →", href="/training?tab=adapters"),
             spacing="2", align="start"), width="100%", custom_attrs={"data-testid": "eval-complete"}),
         empty_state("You have voted on every ready pair",

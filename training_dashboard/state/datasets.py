@@ -18,7 +18,22 @@ from training_dashboard.state.loading import load
 
 PREVIEW_DEBOUNCE_S = 0.35
 MIN_RATERS_HINT = "Rated by at least N raters: a whole number from 1 to 1000 (empty: no constraint)"
+MIN_HEARD_HINT = "Heard at least: a percentage from 0 to 100 (empty: no constraint)"
 NAME_HINT = "Names start with a letter or digit and use letters, digits, spaces, '_', '.' or '-'"
+
+
+def min_heard_fraction(text: str) -> float | None:
+    """The "heard at least N %" field as the filter's fraction (None: empty); ValueError when not 0-100."""
+    text = text.strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        percent = float(text)
+    except ValueError:
+        raise ValueError(MIN_HEARD_HINT) from None
+    if not 0 <= percent <= 100:
+        raise ValueError(MIN_HEARD_HINT)
+    return round(percent / 100, 4)
 
 
 class DatasetsState(rx.State):
@@ -40,6 +55,7 @@ class DatasetsState(rx.State):
     rater_ids: list[int] = []
     min_raters: str = ""
     aggregate: str = "rating"
+    min_heard: str = ""  # percent of each clip heard before the judgement; "" = no constraint
     preview_count: int = -1
     preview_loading: bool = False
     form_error: str = ""
@@ -105,6 +121,7 @@ class DatasetsState(rx.State):
             min_raters = schemas.parse_int(text, 1, 1000)
             if min_raters is None:
                 raise ValueError(MIN_RATERS_HINT)
+        min_heard = min_heard_fraction(self.min_heard)
         if self.adapter_choice == "base":
             adapter = "base"
         else:
@@ -113,6 +130,7 @@ class DatasetsState(rx.State):
             "adapter_id": adapter, "rater_ids": self.rater_ids,
             "start_date": date.fromisoformat(self.start_date) if self.start_date else None,
             "end_date": date.fromisoformat(self.end_date) if self.end_date else None,
+            "min_heard_fraction": min_heard,
         }
         if self.dataset_type == "preference":
             # the API refuses rating, tag, min_raters and aggregate filters for preference pairs
@@ -162,6 +180,11 @@ class DatasetsState(rx.State):
     @rx.event
     def set_min_raters(self, value: str):  # type: ignore[no-untyped-def]
         self.min_raters = value
+        return DatasetsState.refresh_preview
+
+    @rx.event
+    def set_min_heard(self, value: str):  # type: ignore[no-untyped-def]
+        self.min_heard = value[:8]
         return DatasetsState.refresh_preview
 
     @rx.event
@@ -278,7 +301,7 @@ class DatasetsState(rx.State):
         self.form_open, self.name, self.description, self.dataset_type = False, "", "", "supervised"
         self.min_rating, self.required_tags, self.excluded_tags, self.adapter_choice = 4, "", "", "any"
         self.start_date, self.end_date, self.preview_count, self.form_error = "", "", -1, ""
-        self.rater_ids, self.min_raters, self.aggregate = [], "", "rating"
+        self.rater_ids, self.min_raters, self.aggregate, self.min_heard = [], "", "rating", ""
         self.raters = [dataclasses.replace(r, selected=False) for r in self.raters]
 
     # -- export ------------------------------------------------------------------------

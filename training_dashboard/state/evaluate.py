@@ -14,18 +14,22 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src
-from training_dashboard.state.evaluations import p_text
+from training_dashboard.state.evaluation_texts import ATTENTIVE_HEARD, attentive_text, p_text
+from training_dashboard.state.listen_gate import TRACKER_JS, ListenGate, gate_hint, reason_of
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
 from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
+MAX_REASONS_SHOWN = 20
 
+FIRST, SECOND = "eval-first-audio", "eval-second-audio"
+REASON_BOX = "eval-reason"
 # Keyboard: 1 = First, 2 = Second, 0 = tie, space plays/pauses (the clip played last).
 KEYS_JS = keys_script("__tdEvalKeys", "/evaluate", {"1": "eval-vote-first", "2": "eval-vote-second",
                                                     "0": "eval-vote-tie"},
-                      players=("eval-first-audio", "eval-second-audio"))
+                      players=(FIRST, SECOND))
 
 
 def evaluation_id_from_path(path: str) -> int:
@@ -44,7 +48,27 @@ def reveal_text(e: schemas.EvaluationDetail) -> str:
             f"(95% CI {r.ci_low * 100:.0f}–{r.ci_high * 100:.0f}%), {p_text(r.p_value)}.")  # type: ignore[operator]
 
 
-class EvaluateState(rx.State):
+def listener_text(t: schemas.RaterTally, candidate: str, baseline: str) -> str:
+    """One listener's votes and how they listened, for the completed evaluation."""
+    text = f"{t.name}: {t.candidate_wins} for {candidate}, {t.baseline_wins} for {baseline}, {t.ties} tie(s)"
+    if t.listened:
+        text += f" · heard {(t.median_heard or 0) * 100:.0f}% of each clip (median)"
+        if t.fast_share:
+            text += f" · {t.fast_share * 100:.0f}% decided before the clips could end"
+    else:
+        text += " · no listening data"
+    return text + (" · mostly without listening" if t.unattentive else "")
+
+
+def reason_lines(pairs: list[schemas.EvaluationPairDetail], candidate: str, baseline: str,
+                 limit: int = MAX_REASONS_SHOWN) -> list[str]:
+    """The reasons listeners gave, unblinded: what they chose, in their words."""
+    side = {"candidate": candidate, "baseline": baseline}
+    return [f"{v.name} chose {side.get(v.winner, 'neither (a tie)')}: “{v.reason}”"
+            for p in pairs for v in p.votes if v.reason][:limit]
+
+
+class EvaluateState(ListenGate, rx.State):
     evaluation_id: int = 0
     status: str = ""
     pair_id: int = 0
@@ -62,10 +86,29 @@ class EvaluateState(rx.State):
     # Filled only once the evaluation is completed.
     verdict: str = ""
     reveal: str = ""
+    attentive: str = ""
+    attentive_verdict: str = ""
+    listeners: list[str] = []
+    reasons: list[str] = []
 
     @rx.var
     def has_pair(self) -> bool:
         return self.pair_id > 0
+
+    def _listen_left(self) -> str:
+        return gate_hint(self.listen_rule, self.heard, self.heard_of,
+                         [(FIRST, "the first clip"), (SECOND, "the second clip")])
+
+    @rx.var
+    def listen_hint(self) -> str:
+        return self._listen_left()
+
+    @rx.var
+    def can_vote(self) -> bool:
+        return self.pair_id > 0 and not self.voting and not self._listen_left()
+
+    def _player_src(self, player: str) -> str:
+        return {FIRST: self.first_src, SECOND: self.second_src}.get(player, "")
 
     @rx.var
     def progress_text(self) -> str:
@@ -79,10 +122,12 @@ class EvaluateState(rx.State):
     def load_page(self):  # type: ignore[no-untyped-def]
         self.evaluation_id = evaluation_id_from_path(self.router.url.path)
         self.pair_id, self.verdict, self.reveal, self.error, self.finished_for_rater = 0, "", "", "", False
-        return [rx.call_script(KEYS_JS), EvaluateState.load_next]
+        return [rx.call_script(TRACKER_JS), rx.call_script(KEYS_JS), EvaluateState.load_listen_rule,
+                EvaluateState.load_next]
 
     def _clear_pair(self) -> None:
         self.pair_id, self.prompt_text, self.first_src, self.second_src = 0, "", "", ""
+        self._reset_heard()
 
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
@@ -103,9 +148,11 @@ class EvaluateState(rx.State):
         for _ in range(WAIT_ROUNDS):
             pair = await api.next_evaluation_pair(evaluation_id, rater_id)
             progress = await api.evaluation_progress(evaluation_id, rater_id)
-            detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
+            completed = progress.status == "completed"
+            detail = await api.get_evaluation(evaluation_id, min_heard=ATTENTIVE_HEARD) if completed else None
+            pairs = await api.evaluation_pairs(evaluation_id) if completed else []
             async with self:
-                self._apply(pair, progress, detail)
+                self._apply(pair, progress, detail, pairs)
                 if not self.waiting:
                     return
             await asyncio.sleep(WAIT_SECONDS)
@@ -114,10 +161,12 @@ class EvaluateState(rx.State):
         self.error = error
 
     def _apply(self, pair: schemas.EvaluationPairBlind | None, progress: schemas.RaterProgress,
-               detail: schemas.EvaluationDetail | None) -> None:
+               detail: schemas.EvaluationDetail | None, pairs: list[schemas.EvaluationPairDetail]) -> None:
         self.status, self.voted, self.ready, self.pairs_total = (progress.status, progress.voted, progress.ready,
                                                                  progress.pairs_total)
         if pair is not None:
+            if pair.pair_id != self.pair_id:
+                self._reset_heard()
             self.pair_id, self.prompt_text = pair.pair_id, pair.prompt_text
             self.first_src, self.second_src = audio_src(pair.first.stream_url), audio_src(pair.second.stream_url)
             self.waiting = self.finished_for_rater = False
@@ -127,21 +176,31 @@ class EvaluateState(rx.State):
         self.finished_for_rater = not self.waiting
         if detail is not None:
             self.verdict, self.reveal = detail.result.verdict, reveal_text(detail)
+            a = detail.attentive
+            self.attentive, self.attentive_verdict = (attentive_text(a), a.verdict) if a else ("", "")
+            self.listeners = [listener_text(t, detail.candidate_label, detail.baseline_label)
+                              for t in detail.result.per_rater]
+            self.reasons = reason_lines(pairs, detail.candidate_label, detail.baseline_label)
 
     def _voted(self, _: object) -> None:
         self._clear_pair()
 
     @rx.event(background=True)
-    async def vote(self, choice: str):  # type: ignore[no-untyped-def]
+    async def vote(self, choice: str, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+        """Send the vote, with what the tracker measured and the reason box (``collect_js``)."""
         async with self:
-            if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
+            self._take_all(collected)
+            if not self.pair_id or self.voting or choice not in ("first", "second", "tie") or self._listen_left():
                 return
             rater_id = (await self.get_state(RaterState)).current_id
             pair_id, evaluation_id, self.voting = self.pair_id, self.evaluation_id, bool(rater_id)
+            listening = self._listening(collected, {FIRST: ("slot", "first"), SECOND: ("slot", "second")})
         if not rater_id:
             yield NO_LISTENER
             return
-        body = schemas.EvaluationVoteCreate(pair_id=pair_id, rater_id=rater_id, choice=choice)  # type: ignore[arg-type]
+        reason = reason_of(collected)
+        body = schemas.EvaluationVoteCreate(pair_id=pair_id, rater_id=rater_id, choice=choice,  # type: ignore[arg-type]
+                                            listening=listening, reason=reason)
         if error := await call(self, api_client, lambda api: api.vote(evaluation_id, body), self._voted,
                                flag="voting"):
             yield rx.toast.error(f"Vote not saved: {error}")

@@ -9,6 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, short_date
+from training_dashboard.state.listen_gate import ListenGate, collect_js, gate_hint
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
 from training_dashboard.state.rater import RaterState
@@ -45,6 +46,11 @@ def history_job(job: schemas.JobSummary) -> HistoryJob:
     )
 
 
+def history_player_id(audio_id: int) -> str:
+    """The element id of a History clip's player (the listen gate's key for it)."""
+    return f"history-audio-{audio_id}"
+
+
 def editor_fields(job: schemas.JobSummary) -> dict[str, str]:
     """The studio editor's fields that reproduce a job: prompt, attributes, settings, seed."""
     attrs, params = job.prompt.attributes, job.params
@@ -58,7 +64,7 @@ def editor_fields(job: schemas.JobSummary) -> dict[str, str]:
     }
 
 
-class HistoryState(rx.State):
+class HistoryState(ListenGate, rx.State):
     jobs: list[HistoryJob] = []
     loading: bool = False
     _summaries: dict[int, schemas.JobSummary] = {}
@@ -82,8 +88,16 @@ class HistoryState(rx.State):
             setattr(studio, name, value)
         yield rx.toast.info(f"Prompt of job #{job_id} loaded with seed {studio.seed or 'random'}")
 
+    def _player_src(self, player: str) -> str:
+        return next((c.src for j in self.jobs for c in j.clips if history_player_id(c.id) == player), "")
+
     @rx.event
-    async def rate_clip(self, audio_id: int, value: str):  # type: ignore[no-untyped-def]
+    def collect_and_rate_clip(self, audio_id: int, value: str):  # type: ignore[no-untyped-def]
+        """The Rate menu: read what was heard in the browser, then :meth:`rate_clip`."""
+        return rx.call_script(collect_js(), callback=HistoryState.rate_clip(audio_id, value))
+
+    @rx.event
+    async def rate_clip(self, audio_id: int, value: str, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
         rater_id = (await self.get_state(RaterState)).current_id
         if not rater_id:
             yield RaterState.open_picker
@@ -92,10 +106,16 @@ class HistoryState(rx.State):
         if rating is None:
             yield rx.toast.error("Choose a rating from 1 to 5")
             return
+        player = history_player_id(audio_id)
+        self._take_all(collected)
+        if hint := gate_hint(self.listen_rule, self.heard, self.heard_of, [(player, f"clip #{audio_id}")]):
+            yield rx.toast.error(hint)
+            return
         try:
             async with api_client() as api:
-                await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=rating,
-                                                                 rater_id=rater_id))
+                await api.submit_feedback(schemas.FeedbackCreate(
+                    audio_id=audio_id, rating=rating, rater_id=rater_id,
+                    listening=self._listening(collected, {player: ("audio_id", audio_id)})))
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Rating not saved: {error_text(exc)}")
             return

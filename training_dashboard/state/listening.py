@@ -2,8 +2,10 @@
 space plays or pauses its players.
 
 One script shape for both pages: it only clicks buttons by their ``data-testid`` (so mouse and
-keyboard run the same handlers), ignores keys typed into a text field or held with a modifier,
-plays one clip at a time, and space resumes the clip played last. Installed once per browser tab.
+keyboard run the same handlers, and a button the listen gate disabled stays shut to the keys too),
+ignores keys typed into a text field or held with a modifier (Enter or Escape in a field marked
+``data-keys-blur`` only leaves it), plays one clip at a time, and space resumes the clip played
+last. Installed once per browser tab.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ if (!window.%(flag)s) {
     if (!location.pathname.startsWith(%(path)s)) return;
     const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) {
+      // a one-line box on the card (the reason): Enter or Escape leaves it, so the keys work again
+      if (t.hasAttribute('data-keys-blur') && (e.key === 'Enter' || e.key === 'Escape')) {
+        t.blur(); e.preventDefault();
+      }
+      return;
+    }
     if (Object.hasOwn(buttons, e.key)) {
       const el = document.querySelector(`[data-testid="${buttons[e.key]}"]`);
       if (el && !el.disabled) { el.click(); e.preventDefault(); }

@@ -21,6 +21,10 @@ class RaterRow:
     outlier: bool
     consistency: str
     triads: int
+    heard: str = "–"  # median share of each clip heard
+    fast: str = "–"  # share of timed decisions made faster than the shortest clip
+    listened: str = ""  # "12 of 40 with listening data"
+    unattentive: bool = False
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -34,12 +38,26 @@ def agreement_text(agreement: schemas.Agreement) -> str:
             f"{'' if agreement.clips == 1 else 's'} rated by {agreement.raters} raters")
 
 
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
 def rater_rows(raters: list[schemas.RaterQuality]) -> list[RaterRow]:
     return [RaterRow(
         name=r.name, ratings=r.ratings, mean=_num(r.mean_rating), shared=r.shared_clips, distance=_num(r.mean_distance),
         outlier=r.outlier, triads=r.intransitive_triads,
         consistency=(f"{r.contradictions}/{r.preferences_checked} contradict" if r.preferences_checked else "–"),
+        heard=_share(r.median_heard), fast=_share(r.fast_share), unattentive=r.unattentive,
+        listened=f"{r.listened} of {r.judgements} judgements with listening data",
     ) for r in raters]
+
+
+def listening_text(q: schemas.FeedbackQuality) -> str:
+    if not q.unattentive:
+        return ""
+    who = "rater judges" if q.unattentive == 1 else "raters judge"
+    return (f"{q.unattentive} {who} mostly without listening (most of their ratings and votes came with under "
+            "half of a clip heard, or without listening data): they deserve a second look")
 
 
 class QualityState(rx.State):
@@ -48,6 +66,7 @@ class QualityState(rx.State):
     raters: list[RaterRow] = []
     coverage_notes: list[str] = []
     preference_line: str = ""
+    listening_line: str = ""
     loaded: bool = False
     loading: bool = False
 
@@ -59,6 +78,7 @@ class QualityState(rx.State):
         self.preference_line = (f"{q.contradictions} of {q.preferences_checked} checkable preferences contradict "
                                 f"the same rater's ratings by 2+ stars · {q.intransitive_triads} intransitive "
                                 f"triad{'' if q.intransitive_triads == 1 else 's'}")
+        self.listening_line = listening_text(q)
         self.loaded = True
 
     @rx.event(background=True)

@@ -7,16 +7,18 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src
+from training_dashboard.state.listen_gate import TRACKER_JS, ListenGate, gate_hint
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
 from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
+PLAYER = "rate-audio"
 # Keyboard: 1-5 choose a rating, Enter submits, S skips, space plays/pauses.
 KEYS_JS = keys_script("__tdRateKeys", "/rate", {**{str(n): f"rate-star-{n}" for n in range(1, 6)},
                                                 "Enter": "rate-submit", "s": "rate-skip", "S": "rate-skip"},
-                      players=("rate-audio",))
+                      players=(PLAYER,))
 
 
 def attributes_text(attrs: schemas.PromptAttributes) -> str:
@@ -38,7 +40,7 @@ async def _save(api: ApiClient, body: schemas.FeedbackCreate) -> str:
     return f"Clip #{body.audio_id}: {body.rating}★ saved · made by {audio.adapter_label}"
 
 
-class RateState(rx.State):
+class RateState(ListenGate, rx.State):
     audio_id: int = 0
     src: str = ""
     prompt_text: str = ""
@@ -60,9 +62,24 @@ class RateState(rx.State):
     def has_clip(self) -> bool:
         return self.audio_id > 0
 
+    def _listen_left(self) -> str:
+        return gate_hint(self.listen_rule, self.heard, {PLAYER: self.heard_of.get(PLAYER) or self.duration},
+                         [(PLAYER, "the clip")])
+
+    def _ready(self) -> bool:
+        return (self.audio_id > 0 and self.rating in ("1", "2", "3", "4", "5") and not self.submitting
+                and not self._listen_left())
+
+    @rx.var
+    def listen_hint(self) -> str:
+        return self._listen_left()
+
     @rx.var
     def can_submit(self) -> bool:
-        return self.audio_id > 0 and self.rating in ("1", "2", "3", "4", "5") and not self.submitting
+        return self._ready()
+
+    def _player_src(self, player: str) -> str:
+        return self.src if player == PLAYER else ""
 
     @rx.var
     def left_text(self) -> str:
@@ -71,7 +88,8 @@ class RateState(rx.State):
     @rx.event
     def load_page(self):  # type: ignore[no-untyped-def]
         self.skipped = []
-        return [rx.call_script(KEYS_JS), RateState.load_next]
+        return [rx.call_script(TRACKER_JS), rx.call_script(KEYS_JS), RateState.load_listen_rule,
+                RateState.load_next]
 
     @rx.event
     def set_rating(self, value: str) -> None:
@@ -92,6 +110,7 @@ class RateState(rx.State):
         clip, summary = answer
         self.remaining, self.rated_today, self.target = summary.remaining, summary.rated_today, summary.target
         self.rating, self.tags = "", []
+        self._reset_heard()
         if clip is None:
             self.audio_id, self.src, self.prompt_text, self.prompt_attributes = 0, "", "", ""
             self.empty = True
@@ -119,14 +138,17 @@ class RateState(rx.State):
         self.last_result = result
 
     @rx.event(background=True)
-    async def submit(self):  # type: ignore[no-untyped-def]
+    async def submit(self, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+        """Send the rating, with what the tracker measured (``collected``, see ``collect_js``)."""
         async with self:
-            if not self.can_submit:
+            self._take_all(collected)
+            if not self._ready():
                 return
             rater_id = (await self.get_state(RaterState)).current_id
             if rater_id:
+                listening = self._listening(collected, {PLAYER: ("audio_id", self.audio_id)}, {PLAYER: self.duration})
                 body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
-                                              rater_id=rater_id)
+                                              rater_id=rater_id, listening=listening)
                 self.submitting = True
         if not rater_id:
             yield NO_LISTENER

@@ -9,6 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
+from training_dashboard.state.listen_gate import ListenGate, collect_js, gate_hint, reason_of
 from training_dashboard.state.model import ModelState
 from training_dashboard.state.rater import RaterState
 from training_dashboard.state.signals import Signal
@@ -19,6 +20,7 @@ LABELS = "ABCD"
 SUGGESTED_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 TERMINAL = ("completed", "failed", "cancelled")
 JOB_ENDED = Signal()  # after a generation job ends (or fails to start)
+PREF_REASON = "pref-reason"
 
 
 @dataclasses.dataclass
@@ -52,12 +54,17 @@ def prompt_problem(text: str, tempo: str, duration: str) -> str:
     return ""
 
 
+def player_id(audio_id: int) -> str:
+    """The element id of a clip's player (the listen gate's key for it)."""
+    return f"clip-audio-{audio_id}"
+
+
 def clip_from(index: int, audio: schemas.AudioBrief) -> Clip:
     return Clip(id=audio.id, label=LABELS[index % len(LABELS)], seed=audio.seed, adapter_label=audio.adapter_label,
                 src=audio_src(audio.stream_url), duration=audio.duration)
 
 
-class StudioState(rx.State):
+class StudioState(ListenGate, rx.State):
     text: str = ""
     style: str = ""
     tempo: str = "120"
@@ -98,6 +105,27 @@ class StudioState(rx.State):
     @rx.var
     def clip_labels(self) -> list[str]:
         return [c.label for c in self.clips]
+
+    def _listen_left(self, clips: list[Clip]) -> str:
+        durations = {player_id(c.id): self.heard_of.get(player_id(c.id)) or c.duration for c in clips}
+        return gate_hint(self.listen_rule, self.heard, durations, [(player_id(c.id), f"clip {c.label}")
+                                                                     for c in clips])
+
+    def _pref_clips(self) -> list[Clip]:
+        by_label = {c.label: c for c in self.clips}
+        return [by_label[x] for x in dict.fromkeys((self.pref_a, self.pref_b)) if x in by_label]
+
+    @rx.var
+    def clip_hints(self) -> list[str]:
+        """Per clip, what is left to hear before its rating can be sent ("" once it can)."""
+        return [self._listen_left([c]) for c in self.clips]
+
+    @rx.var
+    def pref_hint(self) -> str:
+        return self._listen_left(self._pref_clips())
+
+    def _player_src(self, player: str) -> str:
+        return next((c.src for c in self.clips if player_id(c.id) == player), "")
 
     @rx.event
     def set_text(self, value: str) -> None:
@@ -167,6 +195,7 @@ class StudioState(rx.State):
                 self.job_error = str(exc)
                 return
             self.generating, self.clips, self.pref_result = True, [], ""
+            self._reset_heard()
             self.job_id, self.job_status, self.job_progress, self.job_error = 0, "queued", 0, ""
         try:
             async with api_client() as api:
@@ -232,14 +261,30 @@ class StudioState(rx.State):
         self._update_clip(index, notes=value)
 
     @rx.event
-    async def submit_feedback(self, index: int):  # type: ignore[no-untyped-def]
+    def collect_and_submit_feedback(self, index: int):  # type: ignore[no-untyped-def]
+        """Submit's click: read what was heard in the browser, then :meth:`submit_feedback`. (The
+        clip's index lives in a ``foreach``, out of reach of a ``call_script`` callback written in
+        the page, so the server writes that callback with the index filled in.)"""
+        return rx.call_script(collect_js(), callback=StudioState.submit_feedback(index))
+
+    @rx.event
+    async def submit_feedback(self, index: int, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+        """Send clip ``index``'s rating, with what the tracker measured (``collect_js``)."""
+        if not 0 <= index < len(self.clips):
+            return
         clip = self.clips[index]
         rating = schemas.parse_int(clip.rating, 1, 5)
         if rating is None:
             yield rx.toast.error("Choose a rating from 1 to 5 first")
             return
+        self._take_all(collected)
+        if hint := self._listen_left([clip]):
+            yield rx.toast.error(hint)
+            return
+        player = player_id(clip.id)
+        listening = self._listening(collected, {player: ("audio_id", clip.id)}, {player: clip.duration})
         try:
-            body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating,
+            body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating, listening=listening,
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
                                           notes=clip.notes.strip() or None,
                                           rater_id=(await self.get_state(RaterState)).current_id or None)
@@ -262,18 +307,27 @@ class StudioState(rx.State):
         self.pref_b = value
 
     @rx.event
-    async def submit_preference(self, choice: str):  # type: ignore[no-untyped-def]
+    async def submit_preference(self, choice: str, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+        """Send the A/B choice, with what was heard and the reason box's text (``collect_js``)."""
         by_label = {c.label: c for c in self.clips}
         first, second = by_label.get(self.pref_a), by_label.get(self.pref_b)
         if first is None or second is None or first.id == second.id:
             yield rx.toast.error("Pick two different clips to compare")
             return
+        self._take_all(collected)
+        if hint := self._listen_left([first, second]):
+            yield rx.toast.error(hint)
+            return
         chosen, rejected = (second, first) if choice == "b" else (first, second)
+        listening = self._listening(collected, {player_id(c.id): ("audio_id", c.id) for c in (first, second)},
+                                    {player_id(c.id): c.duration for c in (first, second)})
+        reason = reason_of(collected)
         try:
             async with api_client() as api:
                 await api.submit_preference(schemas.PreferenceCreate(
                     chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie",
-                    rater_id=(await self.get_state(RaterState)).current_id or None))
+                    rater_id=(await self.get_state(RaterState)).current_id or None, listening=listening,
+                    reason=reason))
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Preference not saved: {error_text(exc)}")
