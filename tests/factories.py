@@ -13,6 +13,7 @@ import numpy as np
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
+from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import jobs
 
 
@@ -199,7 +200,7 @@ def named_rater(request: httpx.Request) -> int | None:
             body = None
         value = body.get("rater_id") if isinstance(body, dict) else None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
+        return value if 0 < value <= MAX_ID else None  # past it: the API's own 422, not a PostgreSQL overflow here
     return int(value) if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value) and int(value) else None
 
 
