@@ -63,6 +63,18 @@ async def test_signed_stream_urls_with_unicode_expiry_or_signature_are_401(app):
     assert signer.valid(1, "٣" * 10, sig) is False and signer.valid_path("/x", "³", sig) is False
 
 
+async def test_a_clip_path_in_other_digits_is_not_that_clip(app):
+    """``\\d`` matched "٣" and ``int("٣")`` is 3: clip 3's signature let /api/audio/٣/stream through
+    the access check (the route then refused the path). Only ASCII digits name a clip."""
+    exp, sig = app.state.signer.url(3).split("exp=")[1].split("&sig=")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ANONYMOUS) as anon:
+        assert (await anon.get("/api/audio/3/stream", params={"exp": exp, "sig": sig})).status_code == 404
+        for odd in ["٣", "３", "3\u0301", "³"]:
+            r = await anon.get(f"/api/audio/{odd}/stream", params={"exp": exp, "sig": sig})
+            assert r.status_code == 401, (odd, r.status_code, r.text)
+
+
 async def test_adapter_labels_of_odd_keys(db):
     with db.session() as session:
         labels = adapter_labels(session, (k for k in ["base", "³", "٣", "7"]))  # a generator: read once

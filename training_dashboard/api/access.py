@@ -33,8 +33,8 @@ from training_dashboard.services.principal import Principal
 PREFIX = "/api"
 COOKIE = "td_session"
 STREAM_TTL_S = 24 * 3600
-_STREAM_PATH = re.compile(rf"^{PREFIX}/audio/(\d+)/stream$")
-_EVAL_STREAM_PATH = re.compile(rf"^{PREFIX}/evaluations/\d+/pairs/\d+/(first|second)/stream$")
+_STREAM_PATH = re.compile(rf"^{PREFIX}/audio/([0-9]+)/stream$")  # ASCII digits: \d matches "٣"
+_EVAL_STREAM_PATH = re.compile(rf"^{PREFIX}/evaluations/[0-9]+/pairs/[0-9]+/(first|second)/stream$")
 _PUBLIC_EXACT = {
     ("GET", f"{PREFIX}/health"), ("HEAD", f"{PREFIX}/health"),
     ("POST", f"{PREFIX}/auth/login"), ("POST", f"{PREFIX}/auth/login/form"), ("POST", f"{PREFIX}/auth/logout"),
