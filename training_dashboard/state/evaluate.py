@@ -17,7 +17,7 @@ from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.evaluations import p_text
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
-from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, listener_id
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
@@ -87,7 +87,7 @@ class EvaluateState(rx.State):
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
         async with self:
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             evaluation_id = self.evaluation_id
             if not evaluation_id:
                 self.error = "This address names no evaluation"
@@ -136,7 +136,7 @@ class EvaluateState(rx.State):
         async with self:
             if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
                 return
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             pair_id, evaluation_id, self.voting = self.pair_id, self.evaluation_id, bool(rater_id)
         if not rater_id:
             yield NO_LISTENER
