@@ -142,7 +142,7 @@ async def test_export_shows_path_hash_and_command(root, transport, api, db, sett
 async def test_load_failure_becomes_a_toast(root, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from training_dashboard.client import ApiClient
 
-    monkeypatch.setattr(datasets, "api_client", lambda: ApiClient("http://127.0.0.1:9/api", timeout=2))
+    monkeypatch.setattr(datasets, "api_client", lambda *_: ApiClient("http://127.0.0.1:9/api", timeout=2))
     ds = await root.get_state(DatasetsState)
     events = await run(DatasetsState.load_datasets, ds)
     assert len(events) == 1 and "Could not load datasets" in str(events[0])

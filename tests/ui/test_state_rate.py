@@ -19,7 +19,7 @@ from training_dashboard.state.studio import Clip, StudioState
 @pytest.fixture
 def wired(transport, monkeypatch):  # type: ignore[no-untyped-def]
     for module in (rater, rate, history, quality):
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     return transport
 
 

@@ -136,14 +136,14 @@ class AuthState(rx.State):
 
 
 async def signed_in_rater(state: rx.State) -> int | None:
-    """With sign-in on, the signed-in person's rater id (0 when they have none); ``None`` with it
-    off, where the listener picks a name under "Who is listening?" instead.
+    """With sign-in on, the signed-in person's rater id; ``None`` with it off (or not yet known),
+    where the listener picks a name under "Who is listening?" instead.
 
     Call it with the state unlocked or locked as the caller needs (``get_state`` needs the lock in a
     background handler).
     """
     auth = await state.get_state(AuthState)
-    return None if auth.auth == "off" else auth.rater_id
+    return auth.rater_id if auth.auth == "on" else None
 
 
 __all__ = ["AuthState", "SignedOut", "guard", "handle_backend_exception", "login_url", "page_loads", "role_at_least",
