@@ -1,4 +1,10 @@
-"""Shared fixtures: a real temporary database, the real API in-process, the real client."""
+"""Shared fixtures: a real temporary database, the real API in-process, the real client.
+
+Sign-in is on, as in production: the settings name a first admin (TD_ADMIN_USER / TD_ADMIN_PASSWORD),
+and every in-process request carries real credentials (tests/factories.SignedIn): the ``client`` and
+``api`` fixtures an admin's personal access token, a request naming a rater that rater's token.
+``rater``, ``trainer`` and ``admin`` give a user of each role with their own token.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -16,6 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SignedIn, make_token, make_user  # noqa: E402
 from training_dashboard.api.app import create_app  # noqa: E402
 from training_dashboard.client import ApiClient  # noqa: E402
 from training_dashboard.config import Settings  # noqa: E402
@@ -28,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
     if url:  # PostgreSQL run: one fresh schema per test
         url = _fresh_pg_database(url, tmp_path.name)
     return Settings(data_dir=tmp_path / "data", base_model="tiny", worker=False, database_url=url,
-                    readiness_threshold=5)
+                    readiness_threshold=5, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)
 
 
 @pytest.fixture
@@ -43,16 +51,86 @@ def db(app) -> Database:  # type: ignore[no-untyped-def]
     return app.state.db
 
 
+def signed_in(app) -> SignedIn | None:  # type: ignore[no-untyped-def]
+    """The app's test credentials (made once per app), or None: sign-in off, or no admin configured."""
+    state = getattr(app, "state", None)
+    settings = getattr(state, "settings", None)
+    if not isinstance(settings, Settings) or not settings.auth_on or not settings.admin_user:
+        return None
+    if getattr(state, "test_signin", None) is None:
+        state.test_signin = SignedIn(state.db, settings.admin_user)
+    return state.test_signin
+
+
+@pytest.fixture(autouse=True)
+def _in_process_requests_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process request (``httpx.ASGITransport``, also the UI states' own clients) carries real
+    credentials: see ``SignedIn``. Requests with credentials of their own pass untouched."""
+    original = httpx.ASGITransport.handle_async_request
+
+    async def handle(self: httpx.ASGITransport, request: httpx.Request) -> httpx.Response:
+        credentials = signed_in(self.app)
+        if credentials is not None:
+            credentials.authorize(request)
+        return await original(self, request)
+
+    monkeypatch.setattr(httpx.ASGITransport, "handle_async_request", handle)
+
+
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api") as c:
+def admin_token(app) -> str:  # type: ignore[no-untyped-def]
+    credentials = signed_in(app)
+    assert credentials is not None
+    return credentials.admin
+
+
+@pytest.fixture
+async def client(app, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
+                                 headers={"Authorization": f"Bearer {admin_token}"}) as c:
         yield c
 
 
 @pytest.fixture
-async def api(app) -> AsyncIterator[ApiClient]:  # type: ignore[no-untyped-def]
-    async with ApiClient("http://test/api", transport=httpx.ASGITransport(app=app)) as c:
+async def api(app, admin_token: str) -> AsyncIterator[ApiClient]:  # type: ignore[no-untyped-def]
+    async with ApiClient("http://test/api", token=admin_token, transport=httpx.ASGITransport(app=app)) as c:
         yield c
+
+
+@dataclass
+class UserWithToken:
+    id: int
+    username: str
+    rater_id: int
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_test_user(db: Database, username: str, role: str, password: str | None = None) -> UserWithToken:
+    from training_dashboard.db.models import UserAccount
+
+    user_id = make_user(db, username, role, password)
+    with db.session() as session:
+        rater_id = session.get(UserAccount, user_id).rater_id  # type: ignore[union-attr]
+    return UserWithToken(user_id, username, rater_id, make_token(db, user_id, f"{username}-token"))
+
+
+@pytest.fixture
+def rater(db: Database) -> UserWithToken:
+    return make_test_user(db, "rita", "rater")
+
+
+@pytest.fixture
+def trainer(db: Database) -> UserWithToken:
+    return make_test_user(db, "tom", "trainer")
+
+
+@pytest.fixture
+def admin(db: Database) -> UserWithToken:
+    return make_test_user(db, "ada", "admin")
 
 
 def _fresh_pg_database(admin_url: str, name: str) -> str:

@@ -8,6 +8,7 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from training_dashboard.config import Settings
@@ -87,3 +88,105 @@ def run_concurrently(target: Callable[[int], None], n: int, timeout: float = 120
     for t in threads:
         t.join(timeout)
     return errors
+
+
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-password-for-tests"
+
+
+def make_user(db: Database, username: str, role: str = "rater", password: str | None = None) -> int:
+    """A user (and their rater row) through the service; their id."""
+    from training_dashboard import schemas
+    from training_dashboard.services import accounts
+
+    user = accounts.create_user(db, schemas.UserCreate(username=username, role=role, password=password), None)
+    return user.id or 0
+
+
+def make_token(db: Database, user_id: int, name: str = "tests", expires_in_days: int | None = 30) -> str:
+    """A personal access token for ``user_id`` through the service; the secret."""
+    from training_dashboard import schemas
+    from training_dashboard.services import credentials
+
+    return credentials.create_token(db, user_id, schemas.TokenCreate(name=name, expires_in_days=expires_in_days),
+                                    None).token
+
+
+def user_id_of(db: Database, username: str) -> int:
+    from sqlalchemy import select
+
+    from training_dashboard.db.models import UserAccount
+
+    with db.session() as session:
+        found = session.scalar(select(UserAccount.id).where(UserAccount.username == username))
+    assert found is not None, username
+    return found
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class SignedIn:
+    """Real credentials for the in-process test API, picked per request like separate browsers would be.
+
+    A request without credentials (or with this helper's admin token) is sent with a personal access
+    token minted through the real service: the token of the rater its query or JSON body names
+    (``rater_id``), else the admin's. Tests written before sign-in name several raters in one client;
+    each such request now really is that rater's (sign-in refuses a body naming someone else). The
+    raters' users it mints tokens for act with the trainer role, so those tests still see what they saw
+    (clips unblinded, revealed queues); the rater role itself is tested in tests/api/test_roles.py with
+    explicit tokens. Requests that carry other credentials, or ``Authorization: Anonymous``, pass as they are.
+    """
+
+    def __init__(self, db: Database, admin_username: str = ADMIN_USER) -> None:
+        self.db = db
+        self.admin = make_token(db, user_id_of(db, admin_username), "tests-admin")
+        self._raters: dict[int, str] = {}
+
+    def token_for_rater(self, rater_id: int) -> str:
+        if rater_id not in self._raters:
+            from sqlalchemy import select, update
+
+            from training_dashboard import schemas
+            from training_dashboard.db.models import Rater, UserAccount
+            from training_dashboard.services import accounts
+
+            with self.db.session() as session:
+                user = session.scalar(select(UserAccount).where(UserAccount.rater_id == rater_id))
+                name = session.scalar(select(Rater.name).where(Rater.id == rater_id))
+                taken = set(session.scalars(select(UserAccount.username)))
+            if name is None:  # no such rater: let the API say so (as the admin)
+                return self.admin
+            if user is None:  # a rater made without sign-in: give them a user
+                with self.db.write_session() as session:
+                    user = accounts.create_user_in(session, schemas.UserCreate(
+                        username=accounts.username_for(name, taken), display_name=name, role="trainer"))
+            elif user.role == "rater":
+                with self.db.write_session() as session:
+                    session.execute(update(UserAccount).where(UserAccount.id == user.id).values(role="trainer"))
+            self._raters[rater_id] = make_token(self.db, user.id or 0, "tests-rater")
+        return self._raters[rater_id]
+
+    def authorize(self, request: httpx.Request) -> None:
+        header = request.headers.get("authorization")
+        if "cookie" in request.headers or (header is not None and header != f"Bearer {self.admin}"):
+            return
+        rater_id = named_rater(request)
+        request.headers["Authorization"] = f"Bearer {self.token_for_rater(rater_id) if rater_id else self.admin}"
+
+
+def named_rater(request: httpx.Request) -> int | None:
+    """The ``rater_id`` a request's query or JSON body names (None when it names none)."""
+    import json
+    import re
+
+    value = request.url.params.get("rater_id")
+    if value is None and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(request.content or b"null")
+        except (ValueError, httpx.RequestNotRead):
+            body = None
+        value = body.get("rater_id") if isinstance(body, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
+    return int(value) if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value) and int(value) else None

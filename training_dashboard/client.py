@@ -1,14 +1,19 @@
 """The async API client: the only road from the UI and the training CLI to data.
 
 Example:
-    async with ApiClient("http://127.0.0.1:8000/api") as api:
+    async with ApiClient("http://127.0.0.1:8000/api", token=os.environ["TD_API_TOKEN"]) as api:
         stats = await api.feedback_stats()
+
+Credentials: ``token=`` a personal access token (``td_...``, sent as ``Authorization: Bearer``), or
+``session=`` the secret of a ``td_session`` cookie (the UI's server side acting as the signed-in
+user; sent with an ``Origin`` of the API's own, which the CSRF check of cookie writes accepts).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -29,9 +34,13 @@ class ApiError(Exception):
 class ApiClient:
     """One method per endpoint, each returning the API's own pydantic models."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, session: str | None = None,
+                 timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if session:
+            parts = urlsplit(base_url)
+            headers["Cookie"] = f"td_session={session}"
+            headers["Origin"] = f"{parts.scheme}://{parts.netloc}"
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url + "/", headers=headers, timeout=timeout,
                                        transport=transport)
@@ -217,10 +226,12 @@ class ApiClient:
                   if v is not None}
         return await self._get(schemas.Page[schemas.AudioListItem], "audio", params)
 
-    async def next_clip(self, rater_id: int, *, blind: bool = True, adapter_id: int | str | None = None,
+    async def next_clip(self, rater_id: int | None = None, *, blind: bool = True, adapter_id: int | str | None = None,
                         prompt_id: int | None = None, exclude: list[int] | None = None) -> schemas.QueueClip | None:
         """The next clip for a rater (``QueueClipRevealed`` when not blind); None when none is left."""
-        params: dict[str, Any] = {"rater_id": rater_id, "blind": str(blind).lower()}
+        params: dict[str, Any] = {"blind": str(blind).lower()}
+        if rater_id is not None:  # sign-in on: yourself by default
+            params["rater_id"] = rater_id
         if adapter_id is not None:
             params["adapter_id"] = adapter_id
         if prompt_id is not None:
@@ -233,8 +244,8 @@ class ApiClient:
         model = schemas.QueueClip if blind else schemas.QueueClipRevealed
         return model.model_validate(response.json())
 
-    async def queue_summary(self, rater_id: int) -> schemas.QueueSummary:
-        return await self._get(schemas.QueueSummary, "queue/summary", {"rater_id": rater_id})
+    async def queue_summary(self, rater_id: int | None = None) -> schemas.QueueSummary:
+        return await self._get(schemas.QueueSummary, "queue/summary", _rater(rater_id))
 
     async def feedback_quality(self) -> schemas.FeedbackQuality:
         return await self._get(schemas.FeedbackQuality, "feedback/quality")
@@ -295,15 +306,71 @@ class ApiClient:
     async def cancel_evaluation(self, evaluation_id: int) -> schemas.EvaluationDetail:
         return await self._send(schemas.EvaluationDetail, "POST", f"evaluations/{evaluation_id}/cancel")
 
-    async def next_evaluation_pair(self, evaluation_id: int, rater_id: int) -> schemas.EvaluationPairBlind | None:
+    async def next_evaluation_pair(self, evaluation_id: int,
+                                   rater_id: int | None = None) -> schemas.EvaluationPairBlind | None:
         """The next blind pair for a rater; None when nothing is left for them."""
-        response = await self._call("GET", f"evaluations/{evaluation_id}/next", params={"rater_id": rater_id})
+        response = await self._call("GET", f"evaluations/{evaluation_id}/next", params=_rater(rater_id))
         if response.status_code == 204:
             return None
         return schemas.EvaluationPairBlind.model_validate(response.json())
 
-    async def evaluation_progress(self, evaluation_id: int, rater_id: int) -> schemas.RaterProgress:
-        return await self._get(schemas.RaterProgress, f"evaluations/{evaluation_id}/progress", {"rater_id": rater_id})
+    async def evaluation_progress(self, evaluation_id: int, rater_id: int | None = None) -> schemas.RaterProgress:
+        return await self._get(schemas.RaterProgress, f"evaluations/{evaluation_id}/progress", _rater(rater_id))
 
     async def vote(self, evaluation_id: int, body: schemas.EvaluationVoteCreate) -> schemas.EvaluationVotePublic:
         return await self._send(schemas.EvaluationVotePublic, "POST", f"evaluations/{evaluation_id}/votes", body)
+
+    # sign-in and accounts
+    async def login(self, username: str, password: str) -> tuple[schemas.UserPublic, str]:
+        """Sign in; the user and the new session's secret (also kept by this client for its next calls)."""
+        response = await self._call("POST", "auth/login", json={"username": username, "password": password})
+        secret = response.cookies.get("td_session") or ""
+        if secret:
+            parts = urlsplit(self.base_url)
+            self._http.headers["Cookie"] = f"td_session={secret}"
+            self._http.headers["Origin"] = f"{parts.scheme}://{parts.netloc}"
+        return schemas.UserPublic.model_validate(response.json()), secret
+
+    async def logout(self) -> None:
+        """End this client's session (the server forgets it)."""
+        await self._call("POST", "auth/logout")
+        self._http.headers.pop("Cookie", None)
+        self._http.cookies.clear()
+
+    async def me(self) -> schemas.Me:
+        return await self._get(schemas.Me, "auth/me")
+
+    async def setup_status(self, token: str | None = None) -> schemas.SetupStatus:
+        return await self._get(schemas.SetupStatus, "auth/setup", {"token": token} if token else None)
+
+    async def list_users(self) -> list[schemas.UserPublic]:
+        return TypeAdapter(list[schemas.UserPublic]).validate_python((await self._call("GET", "users")).json())
+
+    async def create_user(self, body: schemas.UserCreate) -> schemas.UserPublic:
+        return await self._send(schemas.UserPublic, "POST", "users", body)
+
+    async def update_user(self, user_id: int, body: schemas.UserUpdate) -> schemas.UserPublic:
+        payload = body.model_dump(mode="json", exclude_unset=True)
+        return schemas.UserPublic.model_validate((await self._call("PATCH", f"users/{user_id}", json=payload)).json())
+
+    async def list_tokens(self, user_id: int | None = None) -> list[schemas.TokenPublic]:
+        response = await self._call("GET", "tokens", params={"user_id": user_id} if user_id else None)
+        return TypeAdapter(list[schemas.TokenPublic]).validate_python(response.json())
+
+    async def create_token(self, body: schemas.TokenCreate) -> schemas.TokenCreated:
+        return await self._send(schemas.TokenCreated, "POST", "tokens", body)
+
+    async def revoke_token(self, token_id: int) -> None:
+        await self._call("DELETE", f"tokens/{token_id}")
+
+    async def list_audit(self, *, actor: str | None = None, action: str | None = None, since: datetime | None = None,
+                         until: datetime | None = None, page: int = 1,
+                         limit: int = 50) -> schemas.Page[schemas.AuditEventPublic]:
+        params = {k: v for k, v in {"actor": actor, "action": action, "page": page, "limit": limit,
+                                    "since": since.isoformat() if since else None,
+                                    "until": until.isoformat() if until else None}.items() if v is not None}
+        return await self._get(schemas.Page[schemas.AuditEventPublic], "audit", params)
+
+
+def _rater(rater_id: int | None) -> dict[str, int] | None:
+    return {"rater_id": rater_id} if rater_id is not None else None

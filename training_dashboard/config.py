@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,7 +25,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite file under data_dir if unset.")
     base_model: str = Field(default="facebook/musicgen-small", description="HF id, local dir, or 'tiny'.")
     api_url: str = Field(default="http://127.0.0.1:8000/api", description="The API the UI and CLI talk to.")
-    api_token: str | None = Field(default=None, description="Bearer token required on /api when set.")
+    api_token: str | None = Field(default=None, description="The personal access token (td_...) that the training "
+                                 "CLI and scripts send as Authorization: Bearer; the server keeps no shared token.")
+    auth: Literal["on", "off"] = Field(default="on", description="Sign-in on /api and the UI. 'off' (every request "
+                                       "is a local admin) is allowed only while the app binds loopback addresses.")
+    admin_user: str | None = Field(default=None, description="With admin_password: create (or refresh) this admin "
+                                   "at start, without a browser.")
+    admin_password: str | None = Field(default=None, repr=False)
+    session_idle_hours: float = Field(default=12.0, gt=0, le=24 * 365, description="A session unused this long ends.")
+    session_max_days: float = Field(default=7.0, gt=0, le=3650, description="A session ends this long after sign-in.")
+    secret_key: str | None = Field(default=None, repr=False, description="Signs stream URLs; default: generated "
+                                   "once into <data dir>/secret_key (0600) so every process shares it.")
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL (single sign-on).")
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_default_role: Literal["rater", "trainer", "admin"] = "rater"
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
     readiness_min_rating: int = Field(default=4, ge=1, le=5)
     adapter_roots: Annotated[list[Path], NoDecode] = Field(
@@ -99,9 +116,61 @@ class Settings(BaseSettings):
         roots = self.resolved_adapter_roots
         return self.default_adapter_root if self.default_adapter_root in roots else roots[0]
 
+    @property
+    def auth_on(self) -> bool:
+        return self.auth == "on"
+
+    def resolved_secret_key(self) -> bytes:
+        """``TD_SECRET_KEY``, else the key in ``<data dir>/secret_key``, created (0600) on first use."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.resolved_data_dir / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        for _ in range(50):  # another process may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key.encode()
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty: delete it (a new key is made) or set TD_SECRET_KEY")
+
     def ensure_dirs(self) -> None:
         for path in (self.resolved_data_dir, self.audio_dir, self.exports_dir, *self.resolved_adapter_roots):
             path.mkdir(parents=True, exist_ok=True)
+
+
+class BindRefused(RuntimeError):
+    """``TD_AUTH=off`` asked for on an address other machines can reach."""
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost`` (0.0.0.0, :: and names are not)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, host: str | None) -> None:
+    """Refuse to serve without sign-in on a non-loopback address.
+
+    Raises:
+        BindRefused: ``TD_AUTH=off`` and ``host`` is not a loopback address.
+    """
+    if settings.auth == "off" and host and not is_loopback(host):
+        raise BindRefused(
+            f"TD_AUTH=off is allowed only on a loopback address (127.0.0.1, ::1, localhost), not {host!r}: anyone "
+            "who reaches it would act as an admin. Bind 127.0.0.1 (TD_HOST / --backend-host), or turn sign-in on "
+            "(unset TD_AUTH) and create the first admin (TD_ADMIN_USER + TD_ADMIN_PASSWORD or the setup link).")
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ by uvicorn (``python -m training_dashboard.api``), and in-process by the tests.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 
@@ -15,19 +16,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from training_dashboard.api import adapters, audio, datasets, feedback, generation, health, prompts
+from training_dashboard.api import adapters, audio, auth, datasets, feedback, generation, health, prompts, tokens, users
+from training_dashboard.api import audit as audit_api
 from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
 from training_dashboard.api import runs as runs_api
 from training_dashboard.api import worker_runs as worker_runs_api
-from training_dashboard.api.access import PREFIX, AudioSigner, BearerAuth, send_json
+from training_dashboard.api.access import PREFIX, AudioSigner, Authenticate, send_json
 from training_dashboard.api.evaluations import router as evaluations_router
 from training_dashboard.api.leaderboard import router as leaderboard_router
 from training_dashboard.api.worker_jobs import router as worker_jobs_router
 from training_dashboard.api.worker_registry import router as worker_registry_router
-from training_dashboard.config import VERSION, Settings, get_settings
+from training_dashboard.config import VERSION, Settings, check_bind, get_settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
+from training_dashboard.services import accounts, credentials
 from training_dashboard.services.errors import ServiceError
 from training_dashboard.services.exports import recover_exports
 
@@ -42,14 +45,23 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool | None = None) -> FastAPI:
-    """Build the API; migrates the database and cleans interrupted exports first."""
+    """Build the API; migrates the database, cleans interrupted exports and makes sure there is a first
+    admin (or prints the setup link) first.
+
+    Raises:
+        BindRefused: ``TD_AUTH=off`` with a non-loopback bind address (``TD_HOST`` / ``REFLEX_BACKEND_HOST``).
+    """
     settings = settings or get_settings()
+    check_bind(settings, settings.host)
+    check_bind(settings, os.environ.get("REFLEX_BACKEND_HOST"))
     settings.ensure_dirs()
     if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:  # never raise a shorter one set by the host
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     db = Database(settings.db_url)
     upgrade(db)
     recover_exports(settings.exports_dir)
+    if settings.auth_on:
+        bootstrap_admin(settings, db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -60,9 +72,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app = FastAPI(title="Training Dashboard API", version=VERSION, lifespan=lifespan,
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
     app.state.settings, app.state.db, app.state.worker, app.state.dispatcher = settings, db, None, None
-    app.state.signer = AudioSigner(settings.api_token)
+    app.state.signer = AudioSigner(settings.resolved_secret_key() if settings.auth_on else None)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
-    for module in (prompts, generation, audio, feedback, datasets, adapters, health):
+    for module in (auth, users, tokens, audit_api, prompts, generation, audio, feedback, datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
     app.include_router(evaluations_router, prefix=PREFIX)
@@ -75,14 +87,28 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.include_router(worker_jobs_router, prefix=PREFIX)
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
-    if settings.api_token:
-        app.add_middleware(BearerAuth, token=settings.api_token, signer=app.state.signer)
+    app.add_middleware(Authenticate, db=db, settings=settings, signer=app.state.signer)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
     return app
+
+
+def bootstrap_admin(settings: Settings, db: Database) -> None:
+    """``TD_ADMIN_USER`` + ``TD_ADMIN_PASSWORD``: create or refresh that admin. Otherwise, while no user has a
+    password, print a one-time setup link (30 minutes) that creates the first admin in the browser."""
+    if settings.admin_user and settings.admin_password:
+        accounts.ensure_admin(db, settings.admin_user, settings.admin_password)
+        return
+    if accounts.any_password_user(db):
+        return
+    port = os.environ.get("REFLEX_FRONTEND_PORT") or settings.port
+    link = f"http://127.0.0.1:{port}/setup?token={credentials.new_setup_link(db)}"
+    message = f"No admin yet. Open {link} within 30 minutes to create the first admin (single use)."
+    log.warning(message)
+    print(f"\n  {message}\n", file=sys.stderr, flush=True)
 
 
 def start_worker(app: FastAPI) -> None:

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.api import blinding
+from training_dashboard.api.deps import DbDep, LimitQ, PageQ, RaterDep, SettingsDep, signed_or_role
 from training_dashboard.db.models import Adapter, AudioSample, Prompt
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import history
-from training_dashboard.services.errors import NotFound
+from training_dashboard.services.errors import Forbidden, NotFound
 from training_dashboard.services.paths import os_error_reason, shown
 from training_dashboard.services.prompts import audio_brief, prompt_public
 from training_dashboard.services.queue import adapter_filter
@@ -29,20 +30,24 @@ _CHUNK = 64 * 1024
 
 @router.get("", response_model=schemas.Page[schemas.AudioListItem])
 def read_audio_list(
-    request: Request, db: DbDep, page: PageQ = 1, limit: LimitQ = 50,
+    request: Request, db: DbDep, principal: RaterDep, page: PageQ = 1, limit: LimitQ = 50,
     prompt_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     adapter_id: Annotated[str | None, Query(max_length=20, description="an adapter id or 'base'")] = None,
     rated_by: Annotated[int | None, Query(ge=1, le=MAX_ID, description="clips this rater has rated")] = None,
     not_rated_by: Annotated[int | None, Query(ge=1, le=MAX_ID, description="clips this rater has not rated")] = None,
 ) -> schemas.Page[schemas.AudioListItem]:
-    """Clips newest first, by prompt, adapter, and who has (not) rated them."""
-    return history.list_audio(db, prompt_id=prompt_id, adapter_id=adapter_filter(adapter_id), rated_by=rated_by,
-                              not_rated_by=not_rated_by, page=page, limit=limit,
-                              stream_url=request.app.state.signer.url)
+    """Clips newest first, by prompt, adapter, and who has (not) rated them (a rater: filtering by adapter
+    needs the trainer role, and adapters show only on clips they have rated)."""
+    if adapter_id is not None and blinding.blind_rater(principal) is not None:
+        raise Forbidden("needs the trainer role (to filter clips by adapter)")
+    result = history.list_audio(db, prompt_id=prompt_id, adapter_id=adapter_filter(adapter_id), rated_by=rated_by,
+                                not_rated_by=not_rated_by, page=page, limit=limit,
+                                stream_url=request.app.state.signer.url)
+    return result.model_copy(update={"items": blinding.briefs(db, principal, result.items)})
 
 
 @router.get("/{audio_id}", response_model=schemas.AudioPublic)
-def read_audio(request: Request, db: DbDep, audio_id: int = IdPath) -> schemas.AudioPublic:
+def read_audio(request: Request, db: DbDep, principal: RaterDep, audio_id: int = IdPath) -> schemas.AudioPublic:
     """A clip's metadata with its prompt and adapter."""
     with db.session() as session:
         row = session.execute(
@@ -52,11 +57,11 @@ def read_audio(request: Request, db: DbDep, audio_id: int = IdPath) -> schemas.A
     if row is None:
         raise NotFound(f"Audio {audio_id} not found")
     sample, prompt, adapter = row
-    return schemas.AudioPublic(
+    return blinding.audio(db, principal, schemas.AudioPublic(
         **audio_brief(sample, adapter, request.app.state.signer.url).model_dump(), prompt=prompt_public(prompt),
         adapter=schemas.AdapterBrief(id=adapter.id, name=adapter.name, version=adapter.version) if adapter else None,
         params=sample.params, rating_count=sample.rating_count,
-    )
+    ))
 
 
 def _open_clip(db, settings, audio_id: int) -> tuple[BinaryIO, int]:  # type: ignore[no-untyped-def]
@@ -98,7 +103,8 @@ def _read(fh: BinaryIO, start: int, length: int) -> Iterator[bytes]:
 
 
 @router.get("/{audio_id}/stream", response_class=Response,
-            responses={200: {"content": {"audio/wav": {}}}, 206: {"content": {"audio/wav": {}}}})
+            responses={200: {"content": {"audio/wav": {}}}, 206: {"content": {"audio/wav": {}}}},
+            dependencies=[Depends(signed_or_role("rater"))])
 def stream_audio(db: DbDep, settings: SettingsDep, audio_id: int = IdPath,
                  range_header: str | None = Header(default=None, alias="Range")) -> Response:
     """The clip as WAV, with HTTP Range support (206 + Content-Range) for seeking."""

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.api.deps import AS_TRAINER, DbDep, LimitQ, PageQ, SettingsDep, TrainerDep, actor_id, client_addr
 from training_dashboard.schemas import MAX_ID
-from training_dashboard.services import datasets, exports
+from training_dashboard.services import audit, datasets, exports
 
-router = APIRouter(prefix="/datasets", tags=["datasets"])
+router = APIRouter(prefix="/datasets", tags=["datasets"], dependencies=AS_TRAINER)
 IdPath = Path(ge=1, le=MAX_ID)
 
 
@@ -20,9 +20,9 @@ def preview_dataset(body: schemas.DatasetPreviewRequest, db: DbDep) -> schemas.D
 
 
 @router.post("", status_code=201, response_model=schemas.DatasetPublic)
-def create_dataset(body: schemas.DatasetCreate, db: DbDep) -> schemas.DatasetPublic:
+def create_dataset(body: schemas.DatasetCreate, db: DbDep, principal: TrainerDep) -> schemas.DatasetPublic:
     """Create a dataset: the matching feedback is frozen into a snapshot."""
-    dataset = datasets.snapshot_dataset(db, body)
+    dataset = datasets.snapshot_dataset(db, body, created_by=actor_id(principal))
     return datasets.get_dataset(db, dataset.id or 0)
 
 
@@ -57,7 +57,7 @@ def export_dataset(body: schemas.ExportRequest, db: DbDep, settings: SettingsDep
 
 @router.delete("/{dataset_id}", status_code=204, response_class=Response)
 def delete_dataset(
-    db: DbDep, settings: SettingsDep, dataset_id: int = IdPath,
+    request: Request, db: DbDep, settings: SettingsDep, principal: TrainerDep, dataset_id: int = IdPath,
     cancel_runs: Annotated[bool, Query(description="cancel the dataset's queued and running training runs "
                                                    "first, then delete")] = False,
 ) -> Response:
@@ -69,4 +69,6 @@ def delete_dataset(
     of the same dataset to finish (409 if it runs past 30 s).
     """
     datasets.delete_dataset(db, settings.exports_dir, dataset_id, cancel_runs=cancel_runs)
+    audit.write(db, principal, "dataset.delete", f"dataset:{dataset_id}", {"cancel_runs": cancel_runs},
+                client_addr(request))
     return Response(status_code=204)

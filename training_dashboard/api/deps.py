@@ -14,7 +14,8 @@ from fastapi import Depends, HTTPException, Query, Request
 
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
-from training_dashboard.schemas import MAX_PAGE
+from training_dashboard.schemas import MAX_PAGE, Role
+from training_dashboard.services.accounts import Principal
 
 
 async def get_settings(request: Request) -> Settings:
@@ -48,3 +49,80 @@ async def require_worker(request: Request) -> str:
 
 
 WorkerDep = Annotated[str, Depends(require_worker)]
+
+
+def principal_or_none(request: Request) -> Principal | None:
+    return request.scope.get("state", {}).get("principal")
+
+
+async def get_principal(request: Request) -> Principal:
+    """Who this request acts as (set by ``access.Authenticate``); 401 when nobody."""
+    principal = principal_or_none(request)
+    if principal is None:
+        raise HTTPException(401, "Sign in first", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(role: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets ``role`` (or a higher one) through: 403 naming the role otherwise."""
+
+    async def check(principal: CurrentUser) -> Principal:
+        if not principal.has(role):
+            raise HTTPException(403, f"needs the {role} role")
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+RaterDep = Annotated[Principal, Depends(require_role("rater"))]
+TrainerDep = Annotated[Principal, Depends(require_role("trainer"))]
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+AS_RATER = [Depends(require_role("rater"))]
+AS_TRAINER = [Depends(require_role("trainer"))]
+AS_ADMIN = [Depends(require_role("admin"))]
+
+
+def signed_or_role(role: Role):  # type: ignore[no-untyped-def]
+    """:func:`require_role`, or nobody when ``access.Authenticate`` let the request in by its stream signature."""
+    checker = require_role(role)
+
+    async def check(request: Request) -> Principal | None:
+        principal = principal_or_none(request)
+        return None if principal is None else await checker(principal)
+
+    check.__name__ = f"signed_or_{role}"
+    return check
+
+
+def client_addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def actor_id(principal: Principal) -> int | None:
+    """The user id to record as creator/activator (None for the local admin of ``TD_AUTH=off``)."""
+    return principal.user_id or None
+
+
+def acting_rater(principal: Principal | None, rater_id: int | None) -> int | None:
+    """The rater a request rates, votes or listens as.
+
+    Sign-in on: always the signed-in user's own rater; naming another is 403. ``TD_AUTH=off`` (and a
+    signed stream URL, which carries its rater): ``rater_id`` as given.
+    """
+    if principal is None or principal.via == "off":
+        return rater_id
+    if rater_id is not None and rater_id != principal.rater_id:
+        raise HTTPException(403, "You can only rate, vote and listen as yourself: this names another rater")
+    return principal.rater_id
+
+
+def required_rater(principal: Principal | None, rater_id: int | None) -> int:
+    """:func:`acting_rater`, which must name someone (``TD_AUTH=off`` needs ``rater_id``)."""
+    acting = acting_rater(principal, rater_id)
+    if acting is None:
+        raise HTTPException(422, "rater_id: Field required (who is listening?)")
+    return acting

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.api import blinding
+from training_dashboard.api.deps import AS_RATER, DbDep, LimitQ, PageQ, RaterDep, SettingsDep, require_role
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import history, jobs
 
-router = APIRouter(prefix="/generate", tags=["generation"])
+router = APIRouter(prefix="/generate", tags=["generation"], dependencies=AS_RATER)
+AS_TRAINER = [Depends(require_role("trainer"))]
 IdPath = Path(ge=1, le=MAX_ID)
 
 
@@ -21,7 +23,7 @@ def _public(db, job_id: int) -> schemas.JobPublic:  # type: ignore[no-untyped-de
     )
 
 
-@router.post("", status_code=202, response_model=schemas.JobPublic)
+@router.post("", status_code=202, response_model=schemas.JobPublic, dependencies=AS_TRAINER)
 def create_job(body: schemas.GenerateRequest, request: Request, db: DbDep, settings: SettingsDep) -> schemas.JobPublic:
     """Queue a generation job (1-4 clips of one prompt, base model or an active adapter)."""
     params = body.model_dump(exclude={"prompt_id", "num_samples", "adapter_id"})
@@ -32,19 +34,20 @@ def create_job(body: schemas.GenerateRequest, request: Request, db: DbDep, setti
 
 
 @router.get("", response_model=schemas.Page[schemas.JobSummary])
-def read_jobs(request: Request, db: DbDep, status: schemas.JobStatus | None = None, page: PageQ = 1,
-              limit: LimitQ = 20) -> schemas.Page[schemas.JobSummary]:
+def read_jobs(request: Request, db: DbDep, principal: RaterDep, status: schemas.JobStatus | None = None,
+              page: PageQ = 1, limit: LimitQ = 20) -> schemas.Page[schemas.JobSummary]:
     """Generation history: jobs newest first with prompt, attributes, adapter and clip ids."""
-    return history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url)
+    result = history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url)
+    return result.model_copy(update={"items": blinding.jobs(db, principal, result.items)})
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic)
-def read_job(db: DbDep, job_id: int = IdPath) -> schemas.JobPublic:
+def read_job(db: DbDep, principal: RaterDep, job_id: int = IdPath) -> schemas.JobPublic:
     """A job's status, progress, clips and error."""
-    return _public(db, job_id)
+    return blinding.jobs(db, principal, [_public(db, job_id)])[0]
 
 
-@router.delete("/{job_id}", response_model=schemas.JobPublic)
+@router.delete("/{job_id}", response_model=schemas.JobPublic, dependencies=AS_TRAINER)
 def cancel_job(db: DbDep, job_id: int = IdPath) -> schemas.JobPublic:
     """Cancel a queued job, or stop a running one between decoding steps."""
     jobs.cancel_job(db, job_id)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep
+from training_dashboard.api.deps import AS_TRAINER, DbDep
 from training_dashboard.services import leaderboard
 
-router = APIRouter(prefix="/leaderboard", tags=["leaderboard"])
+router = APIRouter(prefix="/leaderboard", tags=["leaderboard"], dependencies=AS_TRAINER)
 
 
 @router.get("", response_model=schemas.Leaderboard)

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, SettingsDep
-from training_dashboard.services import quality, raters
+from training_dashboard.api.deps import AdminDep, DbDep, SettingsDep, client_addr, require_role
+from training_dashboard.db.models import UserAccount
+from training_dashboard.services import accounts, quality, raters
 
-router = APIRouter(tags=["raters"])
+router = APIRouter(tags=["raters"], dependencies=[Depends(require_role("trainer"))])
 
 
 @router.post("/raters", status_code=201, response_model=schemas.RaterPublic)
-def create_rater(body: schemas.RaterCreate, db: DbDep) -> schemas.RaterPublic:
-    """Add a rater (names are unique: 409 otherwise)."""
-    return raters.rater_public(raters.create_rater(db, body))
+def create_rater(body: schemas.RaterCreate, request: Request, db: DbDep, settings: SettingsDep,
+                 admin: AdminDep) -> schemas.RaterPublic:
+    """Add a rater (names are unique: 409 otherwise); with sign-in on, as a user without a password (role rater)."""
+    if not settings.auth_on:
+        return raters.rater_public(raters.create_rater(db, body))
+    with db.session() as session:
+        taken = set(session.scalars(select(UserAccount.username)))
+    user = accounts.create_user(db, schemas.UserCreate(username=accounts.username_for(body.name, taken),
+                                                       display_name=body.name), admin, client_addr(request))
+    with db.session() as session:
+        return raters.rater_public(raters.get_rater(session, user.rater_id))
 
 
 @router.get("/raters", response_model=list[schemas.RaterPublic])

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from training_dashboard import schemas
-from training_dashboard.api.deps import DbDep, LimitQ, PageQ, SettingsDep
+from training_dashboard.api.deps import AS_TRAINER, DbDep, LimitQ, PageQ, SettingsDep, TrainerDep, actor_id
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import run_metrics, runs
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], dependencies=AS_TRAINER)
 IdPath = Path(ge=1, le=MAX_ID)
 MAX_LOG_BYTES = 1_048_576
 
@@ -23,10 +23,11 @@ def read_run_options() -> schemas.RunOptions:
 
 
 @router.post("", status_code=202, response_model=schemas.RunPublic)
-def create_run(body: schemas.RunCreate, db: DbDep, settings: SettingsDep) -> schemas.RunPublic:
+def create_run(body: schemas.RunCreate, db: DbDep, settings: SettingsDep, principal: TrainerDep) -> schemas.RunPublic:
     """Queue a training run (exporting the dataset first if it has no current export)."""
     return runs.create_run(db, body, data_dir=settings.resolved_data_dir, exports_dir=settings.exports_dir,
-                           adapter_root=settings.run_adapter_root, base_model=settings.base_model)
+                           adapter_root=settings.run_adapter_root, base_model=settings.base_model,
+                           created_by=actor_id(principal))
 
 
 @router.get("", response_model=schemas.Page[schemas.RunPublic])

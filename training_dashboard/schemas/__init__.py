@@ -3,6 +3,24 @@
 One module per area; every public name is re-exported here, so ``schemas.X`` works for all of them.
 """
 
+from training_dashboard.schemas.accounts import (
+    MIN_PASSWORD_CHARS,
+    ROLES,
+    USERNAME_RE,
+    AuditEventPublic,
+    AuthMode,
+    LoginRequest,
+    Me,
+    Role,
+    SetupRequest,
+    SetupStatus,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from training_dashboard.schemas.adapters import (
     SEMVER_RE,
     AdapterCreate,
@@ -118,6 +136,22 @@ from training_dashboard.schemas.workers import (
 )
 
 __all__ = [
+    "MIN_PASSWORD_CHARS",
+    "ROLES",
+    "USERNAME_RE",
+    "AuditEventPublic",
+    "AuthMode",
+    "LoginRequest",
+    "Me",
+    "Role",
+    "SetupRequest",
+    "SetupStatus",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenPublic",
+    "UserCreate",
+    "UserPublic",
+    "UserUpdate",
     "ActivateRequest",
     "AdapterBrief",
     "AdapterCreate",

@@ -112,7 +112,7 @@ class EvaluationPairBlind(Model):
 
 class EvaluationVoteCreate(Model):
     pair_id: Id
-    rater_id: Id
+    rater_id: Id | None = None  # sign-in on: the signed-in user's rater (another is 403); off: required
     choice: VoteChoice
 
 

@@ -39,6 +39,7 @@ class JobPublic(Model):
     finished_at: UTCDateTime | None
     attempts: int = 0  # scale-out: how many times a worker claimed it
     worker_name: str | None = None  # scale-out: the worker that holds (or last held) it
+    blinded: bool = False  # the adapter is hidden from a rater who has not rated every clip of the job
 
 
 class JobSummary(Model):
@@ -57,3 +58,4 @@ class JobSummary(Model):
     error: str | None
     created_at: UTCDateTime
     finished_at: UTCDateTime | None
+    blinded: bool = False  # the adapter is hidden from a rater who has not rated every clip of the job

@@ -39,6 +39,7 @@ class AudioBrief(Model):
     sample_rate: int
     stream_url: str
     created_at: UTCDateTime
+    blinded: bool = False  # the adapter is hidden: this rater has not rated the clip yet
 
 
 class PromptPublic(Model):

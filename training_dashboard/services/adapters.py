@@ -82,8 +82,9 @@ def _next_free_version(session: Session, name: str, version: str) -> str:
             return candidate
 
 
-def register_adapter(db: Database, data: schemas.AdapterCreate, roots: list[Path]) -> Adapter:
-    """Register a PEFT LoRA directory that lies inside the adapter roots.
+def register_adapter(db: Database, data: schemas.AdapterCreate, roots: list[Path],
+                     created_by: int | None = None) -> Adapter:
+    """Register a PEFT LoRA directory that lies inside the adapter roots (``created_by`` a user id).
 
     Raises:
         BadRequest: path outside the roots, not a PEFT adapter, or a no-op adapter.
@@ -105,7 +106,8 @@ def register_adapter(db: Database, data: schemas.AdapterCreate, roots: list[Path
                            f"next free version is {free}")
         adapter = Adapter(name=data.name, version=data.version, description=data.description, base_model=base_model,
                           path=str(path), dataset_id=data.dataset_id, manifest_sha256=data.manifest_sha256,
-                          training_config=data.training_config, report=data.report, is_active=data.is_active)
+                          training_config=data.training_config, report=data.report, is_active=data.is_active,
+                          created_by=created_by, activated_by=created_by if data.is_active else None)
         session.add(adapter)
         session.flush()
         return adapter
@@ -183,8 +185,8 @@ def get_adapter(db: Database, adapter_id: int, base_model: str) -> schemas.Adapt
                                  usage=usage)
 
 
-def update_adapter(db: Database, adapter_id: int, data: schemas.AdapterUpdate) -> Adapter:
-    """Change the description and/or the active flag."""
+def update_adapter(db: Database, adapter_id: int, data: schemas.AdapterUpdate, actor_id: int | None = None) -> Adapter:
+    """Change the description and/or the active flag (an activation records ``actor_id``)."""
 
     def run(session: Session) -> Adapter:
         adapter = session.get(Adapter, adapter_id)
@@ -193,6 +195,8 @@ def update_adapter(db: Database, adapter_id: int, data: schemas.AdapterUpdate) -
         if data.description is not None:
             adapter.description = data.description
         if data.is_active is not None:
+            if data.is_active and not adapter.is_active:
+                adapter.activated_by, adapter.forced_by = actor_id, None
             adapter.is_active = data.is_active
         adapter.updated_at = utcnow()
         return adapter

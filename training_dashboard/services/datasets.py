@@ -86,8 +86,8 @@ def _tags_only_count(flt: schemas.DatasetFilter):  # type: ignore[no-untyped-def
     return query
 
 
-def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
-    """Create a dataset and freeze its members with the same query the preview counts.
+def snapshot_dataset(db: Database, data: schemas.DatasetCreate, created_by: int | None = None) -> Dataset:
+    """Create a dataset and freeze its members with the same query the preview counts; ``created_by`` a user id.
 
     Raises:
         Conflict: the name is taken.
@@ -106,7 +106,7 @@ def snapshot_dataset(db: Database, data: schemas.DatasetCreate) -> Dataset:
         if session.scalar(select(Dataset.id).where(Dataset.name == data.name)) is not None:
             raise Conflict(f"A dataset named '{data.name}' already exists; choose another name")
         dataset = Dataset(name=data.name, description=data.description, type=data.type,
-                          filter=data.filter.model_dump(mode="json"))
+                          filter=data.filter.model_dump(mode="json"), created_by=created_by)
         session.add(dataset)
         session.flush()
         ids = query.subquery()

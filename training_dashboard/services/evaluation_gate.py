@@ -51,31 +51,36 @@ def gate_reason(session: Session, adapter: Adapter) -> str | None:
 
 
 def activate_adapter(db: Database, adapter_id: int, *, require_evaluation: bool, force: bool = False,
-                     reason: str | None = None) -> None:
+                     reason: str | None = None, actor_id: int | None = None) -> bool:
     """Activate an adapter. With ``require_evaluation`` the latest completed evaluation against
-    the base model must say "better", unless ``force`` with a ``reason`` (kept on the adapter).
+    the base model must say "better", unless ``force`` with a ``reason`` (kept on the adapter, with
+    who forced it). Records ``actor_id`` as the activator. Returns whether the gate was overridden.
 
     Raises:
         NotFound: unknown adapter.
         Conflict: the gate refuses (the message says why).
     """
 
-    def run(session: Session) -> None:
+    def run(session: Session) -> bool:
         adapter = session.get(Adapter, adapter_id)
         if adapter is None:
             raise NotFound(f"Adapter {adapter_id} not found")
         now = utcnow()
+        forced = False
         if require_evaluation:
             refused = gate_reason(session, adapter)
             if refused and not force:
                 raise Conflict(refused)
+            forced = refused is not None
             if refused:
                 adapter.forced_activation_reason, adapter.forced_activation_at = reason, now
+                adapter.forced_by = actor_id
             else:  # earned: an earlier override no longer describes this activation
-                adapter.forced_activation_reason, adapter.forced_activation_at = None, None
-        adapter.is_active, adapter.updated_at = True, now
+                adapter.forced_activation_reason, adapter.forced_activation_at, adapter.forced_by = None, None, None
+        adapter.is_active, adapter.updated_at, adapter.activated_by = True, now, actor_id
+        return forced
 
-    db.write(run)
+    return db.write(run)
 
 
 def require_gate(db: Database, adapter_id: int) -> None:

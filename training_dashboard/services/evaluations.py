@@ -116,8 +116,9 @@ def _held_out(session: Session, data: schemas.EvaluationCreate, sides: list[Adap
     return random.Random(seed).sample(pool, data.num_prompts)
 
 
-def create_evaluation(db: Database, data: schemas.EvaluationCreate, base_model: str) -> int:
-    """Draw held-out prompts and queue both sides of every pair. Returns the evaluation id.
+def create_evaluation(db: Database, data: schemas.EvaluationCreate, base_model: str,
+                      created_by: int | None = None) -> int:
+    """Draw held-out prompts and queue both sides of every pair (``created_by`` a user id). Returns the evaluation id.
 
     Raises:
         NotFound: unknown adapter or prompt.
@@ -135,7 +136,7 @@ def create_evaluation(db: Database, data: schemas.EvaluationCreate, base_model: 
         params = {"duration": data.duration, **GENERATION_DEFAULTS}
         evaluation = Evaluation(candidate_id=data.candidate_id, baseline_id=data.baseline_id, status="generating",
                                 pairs_total=len(prompt_ids), votes_per_pair=data.votes_per_pair, seed=seed,
-                                params=params)
+                                params=params, created_by=created_by)
         session.add(evaluation)
         session.flush()
         pair_seeds = random.Random(f"{seed}:pairs")

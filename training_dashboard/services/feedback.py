@@ -125,9 +125,11 @@ def preference_public(p: Preference) -> schemas.PreferencePublic:
 
 
 def list_feedback(db: Database, *, audio_id: int | None, prompt_id: int | None, flt: schemas.DatasetFilter,
-                  page: int, limit: int) -> schemas.Page[schemas.FeedbackPublic]:
-    """Ratings matching the filters, newest first."""
+                  page: int, limit: int, rater_id: int | None = None) -> schemas.Page[schemas.FeedbackPublic]:
+    """Ratings matching the filters (and of one rater, when given), newest first."""
     clauses = rating_clauses(flt)
+    if rater_id is not None:
+        clauses.append(Rating.rater_id == rater_id)
     if audio_id is not None:
         clauses.append(Rating.audio_id == audio_id)
     if prompt_id is not None:

@@ -57,6 +57,20 @@ def get_rater(session: Session, rater_id: int) -> Rater:
     return rater
 
 
+def rated_among(db: Database, rater_id: int, audio_ids: list[int]) -> set[int]:
+    """Which of ``audio_ids`` this rater has rated (one query)."""
+    if not audio_ids:
+        return set()
+    with db.session() as session:
+        return set(session.scalars(select(Rating.audio_id).where(
+            Rating.rater_id == rater_id, Rating.audio_id.in_(sorted(set(audio_ids)))).distinct()))
+
+
+def name_of(db: Database, rater_id: int) -> str:
+    with db.session() as session:
+        return get_rater(session, rater_id).name
+
+
 def rater_name(session: Session, rater_id: int | None, rater_text: str | None) -> str | None:
     """The free-text ``rater`` stored with feedback: the rater's name when an id is given.
 

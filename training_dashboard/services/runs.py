@@ -127,8 +127,8 @@ def _current_export(db: Database, dataset: Dataset) -> str | None:
 
 
 def create_run(db: Database, data: schemas.RunCreate, *, data_dir: Path, exports_dir: Path, adapter_root: Path,
-               base_model: str) -> schemas.RunPublic:
-    """Validate, export the dataset if it has no current export, and queue the run.
+               base_model: str, created_by: int | None = None) -> schemas.RunPublic:
+    """Validate, export the dataset if it has no current export, and queue the run (``created_by`` a user id).
 
     Raises:
         NotFound: unknown dataset.
@@ -157,7 +157,7 @@ def create_run(db: Database, data: schemas.RunCreate, *, data_dir: Path, exports
             raise NotFound(f"Dataset {data.dataset_id} not found (it was deleted)")
         row = TrainingRun(name=name, dataset_id=dataset.id or 0, dataset_name=dataset.name, task=data.task,
                           config={"preset": data.preset, **config}, export_path=export_path, output_dir="",
-                          command=train_command(data.task, export_path, name, config))
+                          command=train_command(data.task, export_path, name, config), created_by=created_by)
         session.add(row)
         session.flush()
         row.output_dir = str(adapter_root / f"run-{row.id}-{schemas.slugify(name)}")

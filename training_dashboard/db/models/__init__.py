@@ -13,6 +13,7 @@ Rating`` and ``import training_dashboard.db.models`` (which registers every tabl
 metadata) work as they always have.
 """
 
+from training_dashboard.db.models.accounts import ApiToken, AuditEvent, AuthSession, SetupLink, UserAccount
 from training_dashboard.db.models.common import utcnow
 from training_dashboard.db.models.datasets import Adapter, Dataset, DatasetExport, DatasetMember
 from training_dashboard.db.models.evaluations import Evaluation, EvaluationPair, EvaluationVote
@@ -32,7 +33,8 @@ from training_dashboard.db.models.runs import TrainingRun, TrainingRunMetric
 from training_dashboard.db.models.workers import QueueLease, QueueRated, WorkerNode
 
 __all__ = [
-    "Adapter", "AudioSample", "CoincidenceCount", "Counter", "CoverageCount", "Dataset", "DatasetExport",
+    "Adapter", "ApiToken", "AuditEvent", "AuthSession", "SetupLink", "UserAccount",
+    "AudioSample", "CoincidenceCount", "Counter", "CoverageCount", "Dataset", "DatasetExport",
     "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote", "GenerationJob", "Preference", "Prompt",
     "QueueLease", "QueueRated", "Rater", "Rating", "RatingTag", "TrainingRun", "TrainingRunMetric",
     "WorkerNode", "utcnow",

@@ -24,6 +24,7 @@ class Dataset(SQLModel, table=True):
     stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+    created_by: int | None = None  # user ids (plain integers, like every reference the history keeps)
 
 
 class DatasetMember(SQLModel, table=True):
@@ -67,3 +68,6 @@ class Adapter(SQLModel, table=True):
     # Set when activation overrode the evaluation gate (TD_REQUIRE_EVALUATION): who decided it and why.
     forced_activation_reason: str | None = Field(default=None, sa_column=Column(Text))
     forced_activation_at: datetime | None = None
+    created_by: int | None = None
+    activated_by: int | None = None
+    forced_by: int | None = None

@@ -49,6 +49,7 @@ class Evaluation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    created_by: int | None = None  # the user who started it
 
 
 class EvaluationPair(SQLModel, table=True):

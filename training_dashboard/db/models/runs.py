@@ -51,6 +51,7 @@ class TrainingRun(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    created_by: int | None = None  # the user who launched it
 
 
 class TrainingRunMetric(SQLModel, table=True):

@@ -1,0 +1,270 @@
+"""Credentials: sign-in (with the guessing limit), sessions, personal access tokens, setup links.
+
+Every secret is 32 random bytes (``secrets.token_urlsafe(32)``); the database keeps only its
+sha256, so a looked-up row is found by the hash of what the client sent. Each request checks
+its session or token against the database (one indexed read), so a sign-out, a disabled user or
+a role change holds on the very next request in every process. ``last_seen_at`` /
+``last_used_at`` are written at most once a minute per credential, not on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session
+
+from training_dashboard import schemas
+from training_dashboard.db import Database
+from training_dashboard.db.models import ApiToken, AuthSession, SetupLink, UserAccount, utcnow
+from training_dashboard.services import accounts, audit
+from training_dashboard.services.accounts import Principal
+from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError, Unauthorized
+
+TOKEN_PREFIX = "td_"
+TOUCH_EVERY = timedelta(seconds=60)
+LOCK_WINDOW_MIN = 15.0
+MAX_FAILS_PER_USER = 5
+MAX_FAILS_PER_ADDR = 20
+SETUP_LINK_MINUTES = 30
+BAD_LOGIN = "Wrong username or password"
+
+
+class Locked(ServiceError):
+    """Too many failed sign-ins: try again after ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-ins: try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def of(cls, idle_hours: float, max_days: float) -> SessionPolicy:
+        return cls(timedelta(hours=idle_hours), timedelta(days=max_days))
+
+
+# --- sign-in -------------------------------------------------------------------------------------------------------
+
+def _retry_after(failures: list[datetime], limit: int, now: datetime) -> int | None:
+    if len(failures) < limit:
+        return None
+    until = _aware(failures[limit - 1]) + timedelta(minutes=LOCK_WINDOW_MIN)  # when the window drops below the limit
+    return max(1, int((until - now).total_seconds()) + 1)
+
+
+def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
+            client_addr: str | None) -> tuple[UserAccount, str]:
+    """Check a username and password; a new session's secret on success (audited either way).
+
+    Raises:
+        Locked: 5 failures for this username or 20 from this address in the last 15 minutes
+            (even when the password is right).
+        Unauthorized: wrong username or password, or a disabled user (one message for all).
+    """
+    name = username.strip().lower()[:64]
+    now = utcnow()
+    since = now - timedelta(minutes=LOCK_WINDOW_MIN)
+    wait = _retry_after(audit.failures_since(db, since, username=name), MAX_FAILS_PER_USER, now)
+    if wait is None and client_addr:
+        wait = _retry_after(audit.failures_since(db, since, client_addr=client_addr), MAX_FAILS_PER_ADDR, now)
+    if wait is not None:
+        audit.write(db, None, "login.locked", f"user:{name}", {"retry_after": wait}, client_addr, actor_name=name)
+        raise Locked(wait)
+    with db.session() as session:
+        user = accounts.find_user(session, name)
+    ok = accounts.verify_password(password, user.password_hash if user else None)  # dummy hash when unknown
+    if not ok or user is None or user.disabled:
+        reason = "unknown user" if user is None else "disabled" if ok else "wrong password"
+        audit.write(db, None, "login.failed", f"user:{name}", {"reason": reason}, client_addr, actor_name=name)
+        raise Unauthorized(BAD_LOGIN)
+    secret = secrets.token_urlsafe(32)
+
+    def run(session: Session) -> UserAccount:
+        found = session.get(UserAccount, user.id)
+        assert found is not None
+        accounts.note_login(session, found)
+        session.execute(delete(AuthSession).where(AuthSession.user_id == found.id, AuthSession.expires_at < now))
+        session.add(AuthSession(secret_hash=hash_secret(secret), user_id=found.id or 0, created_at=now,
+                                last_seen_at=now, expires_at=now + policy.absolute))
+        audit.record(session, accounts.principal_of(found), "login.ok", f"user:{found.username}", None, client_addr)
+        return found
+
+    return db.write(run), secret
+
+
+def start_session(db: Database, user_id: int, policy: SessionPolicy) -> str:
+    """A new session for a user (the setup link signs its new admin in); its secret."""
+    secret, now = secrets.token_urlsafe(32), utcnow()
+    db.write(lambda session: session.add(AuthSession(secret_hash=hash_secret(secret), user_id=user_id, created_at=now,
+                                                     last_seen_at=now, expires_at=now + policy.absolute)))
+    return secret
+
+
+def end_session(db: Database, secret: str) -> None:
+    db.write(lambda session: session.execute(delete(AuthSession).where(AuthSession.secret_hash == hash_secret(secret))))
+
+
+# --- per-request look-ups ------------------------------------------------------------------------------------------
+
+_SESSION_QUERY = (select(AuthSession.id, AuthSession.last_seen_at, AuthSession.expires_at, UserAccount)
+                  .join(UserAccount, UserAccount.id == AuthSession.user_id))
+_TOKEN_QUERY = (select(ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, ApiToken.revoked_at, UserAccount)
+                .join(UserAccount, UserAccount.id == ApiToken.user_id))
+
+
+def session_principal(db: Database, secret: str, policy: SessionPolicy) -> tuple[Principal | None, bool]:
+    """The user behind a session cookie, or None (unknown, expired, idle too long, disabled user);
+    and whether ``last_seen_at`` is due a write (call :func:`touch_session`)."""
+    with db.session() as session:
+        row = session.execute(_SESSION_QUERY.where(AuthSession.secret_hash == hash_secret(secret))).first()
+    if row is None:
+        return None, False
+    session_id, last_seen, expires, user = row
+    now = utcnow()
+    if user.disabled or _aware(expires) <= now or _aware(last_seen) + policy.idle <= now:
+        return None, False
+    return accounts.principal_of(user, "session", session_id), _aware(last_seen) + TOUCH_EVERY <= now
+
+
+def touch_session(db: Database, session_id: int) -> None:
+    db.write(lambda s: s.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=utcnow())))
+
+
+def token_principal(db: Database, secret: str) -> tuple[Principal | None, bool]:
+    """The owner of a personal access token, or None (unknown, revoked, expired, disabled owner);
+    and whether ``last_used_at`` is due a write (call :func:`touch_token`)."""
+    with db.session() as session:
+        row = session.execute(_TOKEN_QUERY.where(ApiToken.secret_hash == hash_secret(secret))).first()
+    if row is None:
+        return None, False
+    token_id, last_used, expires, revoked, user = row
+    now = utcnow()
+    if user.disabled or revoked is not None or (expires is not None and _aware(expires) <= now):
+        return None, False
+    return accounts.principal_of(user, "token", token_id), last_used is None or _aware(last_used) + TOUCH_EVERY <= now
+
+
+def touch_token(db: Database, token_id: int) -> None:
+    db.write(lambda s: s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())))
+
+
+# --- personal access tokens ----------------------------------------------------------------------------------------
+
+def token_public(token: ApiToken, username: str, secret: str | None = None) -> schemas.TokenPublic:
+    fields = dict(id=token.id or 0, user_id=token.user_id, username=username, name=token.name, prefix=token.prefix,
+                  created_at=token.created_at, expires_at=token.expires_at, last_used_at=token.last_used_at,
+                  revoked_at=token.revoked_at)
+    return schemas.TokenCreated(**fields, token=secret) if secret else schemas.TokenPublic(**fields)
+
+
+def create_token(db: Database, owner_id: int, data: schemas.TokenCreate, actor: Principal | None,
+                 client_addr: str | None = None) -> schemas.TokenCreated:
+    """A new personal access token for ``owner_id``: the secret is in the answer, and only there."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+
+    def run(session: Session) -> schemas.TokenCreated:
+        owner = accounts.get_user(session, owner_id)
+        token = ApiToken(user_id=owner_id, name=data.name, secret_hash=hash_secret(secret), prefix=secret[:8],
+                         created_at=now, expires_at=now + timedelta(days=data.expires_in_days)
+                         if data.expires_in_days else None)
+        session.add(token)
+        session.flush()
+        audit.record(session, actor, "token.create", f"token:{token.id}",
+                     {"owner": owner.username, "name": data.name, "prefix": token.prefix}, client_addr)
+        return token_public(token, owner.username, secret)  # type: ignore[return-value]
+
+    return db.write(run)
+
+
+def list_tokens(db: Database, user_id: int | None) -> list[schemas.TokenPublic]:
+    """Tokens of one user (``None``: everyone's), newest first, revoked ones included."""
+    query = select(ApiToken, UserAccount.username).join(UserAccount, UserAccount.id == ApiToken.user_id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    with db.session() as session:
+        return [token_public(t, name) for t, name in session.execute(query.order_by(ApiToken.id.desc()).limit(1000))]
+
+
+def revoke_token(db: Database, token_id: int, actor: Principal, client_addr: str | None = None) -> None:
+    """Revoke a token (its owner's, or anyone's for an admin).
+
+    Raises:
+        NotFound: unknown token, or another user's for a non-admin (no hint that it exists).
+    """
+
+    def run(session: Session) -> None:
+        token = session.get(ApiToken, token_id)
+        if token is None or (token.user_id != actor.user_id and not actor.has("admin")):
+            raise NotFound(f"Token {token_id} not found")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            session.add(token)
+            audit.record(session, actor, "token.revoke", f"token:{token_id}", {"owner_id": token.user_id},
+                         client_addr)
+
+    db.write(run)
+
+
+# --- the first admin's setup link ----------------------------------------------------------------------------------
+
+def new_setup_link(db: Database) -> str:
+    """A one-time secret that creates the first admin (30 minutes)."""
+    secret, now = secrets.token_urlsafe(32), utcnow()
+    db.write(lambda session: session.add(SetupLink(secret_hash=hash_secret(secret), created_at=now,
+                                                   expires_at=now + timedelta(minutes=SETUP_LINK_MINUTES))))
+    return secret
+
+
+def setup_link_valid(db: Database, secret: str) -> bool:
+    with db.session() as session:
+        link = session.scalar(select(SetupLink).where(SetupLink.secret_hash == hash_secret(secret)))
+    return link is not None and link.used_at is None and _aware(link.expires_at) > utcnow()
+
+
+def use_setup_link(db: Database, data: schemas.SetupRequest, client_addr: str | None) -> UserAccount:
+    """Create the first admin with a setup link (the link is spent in the same transaction).
+
+    Raises:
+        BadRequest: the link is unknown, used or expired.
+        Conflict: a user with a password exists already (the first admin is made).
+    """
+    password_hash = accounts.hash_password(data.password)
+
+    def run(session: Session) -> UserAccount:
+        link = session.scalar(select(SetupLink).where(SetupLink.secret_hash == hash_secret(data.token)))
+        if link is None or link.used_at is not None or _aware(link.expires_at) <= utcnow():
+            raise BadRequest("This setup link is unknown, used or expired: restart the app for a new one")
+        if session.scalar(select(UserAccount.id).where(UserAccount.password_hash.is_not(None)).limit(1)):  # type: ignore[union-attr]
+            raise Conflict("The first admin exists already: sign in")
+        link.used_at = utcnow()
+        session.add(link)
+        user = session.scalar(select(UserAccount).where(UserAccount.username == data.username))
+        if user is None:
+            user = accounts.create_user_in(session, schemas.UserCreate(
+                username=data.username, display_name=data.display_name, role="admin"), password_hash)
+        user.role, user.disabled, user.password_hash = "admin", False, password_hash
+        session.add(user)
+        audit.record(session, accounts.principal_of(user), "setup.admin", f"user:{user.username}",
+                     {"source": "setup link"}, client_addr)
+        return user
+
+    return db.write(run)
