@@ -61,6 +61,10 @@ def tokens_card() -> rx.Component:
 @rx.page(route="/account", title="Account · Training Dashboard", on_load=guard("/account", AccountState.load_page))
 def account() -> rx.Component:
     return page_shell(
-        rx.vstack(who_card(), tokens_card(), spacing="4", width="100%", max_width="60em"),
+        rx.vstack(who_card(), rx.cond(
+            AuthState.auth_off,
+            rx.callout("Sign-in is off (TD_AUTH=off): every request here acts as the local admin, and the CLI "
+                       "needs no token.", icon="info", width="100%"),
+            tokens_card()), spacing="4", width="100%", max_width="60em"),
         current="Account",
     )

@@ -40,5 +40,9 @@ def login() -> rx.Component:
             action="/api/auth/login/form", testid="login-form", width="100%",
         ),
         _sso(),
+        rx.cond(LoginState.setup_needed, rx.callout(
+            "No account exists yet: open the one-time setup link the app printed on its console when it started "
+            "(or start it with TD_ADMIN_USER and TD_ADMIN_PASSWORD).", icon="info", size="1",
+            custom_attrs={"data-testid": "login-setup-hint"})),
         error=LoginState.error, testid="login",
     )

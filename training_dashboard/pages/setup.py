@@ -14,7 +14,7 @@ def setup() -> rx.Component:
     return auth_card(
         "Create the first admin",
         "This one-time link (valid 30 minutes) creates the account that manages everyone else's.",
-        native_form(
+        rx.cond(~SetupState.done, native_form(
             rx.vstack(
                 hidden("token", SetupState.token),
                 text_field("Username", "username", auto_complete="username", required=True, auto_focus=True,
@@ -28,7 +28,7 @@ def setup() -> rx.Component:
                 spacing="3", width="100%", align="stretch",
             ),
             action="/api/auth/setup/form", testid="setup-form", width="100%",
-        ),
+        )),
         rx.link("Already set up? Sign in", href="/login", size="2"),
         error=SetupState.error, testid="setup",
     )

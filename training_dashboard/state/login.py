@@ -43,6 +43,7 @@ class LoginState(rx.State):
     next_path: str = "/"
     error: str = ""
     sso: bool = False
+    setup_needed: bool = False  # no admin yet: the console's setup link comes first
 
     @rx.var
     def sso_href(self) -> str:
@@ -61,16 +62,36 @@ class LoginState(rx.State):
             me = None
         if me is not None and not self.error:
             return rx.redirect(self.next_path, replace=True)
+        try:
+            async with api_client(self) as api:
+                status = await api.setup_status()
+            self.setup_needed = status.needed
+            # Single sign-on is offered once the API reports it configured (see CONTRACT-CHANGES).
+            self.sso = bool(getattr(status, "sso", False))
+        except ApiError:
+            self.setup_needed = False
         return None
 
 
 class SetupState(rx.State):
     token: str = ""
     error: str = ""
+    done: bool = False  # an admin exists: nothing to set up
 
     @rx.event
-    def load_page(self) -> None:
+    async def load_page(self) -> None:
+        """Read the link's token and say at once when it cannot work (used, expired, already set up)."""
         query = self.router.url.query_parameters
         self.token = query.get("token", "")[:200]
         code = query.get("error", "")
         self.error = SETUP_ERRORS.get(code, "Setting up failed. Try again.") if code else ""
+        try:
+            async with api_client(self) as api:
+                status = await api.setup_status(self.token or None)
+        except ApiError:
+            return
+        self.done = not status.needed
+        if self.done:
+            self.error = SETUP_ERRORS["done"]
+        elif not self.token or status.token_valid is False:
+            self.error = self.error or SETUP_ERRORS["link"]
