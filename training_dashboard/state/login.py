@@ -12,7 +12,7 @@ import reflex as rx
 
 from training_dashboard.client import ApiError
 from training_dashboard.state.api import api_client
-from training_dashboard.state.auth import safe_next
+from training_dashboard.state.auth import AuthState, safe_next
 
 LOGIN_ERRORS = {
     "missing": "Enter your username and your password.",
@@ -62,6 +62,7 @@ class LoginState(rx.State):
             me = None
         if me is not None and not self.error:
             return rx.redirect(self.next_path, replace=True)
+        (await self.get_state(AuthState))._forget()  # the header must not show whoever used this tab last
         try:
             async with api_client(self) as api:
                 status = await api.setup_status()
