@@ -13,7 +13,7 @@ from training_dashboard.state.loading import load
 
 PAGE_SIZE = 50
 # The actions the filter offers (the API also takes any exact action or a prefix ending in ".").
-ACTIONS = ("login.", "logout", "user.", "token.", "adapter.", "session.", "setup.")
+ACTIONS = ("login.", "login.failed", "user.", "token.", "adapter.", "setup.")
 
 
 @dataclasses.dataclass
