@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for server in servers.values():
             server.start()
-        clients = {k: httpx.Client(base_url=s.base, timeout=60) for k, s in servers.items()}
+        clients = {k: httpx.Client(base_url=s.base, timeout=60, headers={"Authorization": f"Bearer {s.token}"})
+                   for k, s in servers.items()}
         for c in clients.values():
             for path in args.paths:
                 for _ in range(5):

@@ -55,18 +55,25 @@ async def _timed(client: httpx.AsyncClient, counter: list[int], method: str, url
 
 
 async def run(args: argparse.Namespace, data_dir: Path) -> None:
+    from bench.server import BENCH_PASSWORD, BENCH_USER
     from tests.factories import make_lora_dir, wav_bytes
+    from training_dashboard import schemas
     from training_dashboard.api.app import create_app
     from training_dashboard.config import Settings
     from training_dashboard.db.models import Evaluation
-    from training_dashboard.services import jobs
+    from training_dashboard.services import accounts, jobs, tokens
 
-    settings = Settings(data_dir=data_dir, base_model="tiny", worker=False)
+    settings = Settings(data_dir=data_dir, base_model="tiny", worker=False, admin_user=BENCH_USER,
+                        admin_password=BENCH_PASSWORD)
     app = create_app(settings, with_worker=False)
     db = app.state.db
+    with db.session() as session:
+        admin_id = accounts.find_user(session, BENCH_USER).id  # type: ignore[union-attr]
+    token = tokens.create_token(db, admin_id or 0, schemas.TokenCreate(name="bench"), None).token
     counter = [0]
     event.listen(db.engine, "before_cursor_execute", lambda *_: counter.__setitem__(0, counter[0] + 1))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/api") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench/api",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         make_lora_dir(settings.resolved_adapter_roots[0], "lora")
         ids = []
         for i in range(args.adapters):
@@ -95,12 +102,12 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
         while (job := jobs.claim_next_job(db)) is not None:
             jobs.complete_job(db, job.id, [jobs.GeneratedSample(seed=1, duration=0.05, sample_rate=32000,
                                                                 file_path=str(clip))])
-        rater = (await client.post("/raters", json={"name": "Bench"})).raise_for_status().json()["id"]
+        # the bench listens and votes as its signed-in user (sign-in takes the rater from the token)
         nexts, votes = [], []
         for i in range(args.pairs):
-            nxt = await _timed(client, counter, "GET", f"/evaluations/{ev['id']}/next", params={"rater_id": rater})
+            nxt = await _timed(client, counter, "GET", f"/evaluations/{ev['id']}/next")
             nexts.append(nxt)
-            body = {"pair_id": nxt[0].json()["pair_id"], "rater_id": rater, "choice": ("first", "second", "tie")[i % 3]}
+            body = {"pair_id": nxt[0].json()["pair_id"], "choice": ("first", "second", "tie")[i % 3]}
             votes.append(await _timed(client, counter, "POST", f"/evaluations/{ev['id']}/votes", json=body))
             assert votes[-1][0].status_code == 201, votes[-1][0].text
         print(_row("GET /api/evaluations/{id}/next", [r[1] for r in nexts], [r[2] for r in nexts],

@@ -40,6 +40,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.load import auth_headers
+
 TARGET_MS = 200.0
 TRUE_STRENGTH = {None: 0.0, 1: 0.45, 2: -0.3, 3: 0.2, 4: 0.8, 5: -0.6, 6: 0.1}  # 6 is deleted
 CLIPS_PER_PROMPT = 5
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Database(Settings(data_dir=data_dir, worker=False).db_url)
         rng = np.random.default_rng(args.seed)
         try:
-            with httpx.Client(base_url=server.base, timeout=60) as client:
+            with httpx.Client(headers=auth_headers(), base_url=server.base, timeout=60) as client:
                 for _ in range(3):
                     client.get("/api/leaderboard").raise_for_status()
                 warm = timed(client, server, args.requests)

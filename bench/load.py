@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
+
+
+def auth_headers() -> dict[str, str]:
+    """The bench's credentials: its personal access token (``TD_API_TOKEN``, minted by ``bench.server.Server``)."""
+    token = os.environ.get("TD_API_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 @dataclass(frozen=True)
@@ -21,10 +28,13 @@ class Call:
     method: str
     path: str
     body: Any = None
+    headers: tuple[tuple[str, str], ...] | None = None  # None: the bench's token (auth_headers)
 
     def request_bytes(self) -> bytes:
         payload = b"" if self.body is None else json.dumps(self.body).encode()
         head = f"{self.method} {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: td-bench\r\n"
+        extra = auth_headers().items() if self.headers is None else self.headers
+        head += "".join(f"{k}: {v}\r\n" for k, v in extra)
         if self.body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         return (head + "\r\n").encode() + payload

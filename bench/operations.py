@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bench import checks
 from bench.endpoints import feedback_page_query, preview_filters
+from bench.load import auth_headers
 from bench.server import RssSampler
 
 TIMEOUT = httpx.Timeout(900.0, connect=10.0)
@@ -94,7 +95,7 @@ def run_all(base: str, engine: Engine, meta: dict[str, Any], sampler: RssSampler
             created: list[int], exports: bool = True) -> dict[str, Any]:
     stamp = time.strftime("%Y%m%d%H%M%S")
     ops: dict[str, Any] = {}
-    with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+    with httpx.Client(headers=auth_headers(), base_url=base, timeout=TIMEOUT) as http:
         ops["supervised_snapshot"] = _snapshot(http, sampler, engine, f"bench-run-{stamp}-supervised", "supervised",
                                                {"min_rating": 4}, created)
         print(f"supervised snapshot: {ops['supervised_snapshot']['rows']:,} rows "
@@ -120,7 +121,7 @@ def run_all(base: str, engine: Engine, meta: dict[str, Any], sampler: RssSampler
 def exactness(base: str, engine: Engine, meta: dict[str, Any], ops: dict[str, Any]) -> list[dict[str, Any]]:
     """API answers against direct SQL counts."""
     out: list[dict[str, Any]] = []
-    with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+    with httpx.Client(headers=auth_headers(), base_url=base, timeout=TIMEOUT) as http:
         out += checks.stats_checks(engine, http.get("/api/feedback/stats").json())
         for name, flt in preview_filters(meta).items():
             api = http.post("/api/datasets/preview", json={"type": "supervised", "filter": flt}).json()["count"]
@@ -149,7 +150,7 @@ def exactness(base: str, engine: Engine, meta: dict[str, Any], ops: dict[str, An
 
 
 def cleanup(base: str, created: list[int]) -> None:
-    with httpx.Client(base_url=base, timeout=TIMEOUT) as http:
+    with httpx.Client(headers=auth_headers(), base_url=base, timeout=TIMEOUT) as http:
         for dataset_id in created:
             try:
                 http.delete(f"/api/datasets/{dataset_id}")

@@ -21,6 +21,7 @@ the raw rows.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -28,6 +29,8 @@ import time
 import httpx
 from sqlalchemy import func, select, text
 
+from bench.load import auth_headers
+from bench.server import rater_tokens
 from bench.workload import data_dir_parser
 
 TARGETS_MS = {"queue_next": 20, "history_page": 10, "audio_not_rated_by": 10, "quality": 100}
@@ -74,9 +77,9 @@ def assign_raters(db, n_raters: int, overlap_every: int) -> dict[str, int]:  # t
     return {"raters": n_raters, "assigned": 1, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _timed(http: httpx.Client, path: str, params=None) -> tuple[float, httpx.Response]:  # type: ignore[no-untyped-def]
+def _timed(http: httpx.Client, path: str, params=None, headers=None) -> tuple[float, httpx.Response]:  # type: ignore[no-untyped-def]
     t = time.perf_counter()
-    r = http.get(path, params=params)
+    r = http.get(path, params=params, headers=headers)
     return (time.perf_counter() - t) * 1000, r
 
 
@@ -97,13 +100,16 @@ def measure(base_url: str, db, min_rating: int, repeats: int, ps=None) -> dict[s
         samples = out.get(name)
         cpu[name] = (now - mark[0]) * 1000 / max(1, len(samples) if isinstance(samples, list) else 1)
         mark[0] = now
-    with httpx.Client(base_url=base_url + "/api", timeout=120) as http:
+    with httpx.Client(headers=auth_headers(), base_url=base_url + "/api", timeout=120) as http:
         raters = http.get("/raters").raise_for_status().json()
         ids = [r["id"] for r in raters]
+        # sign-in: each rater listens and rates with their own token
+        own = {i: {"Authorization": f"Bearer {t}"}
+               for i, t in rater_tokens(base_url + "/api", os.environ["TD_API_TOKEN"], ids).items()}
         # Queue: next for each rater in turn (the answer walks the index; nothing is written).
         times = []
         for i in range(repeats):
-            ms, r = _timed(http, "/queue/next", {"rater_id": ids[i % len(ids)]})
+            ms, r = _timed(http, "/queue/next", {"rater_id": ids[i % len(ids)]}, own[ids[i % len(ids)]])
             assert r.status_code in (200, 204), r.text
             times.append(ms)
         out["queue_next"] = times
@@ -111,16 +117,16 @@ def measure(base_url: str, db, min_rating: int, repeats: int, ps=None) -> dict[s
         # Queue next while rating: a rater rates what they are served, 20 times.
         rated = []
         for _ in range(20):
-            ms, r = _timed(http, "/queue/next", {"rater_id": ids[0]})
+            ms, r = _timed(http, "/queue/next", {"rater_id": ids[0]}, own[ids[0]])
             rated.append(ms)
             if r.status_code == 204:
                 break
             http.post("/feedback", json={"audio_id": r.json()["audio_id"], "rating": 4,
-                                         "rater_id": ids[0]}).raise_for_status()
+                                         "rater_id": ids[0]}, headers=own[ids[0]]).raise_for_status()
         out["queue_next_rating"] = rated
         done("queue_next_rating")  # includes the ratings' own POSTs
-        out["queue_summary"] = [_timed(http, "/queue/summary", {"rater_id": ids[i % len(ids)]})[0]
-                                for i in range(max(5, repeats // 5))]
+        out["queue_summary"] = [_timed(http, "/queue/summary", {"rater_id": r}, own[r])[0]
+                                for r in (ids[i % len(ids)] for i in range(max(5, repeats // 5)))]
         done("queue_summary")
         total_jobs = http.get("/generate", params={"limit": 1}).json()["total"]
         pages = max(1, total_jobs // 20)
@@ -132,10 +138,10 @@ def measure(base_url: str, db, min_rating: int, repeats: int, ps=None) -> dict[s
                                      for i in range(max(5, repeats // 5))]
         done("audio_not_rated_by")
         # Quality: right after a write, then repeatedly.
-        clip = http.get("/queue/next", params={"rater_id": ids[1]})
+        clip = http.get("/queue/next", params={"rater_id": ids[1]}, headers=own[ids[1]])
         if clip.status_code == 200:
             http.post("/feedback", json={"audio_id": clip.json()["audio_id"], "rating": 3,
-                                         "rater_id": ids[1]}).raise_for_status()
+                                         "rater_id": ids[1]}, headers=own[ids[1]]).raise_for_status()
         mark[0] = sum(ps.cpu_times()[:2]) if ps else 0.0
         cold, served = _timed(http, "/feedback/quality")
         out["quality_after_write"] = [cold]

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.server import Server, free_port
+from bench.load import auth_headers
+from bench.server import BENCH_PASSWORD, BENCH_USER, Server, free_port, personal_token
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.db.migrate import upgrade
@@ -67,7 +68,7 @@ def seed(data_dir: Path, runs: int, steps: int) -> int:
 
 
 def measure(server: Server, path: str, params: dict, n: int) -> dict:
-    with httpx.Client(base_url=server.base, timeout=30) as http:
+    with httpx.Client(headers=auth_headers(), base_url=server.base, timeout=30) as http:
         for _ in range(5):
             http.get(path, params=params).raise_for_status()
         cpu0, times = server.cpu_seconds(), []
@@ -102,7 +103,8 @@ def live_delay(workdir: Path) -> dict:
     db.dispose()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TD_")}
-    env.update(TD_DATA_DIR=str(data_dir), TD_BASE_MODEL="tiny", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(TD_DATA_DIR=str(data_dir), TD_BASE_MODEL="tiny", HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT),
+               TD_ADMIN_USER=BENCH_USER, TD_ADMIN_PASSWORD=BENCH_PASSWORD)
     log = open(workdir / "live-server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "training_dashboard.api", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -111,20 +113,22 @@ def live_delay(workdir: Path) -> dict:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/health", timeout=2).json()["model"]["status"] == "ready":
+                if httpx.get(f"{base}/health", timeout=2, headers=auth_headers()).json()["model"]["status"] == "ready":
                     break
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.2)
-        run = httpx.post(f"{base}/runs", timeout=60, json={
+        os.environ["TD_API_TOKEN"] = personal_token(base, BENCH_USER, BENCH_PASSWORD)
+        run = httpx.post(f"{base}/runs", timeout=60, headers=auth_headers(), json={
             "dataset_id": dataset.id, "task": "sft", "preset": "quick",
             "config": {"epochs": 30, "batch_size": 2, "max_clip_seconds": 0.5}}).json()
         metrics_file = Path(run["output_dir"]) / "metrics.jsonl"
         seen: dict[int, float] = {}
         since = 0
         while time.monotonic() < deadline + 300:
-            state = httpx.get(f"{base}/runs/{run['id']}", timeout=10).json()
-            body = httpx.get(f"{base}/runs/{run['id']}/metrics", params={"since_step": since}, timeout=10).json()
+            state = httpx.get(f"{base}/runs/{run['id']}", timeout=10, headers=auth_headers()).json()
+            body = httpx.get(f"{base}/runs/{run['id']}/metrics", params={"since_step": since}, timeout=10,
+                             headers=auth_headers()).json()
             now = time.time()
             for step, _ in body["series"]["loss"]:
                 seen.setdefault(step, now)

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         app.port, app.url = port, api
         app.start(timeout=120)
         stack.callback(app.stop)
-        http = stack.enter_context(httpx.Client(base_url=api + "/", timeout=30))
+        http = stack.enter_context(httpx.Client(base_url=api + "/", timeout=30, headers=app.headers))
         prompt_id = http.post("prompts", json={"text": PROMPT}).raise_for_status().json()["id"]
 
         w1 = Worker(root, "w1", broker, api)
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         embedded = ApiServer(root / "embedded", worker=True, env={"TD_TORCH_THREADS": "1"})
         embedded.start(timeout=120)
         stack.callback(embedded.stop)
-        ehttp = stack.enter_context(httpx.Client(base_url=embedded.url + "/", timeout=30))
+        ehttp = stack.enter_context(httpx.Client(base_url=embedded.url + "/", timeout=30, headers=embedded.headers))
         wait_model_ready(ehttp)
         eprompt = ehttp.post("prompts", json={"text": PROMPT}).raise_for_status().json()["id"]
         wait_done(ehttp, [enqueue(ehttp, eprompt, 999, 1, args.duration)], timeout=300)  # warm-up

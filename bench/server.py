@@ -98,11 +98,47 @@ def postmaster(database_url: str | None) -> psutil.Process | None:
     return None
 
 
+BENCH_USER, BENCH_PASSWORD = "bench", "bench-password-not-secret"
+
+
+def personal_token(api: str, username: str, password: str, name: str = "bench") -> str:
+    """Sign in and create a personal access token (as the CLI's user would on the Account page)."""
+    with httpx.Client(base_url=api, timeout=60) as http:
+        http.post("/auth/login", json={"username": username, "password": password}).raise_for_status()
+        origin = api.split("/api", 1)[0]
+        answer = http.post("/tokens", json={"name": name, "expires_in_days": 30}, headers={"Origin": origin})
+        answer.raise_for_status()
+        return answer.json()["token"]
+
+
+def rater_tokens(api: str, admin_token: str, rater_ids: list[int]) -> dict[int, str]:
+    """A personal token for each rater (sign-in takes a rating's rater from its token): their user's, made
+    through the admin API; a rater seeded without a user gets one (same rater row, linked by name)."""
+    import re
+
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=api, timeout=60, headers=auth) as http:
+        users = {u["rater_id"]: u["id"] for u in http.get("/users").raise_for_status().json()}
+        names = {r["id"]: r["name"] for r in http.get("/raters").raise_for_status().json()}
+        tokens = {}
+        for rater_id in rater_ids:
+            if rater_id not in users:
+                username = re.sub(r"[^a-z0-9._-]+", "-", names[rater_id].lower()).strip("-.")[:50] or "rater"
+                made = http.post("/users", json={"username": f"{username}-{rater_id}", "display_name": names[rater_id]})
+                users[rater_id] = made.raise_for_status().json()["id"]
+            answer = http.post("/tokens", params={"user_id": users[rater_id]}, json={"name": "bench"})
+            tokens[rater_id] = answer.raise_for_status().json()["token"]
+    return tokens
+
+
 class Server:
     """Starts the API the way it is served alone (uvicorn, one process, no worker)."""
 
-    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path, app_root: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path, app_root: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir, self.database_url, self.log_path = data_dir, database_url, log_path
+        self.extra_env = env or {}
+        self.token: str | None = None
         self.app_root = (app_root or Path(__file__).resolve().parent.parent).resolve()
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
@@ -113,7 +149,8 @@ class Server:
 
     def start(self, timeout: float = 180.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TD_")}
-        env.update(TD_DATA_DIR=str(self.data_dir), TD_WORKER="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        env.update(TD_DATA_DIR=str(self.data_dir), TD_WORKER="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                   TD_ADMIN_USER=BENCH_USER, TD_ADMIN_PASSWORD=BENCH_PASSWORD, **self.extra_env)
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
         env["PYTHONPATH"] = str(self.app_root)
@@ -122,6 +159,8 @@ class Server:
             [sys.executable, "-m", "training_dashboard.api", "--no-worker", "--host", HOST, "--port", str(self.port)],
             env, self.log_path, self.app_root, f"{self.base}/api/health", "the API", timeout)
         self.startup_s = time.perf_counter() - t0
+        if env.get("TD_AUTH", "on") != "off":  # the bench is a client like the CLI: a personal token from now on
+            os.environ["TD_API_TOKEN"] = self.token = personal_token(f"{self.base}/api", BENCH_USER, BENCH_PASSWORD)
 
     def rss(self) -> int:
         """Resident bytes of the server and any children it started."""

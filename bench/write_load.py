@@ -37,7 +37,16 @@ import psutil
 from sqlalchemy import create_engine, text
 
 from bench.load import Call, Conn, percentile
-from bench.server import HOST, free_port, launch, stop_process_group
+from bench.server import (
+    BENCH_PASSWORD,
+    BENCH_USER,
+    HOST,
+    free_port,
+    launch,
+    personal_token,
+    rater_tokens,
+    stop_process_group,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = (("rating", 0.35), ("preference", 0.10), ("generate", 0.05), ("read", 0.50))
@@ -58,7 +67,8 @@ class App:
     def start(self, timeout: float = 180.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TD_")}
         env.update(TD_DATA_DIR=str(self.data_dir), TD_WORKER="true", TD_BASE_MODEL="tiny", HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(self.app_root))
+                   TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(self.app_root), TD_ADMIN_USER=BENCH_USER,
+                   TD_ADMIN_PASSWORD=BENCH_PASSWORD)
         if self.database_url:
             env["TD_DATABASE_URL"] = self.database_url
         if self.torch_threads:
@@ -113,25 +123,27 @@ def clips_by_prompt(url: str) -> list[list[int]]:
     return [ids for ids in groups.values() if len(ids) >= 2]
 
 
-def make_call(op: str, rng: random.Random, rater_id: int, groups: list[list[int]]) -> Call:
+def make_call(op: str, rng: random.Random, rater_id: int, groups: list[list[int]], token: str = "") -> Call:
+    """One request; a rater's own ones (rating, preference, their queue) with that rater's token."""
     clips = rng.choice(groups)
+    own = (("Authorization", f"Bearer {token}"),) if token else None
     if op == "rating":
         return Call(op, "POST", "/api/feedback", {"audio_id": rng.choice(clips), "rating": rng.randint(1, 5),
-                                                   "rater_id": rater_id, "tags": rng.sample(["warm", "dark"], 1)})
+                                                   "rater_id": rater_id, "tags": rng.sample(["warm", "dark"], 1)}, own)
     if op == "preference":
         chosen, rejected = rng.sample(clips, 2)
         return Call(op, "POST", "/api/preferences", {"chosen_id": chosen, "rejected_id": rejected,
-                                                      "rater_id": rater_id})
+                                                      "rater_id": rater_id}, own)
     if op == "generate":
         prompt_id = rng.randint(1, len(groups))
         return Call(op, "POST", "/api/generate", {"prompt_id": prompt_id, "num_samples": 1, "duration": 1.0})
     path = rng.choice([f"/api/queue/next?rater_id={rater_id}", "/api/feedback/stats", "/api/audio?limit=20",
                        "/api/health"])
-    return Call("read", "GET", path)
+    return Call("read", "GET", path, None, own if path.startswith("/api/queue") else None)
 
 
 async def run_load(port: int, rater_ids: list[int], groups: list[list[int]], duration: float, max_requests: int,
-                   seed_value: int) -> dict[str, Any]:
+                   seed_value: int, tokens: dict[int, str] | None = None) -> dict[str, Any]:
     lat: dict[str, list[float]] = defaultdict(list)
     ok: dict[str, int] = defaultdict(int)
     errors: dict[str, int] = defaultdict(int)
@@ -147,7 +159,8 @@ async def run_load(port: int, rater_ids: list[int], groups: list[list[int]], dur
         try:
             while time.perf_counter() < deadline and sent < max_requests:
                 sent += 1
-                call = make_call(rng.choices(ops, weights)[0], rng, rater_ids[index], groups)
+                call = make_call(rng.choices(ops, weights)[0], rng, rater_ids[index], groups,
+                                 (tokens or {}).get(rater_ids[index], ""))
                 t = time.perf_counter()
                 try:
                     status, body = await conn.send(call.request_bytes())
@@ -208,10 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             app.start()
             base = f"http://{HOST}:{app.port}/api"
-            rater_ids = [httpx.post(f"{base}/raters", json={"name": f"load-{args.seed}-{i}"}, timeout=30)
-                         .raise_for_status().json()["id"] for i in range(args.clients)]
+            os.environ["TD_API_TOKEN"] = admin = personal_token(base, BENCH_USER, BENCH_PASSWORD)
+            rater_ids = [httpx.post(f"{base}/raters", json={"name": f"load-{args.seed}-{i}"}, timeout=30,
+                                    headers={"Authorization": f"Bearer {admin}"}).raise_for_status().json()["id"]
+                         for i in range(args.clients)]
+            tokens = rater_tokens(base, admin, rater_ids)
             before, rss_start, cpu0, t0 = row_counts(url), app.rss_mb(), sum(app.ps.cpu_times()[:2]), time.time()
-            load = asyncio.run(run_load(app.port, rater_ids, groups, args.duration, args.max_requests, args.seed))
+            load = asyncio.run(run_load(app.port, rater_ids, groups, args.duration, args.max_requests, args.seed,
+                                        tokens))
             elapsed, cpu = time.time() - t0, sum(app.ps.cpu_times()[:2]) - cpu0
             rss_end, after = app.rss_mb(), row_counts(url)
         finally:

@@ -23,7 +23,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SignedIn, make_token, make_user  # noqa: E402
+from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SignedIn, authorize_for_server, make_token, make_user  # noqa: E402
 from training_dashboard.api.app import create_app  # noqa: E402
 from training_dashboard.client import ApiClient  # noqa: E402
 from training_dashboard.config import Settings  # noqa: E402
@@ -52,10 +52,11 @@ def db(app) -> Database:  # type: ignore[no-untyped-def]
 
 
 def signed_in(app) -> SignedIn | None:  # type: ignore[no-untyped-def]
-    """The app's test credentials (made once per app), or None: sign-in off, or no admin configured."""
+    """The app's test credentials (made once per app; without TD_ADMIN_USER a passwordless test admin), or
+    None with sign-in off."""
     state = getattr(app, "state", None)
     settings = getattr(state, "settings", None)
-    if not isinstance(settings, Settings) or not settings.auth_on or not settings.admin_user:
+    if not isinstance(settings, Settings) or not settings.auth_on:
         return None
     if getattr(state, "test_signin", None) is None:
         state.test_signin = SignedIn(state.db, settings.admin_user)
@@ -75,6 +76,21 @@ def _in_process_requests_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
         return await original(self, request)
 
     monkeypatch.setattr(httpx.ASGITransport, "handle_async_request", handle)
+
+    # And requests to a test's own API server process (tests/hardening/server.ApiServer).
+    sync_original = httpx.HTTPTransport.handle_request
+    async_original = httpx.AsyncHTTPTransport.handle_async_request
+
+    def handle_sync(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        authorize_for_server(request)
+        return sync_original(self, request)
+
+    async def handle_async(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        authorize_for_server(request)
+        return await async_original(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
 
 
 @pytest.fixture

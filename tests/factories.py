@@ -105,9 +105,9 @@ def make_user(db: Database, username: str, role: str = "rater", password: str | 
 def make_token(db: Database, user_id: int, name: str = "tests", expires_in_days: int | None = 30) -> str:
     """A personal access token for ``user_id`` through the service; the secret."""
     from training_dashboard import schemas
-    from training_dashboard.services import credentials
+    from training_dashboard.services import tokens
 
-    return credentials.create_token(db, user_id, schemas.TokenCreate(name=name, expires_in_days=expires_in_days),
+    return tokens.create_token(db, user_id, schemas.TokenCreate(name=name, expires_in_days=expires_in_days),
                                     None).token
 
 
@@ -138,8 +138,19 @@ class SignedIn:
     explicit tokens. Requests that carry other credentials, or ``Authorization: Anonymous``, pass as they are.
     """
 
-    def __init__(self, db: Database, admin_username: str = ADMIN_USER) -> None:
+    def __init__(self, db: Database, admin_username: str | None = ADMIN_USER) -> None:
         self.db = db
+        if admin_username is None:  # an app built without TD_ADMIN_USER: a passwordless test admin
+            admin_username = "tests-admin"
+            from sqlalchemy import select
+
+            from training_dashboard import schemas
+            from training_dashboard.db.models import UserAccount
+            from training_dashboard.services import accounts
+
+            with db.write_session() as session:
+                if session.scalar(select(UserAccount.id).where(UserAccount.username == admin_username)) is None:
+                    accounts.create_user_in(session, schemas.UserCreate(username=admin_username, role="admin"))
         self.admin = make_token(db, user_id_of(db, admin_username), "tests-admin")
         self._raters: dict[int, str] = {}
 
@@ -169,7 +180,7 @@ class SignedIn:
 
     def authorize(self, request: httpx.Request) -> None:
         header = request.headers.get("authorization")
-        if "cookie" in request.headers or (header is not None and header != f"Bearer {self.admin}"):
+        if "cookie" in request.headers or (header is not None and header != f"Bearer {self.admin}"):  # own or ANONYMOUS
             return
         rater_id = named_rater(request)
         request.headers["Authorization"] = f"Bearer {self.token_for_rater(rater_id) if rater_id else self.admin}"
@@ -190,3 +201,17 @@ def named_rater(request: httpx.Request) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value > 0 else None
     return int(value) if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value) and int(value) else None
+
+
+ANONYMOUS = {"Authorization": "Anonymous"}  # no credentials: SignedIn leaves the request alone, the API sees none
+
+
+SERVER_TOKENS: dict[str, str] = {}  # "127.0.0.1:<port>" of a test's API server -> its admin's personal token
+
+
+def authorize_for_server(request: httpx.Request) -> None:
+    """Requests to a test's own API server (tests/hardening/server.ApiServer) without credentials carry its
+    admin's personal access token, as a signed-in CLI would."""
+    token = SERVER_TOKENS.get(request.url.netloc.decode("ascii"))
+    if token and "authorization" not in request.headers and "cookie" not in request.headers:
+        request.headers["Authorization"] = f"Bearer {token}"

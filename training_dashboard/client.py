@@ -357,8 +357,11 @@ class ApiClient:
         response = await self._call("GET", "tokens", params={"user_id": user_id} if user_id else None)
         return TypeAdapter(list[schemas.TokenPublic]).validate_python(response.json())
 
-    async def create_token(self, body: schemas.TokenCreate) -> schemas.TokenCreated:
-        return await self._send(schemas.TokenCreated, "POST", "tokens", body)
+    async def create_token(self, body: schemas.TokenCreate, user_id: int | None = None) -> schemas.TokenCreated:
+        """A personal access token (for yourself; an admin may name ``user_id``): the secret is shown once."""
+        response = await self._call("POST", "tokens", json=body.model_dump(mode="json"),
+                                    params={"user_id": user_id} if user_id else None)
+        return schemas.TokenCreated.model_validate(response.json())
 
     async def revoke_token(self, token_id: int) -> None:
         await self._call("DELETE", f"tokens/{token_id}")

@@ -13,9 +13,7 @@ import sys
 import httpx
 import pytest
 
-from tests.factories import make_clips
-from training_dashboard.api.app import create_app
-from training_dashboard.config import Settings
+from tests.factories import ANONYMOUS, make_clips
 from training_dashboard.schemas import MAX_ID, parse_int
 from training_dashboard.services.counters import adapter_labels
 from training_dashboard.training.layout import STATE_FILE, latest_checkpoint_step
@@ -44,19 +42,12 @@ async def test_adapter_filter_with_unicode_digits_is_a_400(client, db, settings,
     assert (await client.get(path, params={"adapter_id": "base", "rater_id": rater})).status_code in (200, 204)
 
 
-@pytest.fixture
-def token_app(tmp_path):  # type: ignore[no-untyped-def]
-    app = create_app(Settings(data_dir=tmp_path / "data", base_model="tiny", worker=False, api_token="t0ken"),
-                     with_worker=False)
-    yield app
-    app.state.db.dispose()
-
-
-async def test_signed_stream_urls_with_unicode_expiry_or_signature_are_401(token_app):
-    signer = token_app.state.signer
+async def test_signed_stream_urls_with_unicode_expiry_or_signature_are_401(app):
+    signer = app.state.signer
     good = signer.url(1)  # /api/audio/1/stream?exp=...&sig=...
     exp, sig = good.split("exp=")[1].split("&sig=")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=token_app), base_url="http://t") as anon:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ANONYMOUS) as anon:
         assert (await anon.get(good)).status_code == 404  # the signature lets it through; no such clip
         for bad_exp in ["³" * 10, "٣" * 10, "１" * 10, exp + "\u0301", exp[:-1] + "³"]:
             r = await anon.get("/api/audio/1/stream", params={"exp": bad_exp, "sig": sig})

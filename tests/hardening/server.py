@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.factories import ADMIN_PASSWORD, ADMIN_USER, SERVER_TOKENS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,10 +37,12 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
+        self.token: str | None = None
 
     def start(self, timeout: float = 60) -> ApiServer:
         env = {**os.environ, "TD_DATA_DIR": str(self.data_dir), "TD_BASE_MODEL": "tiny", "HF_HUB_OFFLINE": "1",
-               **self.extra_env}
+               "TD_ADMIN_USER": ADMIN_USER, "TD_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
+        env.pop("TD_API_TOKEN", None)  # the client's token, not the server's
         args = [sys.executable, "-m", "training_dashboard.api", "--port", str(self.port)]
         if not self.worker:
             args.append("--no-worker")
@@ -49,19 +53,34 @@ class ApiServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        headers = {"Authorization": f"Bearer {self.extra_env['TD_API_TOKEN']}"} if "TD_API_TOKEN" in self.extra_env \
-            else {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"API server exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=2, headers=headers).status_code == 200:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    self.token = self._personal_token(env.get("TD_AUTH", "on"))
+                    if self.token:
+                        SERVER_TOKENS[f"127.0.0.1:{self.port}"] = self.token
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"API server did not start: {self.log.read_text()[-3000:]}")
+
+    def _personal_token(self, auth: str) -> str | None:
+        """Sign in as the admin and make a personal access token (None with TD_AUTH=off)."""
+        if auth == "off":
+            return None
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            http.post("/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}).raise_for_status()
+            answer = http.post("/tokens", json={"name": "tests"}, headers={"Origin": self.url.rsplit("/api", 1)[0]})
+            return answer.raise_for_status().json()["token"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The admin's credentials for requests to this server."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flushing — a crash."""

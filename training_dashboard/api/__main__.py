@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
 
-from training_dashboard.config import get_settings
+from training_dashboard.config import BindRefused, check_bind, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,12 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-worker", action="store_true", help="do not run the generation worker in this process")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        logging.getLogger("training_dashboard").warning(
-            "Listening on %s: the API is reachable from other machines. Set TD_API_TOKEN.", args.host)
+    try:
+        check_bind(settings, args.host)
+    except BindRefused as exc:
+        print(f"Refusing to start: {exc}", file=sys.stderr)
+        return 2
     from training_dashboard.api.app import create_app
 
-    app = create_app(settings, with_worker=not args.no_worker and settings.worker)
+    app = create_app(settings.model_copy(update={"host": args.host, "port": args.port}),
+                     with_worker=not args.no_worker and settings.worker)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -28,7 +28,7 @@ from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.schemas import parse_int
 from training_dashboard.services import credentials
-from training_dashboard.services.accounts import Principal
+from training_dashboard.services.principal import Principal
 
 PREFIX = "/api"
 COOKIE = "td_session"

@@ -20,6 +20,7 @@ from training_dashboard.api.deps import CurrentUser, DbDep, SettingsDep, client_
 from training_dashboard.config import Settings
 from training_dashboard.services import accounts, credentials
 from training_dashboard.services.errors import ServiceError
+from training_dashboard.services.principal import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -59,7 +60,7 @@ def _redirect(request: Request, settings: Settings, path: str) -> RedirectRespon
     return RedirectResponse((origin + path) if own else path, status_code=303)
 
 
-def _me(principal: accounts.Principal, settings: Settings) -> schemas.Me:
+def _me(principal: Principal, settings: Settings) -> schemas.Me:
     return schemas.Me(id=principal.user_id, username=principal.username, display_name=principal.display_name,
                       role=principal.role, rater_id=principal.rater_id, auth=settings.auth)
 

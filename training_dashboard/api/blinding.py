@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.services import raters
-from training_dashboard.services.accounts import Principal
+from training_dashboard.services.principal import Principal
 
 HIDDEN = "hidden until you rate it"
 M = TypeVar("M", bound=BaseModel)

@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from training_dashboard.config import Settings
 from training_dashboard.db import Database
 from training_dashboard.schemas import MAX_PAGE, Role
-from training_dashboard.services.accounts import Principal
+from training_dashboard.services.principal import Principal
 
 
 async def get_settings(request: Request) -> Settings:

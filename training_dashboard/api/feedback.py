@@ -18,8 +18,8 @@ from training_dashboard.api.deps import (
 )
 from training_dashboard.schemas import MAX_ID
 from training_dashboard.services import feedback, raters
-from training_dashboard.services.accounts import Principal
 from training_dashboard.services.errors import Forbidden
+from training_dashboard.services.principal import Principal
 
 router = APIRouter(tags=["feedback"], dependencies=AS_RATER)
 B = TypeVar("B", schemas.FeedbackCreate, schemas.PreferenceCreate, schemas.RankingCreate)

@@ -78,6 +78,9 @@ class AdapterPublic(Model):
     evaluation: AdapterVerdict = AdapterVerdict()
     forced_activation_reason: str | None = None
     forced_activation_at: UTCDateTime | None = None
+    created_by: int | None = None  # user ids: who registered, activated, forced past the gate
+    activated_by: int | None = None
+    forced_by: int | None = None
 
 
 class AdapterDetail(AdapterPublic):

@@ -79,6 +79,7 @@ class DatasetPublic(Model):
     updated_at: UTCDateTime
     exports: list[ExportPublic]
     adapter_count: int = 0
+    created_by: int | None = None  # the user who made it
 
 
 class DatasetStats(Model):

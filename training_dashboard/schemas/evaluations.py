@@ -60,6 +60,7 @@ class EvaluationPublic(Model):
     ties: int
     created_at: UTCDateTime
     finished_at: UTCDateTime | None
+    created_by: int | None = None  # the user who started it
 
 
 class RaterTally(Model):

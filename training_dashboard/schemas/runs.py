@@ -50,6 +50,7 @@ class RunPublic(Model):
     created_at: UTCDateTime
     started_at: UTCDateTime | None
     finished_at: UTCDateTime | None
+    created_by: int | None = None  # the user who launched it
 
 
 class RunMetrics(Model):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 from pwdlib import PasswordHash
@@ -25,24 +24,9 @@ from training_dashboard.db import Database
 from training_dashboard.db.models import Rater, UserAccount, utcnow
 from training_dashboard.services import audit
 from training_dashboard.services.errors import Conflict, NotFound
+from training_dashboard.services.principal import Principal
 
 ARGON2 = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}  # memory in KiB
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request acts as: a user, through a session, a personal token, or ``off`` mode."""
-
-    user_id: int
-    username: str
-    display_name: str
-    role: schemas.Role
-    rater_id: int
-    via: str = "session"  # "session" | "token" | "off"
-    credential_id: int | None = None  # the session's or token's id
-
-    def has(self, role: schemas.Role) -> bool:
-        return schemas.ROLES.index(self.role) >= schemas.ROLES.index(role)
 
 
 @lru_cache(maxsize=1)

@@ -127,7 +127,8 @@ def adapter_public(adapter: Adapter, base_model: str, dataset_name: str | None =
         is_active=adapter.is_active, compatible=adapter.base_model == base_model,
         created_at=adapter.created_at, updated_at=adapter.updated_at,
         evaluation=evaluation or schemas.AdapterVerdict(), forced_activation_reason=adapter.forced_activation_reason,
-        forced_activation_at=adapter.forced_activation_at,
+        forced_activation_at=adapter.forced_activation_at, created_by=adapter.created_by,
+        activated_by=adapter.activated_by, forced_by=adapter.forced_by,
     )
 
 

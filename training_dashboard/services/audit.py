@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -17,9 +17,7 @@ from sqlmodel import Session
 from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import AuditEvent, utcnow
-
-if TYPE_CHECKING:
-    from training_dashboard.services.accounts import Principal
+from training_dashboard.services.principal import Principal
 
 
 def record(session: Session, actor: Principal | None, action: str, target: str | None = None,

@@ -10,6 +10,8 @@ a role change holds on the very next request in every process. ``last_seen_at`` 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,8 +23,8 @@ from training_dashboard import schemas
 from training_dashboard.db import Database
 from training_dashboard.db.models import ApiToken, AuthSession, SetupLink, UserAccount, utcnow
 from training_dashboard.services import accounts, audit
-from training_dashboard.services.accounts import Principal
-from training_dashboard.services.errors import BadRequest, Conflict, NotFound, ServiceError, Unauthorized
+from training_dashboard.services.errors import BadRequest, Conflict, ServiceError, Unauthorized
+from training_dashboard.services.principal import Principal
 
 TOKEN_PREFIX = "td_"
 TOUCH_EVERY = timedelta(seconds=60)
@@ -67,7 +69,7 @@ def _retry_after(failures: list[datetime], limit: int, now: datetime) -> int | N
     if len(failures) < limit:
         return None
     until = _aware(failures[limit - 1]) + timedelta(minutes=LOCK_WINDOW_MIN)  # when the window drops below the limit
-    return max(1, int((until - now).total_seconds()) + 1)
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
@@ -110,6 +112,39 @@ def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
     return db.write(run), secret
 
 
+def sign_in_external(db: Database, username: str, display_name: str | None, default_role: schemas.Role,
+                     policy: SessionPolicy, client_addr: str | None, provider: str) -> tuple[UserAccount, str]:
+    """Single sign-on (the hook for OpenID Connect, ``/api/auth/oidc/*``): the provider vouched for
+    ``username``; find that user (or create them, passwordless, with ``default_role``) and start a session.
+
+    Raises:
+        Unauthorized: the user is disabled, or the name is not a valid username.
+    """
+    name = username.strip().lower()
+    if not re.fullmatch(schemas.USERNAME_RE, name):
+        audit.write(db, None, "login.failed", f"user:{name[:64]}", {"via": provider, "reason": "bad username"},
+                    client_addr, actor_name=name[:64])
+        raise Unauthorized("This account's username cannot be used here (letters, digits, '.', '_', '-')")
+    secret, now = secrets.token_urlsafe(32), utcnow()
+
+    def run(session: Session) -> UserAccount:
+        user = accounts.find_user(session, name)
+        created = user is None
+        if user is None:
+            user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
+                                                                       role=default_role))
+        if user.disabled:
+            raise Unauthorized(BAD_LOGIN)
+        accounts.note_login(session, user)
+        session.add(AuthSession(secret_hash=hash_secret(secret), user_id=user.id or 0, created_at=now,
+                                last_seen_at=now, expires_at=now + policy.absolute))
+        detail = {"via": provider, "created": created}
+        audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
+        return user
+
+    return db.write(run), secret
+
+
 def start_session(db: Database, user_id: int, policy: SessionPolicy) -> str:
     """A new session for a user (the setup link signs its new admin in); its secret."""
     secret, now = secrets.token_urlsafe(32), utcnow()
@@ -124,24 +159,37 @@ def end_session(db: Database, secret: str) -> None:
 
 # --- per-request look-ups ------------------------------------------------------------------------------------------
 
-_SESSION_QUERY = (select(AuthSession.id, AuthSession.last_seen_at, AuthSession.expires_at, UserAccount)
+_USER_COLUMNS = (UserAccount.id, UserAccount.username, UserAccount.display_name, UserAccount.role,
+                 UserAccount.rater_id, UserAccount.disabled)
+# Core statements on a pooled connection: no ORM session or identity map for the per-request look-up.
+_SESSION_QUERY = (select(AuthSession.id, AuthSession.last_seen_at, AuthSession.expires_at, *_USER_COLUMNS)
                   .join(UserAccount, UserAccount.id == AuthSession.user_id))
-_TOKEN_QUERY = (select(ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, ApiToken.revoked_at, UserAccount)
+_TOKEN_QUERY = (select(ApiToken.id, ApiToken.last_used_at, ApiToken.expires_at, ApiToken.revoked_at, *_USER_COLUMNS)
                 .join(UserAccount, UserAccount.id == ApiToken.user_id))
+
+
+def _lookup(db: Database, query, column, secret: str):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        return conn.execute(query.where(column == hash_secret(secret))).first()
+
+
+def _principal(row, via: str, credential_id: int) -> Principal:  # type: ignore[no-untyped-def]
+    user_id, username, display_name, role, rater_id, _disabled = row
+    return Principal(user_id=user_id, username=username, display_name=display_name, role=role, rater_id=rater_id,
+                     via=via, credential_id=credential_id)
 
 
 def session_principal(db: Database, secret: str, policy: SessionPolicy) -> tuple[Principal | None, bool]:
     """The user behind a session cookie, or None (unknown, expired, idle too long, disabled user);
     and whether ``last_seen_at`` is due a write (call :func:`touch_session`)."""
-    with db.session() as session:
-        row = session.execute(_SESSION_QUERY.where(AuthSession.secret_hash == hash_secret(secret))).first()
+    row = _lookup(db, _SESSION_QUERY, AuthSession.secret_hash, secret)
     if row is None:
         return None, False
-    session_id, last_seen, expires, user = row
+    session_id, last_seen, expires, *user = row
     now = utcnow()
-    if user.disabled or _aware(expires) <= now or _aware(last_seen) + policy.idle <= now:
+    if user[-1] or _aware(expires) <= now or _aware(last_seen) + policy.idle <= now:
         return None, False
-    return accounts.principal_of(user, "session", session_id), _aware(last_seen) + TOUCH_EVERY <= now
+    return _principal(user, "session", session_id), _aware(last_seen) + TOUCH_EVERY <= now
 
 
 def touch_session(db: Database, session_id: int) -> None:
@@ -151,77 +199,18 @@ def touch_session(db: Database, session_id: int) -> None:
 def token_principal(db: Database, secret: str) -> tuple[Principal | None, bool]:
     """The owner of a personal access token, or None (unknown, revoked, expired, disabled owner);
     and whether ``last_used_at`` is due a write (call :func:`touch_token`)."""
-    with db.session() as session:
-        row = session.execute(_TOKEN_QUERY.where(ApiToken.secret_hash == hash_secret(secret))).first()
+    row = _lookup(db, _TOKEN_QUERY, ApiToken.secret_hash, secret)
     if row is None:
         return None, False
-    token_id, last_used, expires, revoked, user = row
+    token_id, last_used, expires, revoked, *user = row
     now = utcnow()
-    if user.disabled or revoked is not None or (expires is not None and _aware(expires) <= now):
+    if user[-1] or revoked is not None or (expires is not None and _aware(expires) <= now):
         return None, False
-    return accounts.principal_of(user, "token", token_id), last_used is None or _aware(last_used) + TOUCH_EVERY <= now
+    return _principal(user, "token", token_id), last_used is None or _aware(last_used) + TOUCH_EVERY <= now
 
 
 def touch_token(db: Database, token_id: int) -> None:
     db.write(lambda s: s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow())))
-
-
-# --- personal access tokens ----------------------------------------------------------------------------------------
-
-def token_public(token: ApiToken, username: str, secret: str | None = None) -> schemas.TokenPublic:
-    fields = dict(id=token.id or 0, user_id=token.user_id, username=username, name=token.name, prefix=token.prefix,
-                  created_at=token.created_at, expires_at=token.expires_at, last_used_at=token.last_used_at,
-                  revoked_at=token.revoked_at)
-    return schemas.TokenCreated(**fields, token=secret) if secret else schemas.TokenPublic(**fields)
-
-
-def create_token(db: Database, owner_id: int, data: schemas.TokenCreate, actor: Principal | None,
-                 client_addr: str | None = None) -> schemas.TokenCreated:
-    """A new personal access token for ``owner_id``: the secret is in the answer, and only there."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
-
-    def run(session: Session) -> schemas.TokenCreated:
-        owner = accounts.get_user(session, owner_id)
-        token = ApiToken(user_id=owner_id, name=data.name, secret_hash=hash_secret(secret), prefix=secret[:8],
-                         created_at=now, expires_at=now + timedelta(days=data.expires_in_days)
-                         if data.expires_in_days else None)
-        session.add(token)
-        session.flush()
-        audit.record(session, actor, "token.create", f"token:{token.id}",
-                     {"owner": owner.username, "name": data.name, "prefix": token.prefix}, client_addr)
-        return token_public(token, owner.username, secret)  # type: ignore[return-value]
-
-    return db.write(run)
-
-
-def list_tokens(db: Database, user_id: int | None) -> list[schemas.TokenPublic]:
-    """Tokens of one user (``None``: everyone's), newest first, revoked ones included."""
-    query = select(ApiToken, UserAccount.username).join(UserAccount, UserAccount.id == ApiToken.user_id)
-    if user_id is not None:
-        query = query.where(ApiToken.user_id == user_id)
-    with db.session() as session:
-        return [token_public(t, name) for t, name in session.execute(query.order_by(ApiToken.id.desc()).limit(1000))]
-
-
-def revoke_token(db: Database, token_id: int, actor: Principal, client_addr: str | None = None) -> None:
-    """Revoke a token (its owner's, or anyone's for an admin).
-
-    Raises:
-        NotFound: unknown token, or another user's for a non-admin (no hint that it exists).
-    """
-
-    def run(session: Session) -> None:
-        token = session.get(ApiToken, token_id)
-        if token is None or (token.user_id != actor.user_id and not actor.has("admin")):
-            raise NotFound(f"Token {token_id} not found")
-        if token.revoked_at is None:
-            token.revoked_at = utcnow()
-            session.add(token)
-            audit.record(session, actor, "token.revoke", f"token:{token_id}", {"owner_id": token.user_id},
-                         client_addr)
-
-    db.write(run)
 
 
 # --- the first admin's setup link ----------------------------------------------------------------------------------

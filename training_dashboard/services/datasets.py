@@ -226,6 +226,7 @@ def dataset_public(dataset: Dataset, exports: list[DatasetExport], adapter_count
         filter=schemas.DatasetFilter.model_validate(dataset.filter), sample_count=dataset.sample_count,
         created_at=dataset.created_at, updated_at=dataset.updated_at,
         exports=[export_public(e, dataset) for e in exports], adapter_count=adapter_count,
+        created_by=dataset.created_by,
     )
 
 

@@ -174,7 +174,7 @@ def _public(session: Session, evaluation: Evaluation, labels: dict[str, str]) ->
         verdict=evaluation.verdict, win_rate=evaluation.win_rate, ci_low=evaluation.ci_low,
         ci_high=evaluation.ci_high, p_value=evaluation.p_value, candidate_wins=evaluation.candidate_wins,
         baseline_wins=evaluation.baseline_wins, ties=evaluation.ties, created_at=evaluation.created_at,
-        finished_at=evaluation.finished_at,
+        finished_at=evaluation.finished_at, created_by=evaluation.created_by,
     )
 
 

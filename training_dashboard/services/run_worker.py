@@ -173,7 +173,7 @@ def complete_run(db: Database, run_id: int, roots: list[Path]) -> int:
             base_model=report.get("base_model") or config.get("base_model_name_or_path") or "",
             path=str(path), dataset_id=dataset_id, manifest_sha256=report.get("manifest_sha256"),
             training_config=report.get("hyperparameters") or {}, report={**summary, "run_id": run_id},
-            is_active=False)
+            is_active=False, created_by=current.created_by)  # who launched the run
         session.add(adapter)
         session.flush()
         now = utcnow()

@@ -182,7 +182,7 @@ def run_public(row: TrainingRun) -> schemas.RunPublic:
         step=row.step, total_steps=row.total_steps, best_eval_loss=row.best_eval_loss, eta_seconds=row.eta_seconds,
         adapter_id=row.adapter_id, error=row.error, command=row.command, output_dir=row.output_dir,
         attempts=row.attempts, cancel_requested=row.cancel_requested, created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at,
+        started_at=row.started_at, finished_at=row.finished_at, created_by=row.created_by,
     )
 
 

@@ -123,6 +123,10 @@ def register(run_dir: Path, api_url: str, token: str | None, transport: Any = No
     except ApiError as exc:
         if exc.status == 0:
             return None, f"Not registered: the API at {api_url} is unreachable ({exc.message}). {retry}"
+        if exc.status in (401, 403):
+            who = "signed in: set TD_API_TOKEN to a personal access token (Account page)" if exc.status == 401 \
+                else "allowed: registering adapters needs the trainer role"
+            return None, f"Not registered: not {who} ({exc.message}). {retry}"
         return None, f"Not registered: the API refused it ({exc.status}): {exc.message}. The adapter is in {run_dir}."
     write_report(run_dir, {**report, "registered_adapter_id": adapter.id})
     mark = f", marked '{NOT_IMPROVED_MARK}'" if report.get("heldout_improved") is False else ""
