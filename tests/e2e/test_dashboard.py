@@ -124,7 +124,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
 
     # the player streams the WAV from the API and can seek
     audio = page.get_by_test_id("clip-audio").first
-    assert re.search(r"/api/audio/\d+/stream$", audio.get_attribute("src") or "")
+    assert re.search(r"/api/audio/\d+/stream(\?exp=\d+&sig=[\w-]+)?$", audio.get_attribute("src") or "")
     handle = audio.element_handle()
     page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.4", arg=handle)
     audio.evaluate("el => { el.currentTime = 0.25; }")

@@ -79,7 +79,7 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
 
     # the clips the worker uploaded stream from the app and play
     audio = page.get_by_test_id("clip-audio").first
-    assert re.search(r"/api/audio/\d+/stream$", audio.get_attribute("src") or "")
+    assert re.search(r"/api/audio/\d+/stream(\?exp=\d+&sig=[\w-]+)?$", audio.get_attribute("src") or "")
     handle = audio.element_handle()
     page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.4", arg=handle)
     audio.evaluate("el => { el.muted = true; return el.play(); }")
