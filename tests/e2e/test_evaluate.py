@@ -104,15 +104,18 @@ def test_blind_evaluation_with_the_keyboard(page: Page, browser: Browser, server
             listen.keyboard.press(key)
             if n < len(KEYS) - 1:
                 expect(pair).not_to_have_attribute("data-pair-id", current or "")
-        complete = listen.get_by_test_id("eval-complete")
-        expect(complete).to_be_visible()
+        # The rater is thanked; the result (which names the models) is for trainers and admins.
+        expect(listen.get_by_test_id("eval-complete-thanks")).to_be_visible()
+        expect(listen.locator("body")).not_to_contain_text("evalme")
         result = http.get(f"evaluations/{evaluation_id}").json()
         assert result["status"] == "completed" and result["votes"] == 6
         assert result["result"]["ties"] == 1 and [t["name"] for t in result["result"]["per_rater"]] == ["Blind Bea"]
         verdict = result["verdict"]
+        page.goto(f"{server.url}/evaluate/{evaluation_id}")  # the admin's page shows the verdict
+        complete = page.get_by_test_id("eval-complete")
         expect(complete.get_by_test_id("eval-verdict")).to_have_attribute("data-verdict", verdict)
-        expect(listen.get_by_test_id("eval-reveal")).to_contain_text("evalme@1.0.0 vs base")
-        _shot(listen, "evaluate-complete.png")
+        expect(page.get_by_test_id("eval-reveal")).to_contain_text("evalme@1.0.0 vs base")
+        _shot(page, "evaluate-complete.png")
         # the five decisive votes are preference pairs from this evaluation, by this listener
         prefs = http.get("feedback/stats").json()["preference_pairs"]
         assert prefs == prefs_before + 5

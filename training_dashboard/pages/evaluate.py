@@ -55,9 +55,14 @@ def _finished() -> rx.Component:
             rx.text(s.reveal, size="2", custom_attrs={"data-testid": "eval-reveal"}),
             rx.link("See it on the Adapters tab →", href="/training?tab=adapters"),
             spacing="2", align="start"), width="100%", custom_attrs={"data-testid": "eval-complete"}),
-        empty_state("You have voted on every ready pair",
-                    "Thank you. The result is shown here and on the Adapters tab once the evaluation is complete.",
-                    rx.button("Check again", on_click=s.load_next, variant="soft", size="1"), testid="eval-done"),
+        rx.cond(
+            s.status == "completed",
+            empty_state("Evaluation complete", "Thank you for listening. Trainers see the result on the Adapters "
+                        "tab.", testid="eval-complete-thanks"),
+            empty_state("You have voted on every ready pair",
+                        "Thank you. The result is shown here and on the Adapters tab once the evaluation is complete.",
+                        rx.button("Check again", on_click=s.load_next, variant="soft", size="1"), testid="eval-done"),
+        ),
     )
 
 
