@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -68,14 +69,15 @@ class Server:
             return http.post(path.lstrip("/"), **kwargs)
 
 
-def api_sign_in(server: Server, username: str, password: str) -> httpx.Client:
+@contextlib.contextmanager
+def api_sign_in(server: Server, username: str, password: str) -> Iterator[httpx.Client]:
     """An API client signed in with a password (session cookie, and the app's Origin for writes).
 
     For setting things up (tokens for other users); the browser itself always signs in on /login.
     """
-    http = httpx.Client(base_url=server.api + "/", headers={"Origin": server.url}, timeout=30)
-    http.post("auth/login", json={"username": username, "password": password}).raise_for_status()
-    return http
+    with httpx.Client(base_url=server.api + "/", headers={"Origin": server.url}, timeout=30) as http:
+        http.post("auth/login", json={"username": username, "password": password}).raise_for_status()
+        yield http
 
 
 def create_token(server: Server, username: str, password: str, name: str = "e2e") -> str:
@@ -98,7 +100,7 @@ def sign_in(page: Any, server: Server, username: str, password: str, path: str =
     page.get_by_test_id("username-input").fill(username)
     page.get_by_test_id("password-input").fill(password)
     page.get_by_test_id("login-submit").click()
-    page.wait_for_url(server.url + path)
+    page.wait_for_url(lambda url: re.sub(r"/(?=\?|$)", "", url) == re.sub(r"/(?=\?|$)", "", server.url + path))
 
 
 def free_port() -> int:

@@ -66,7 +66,7 @@ def test_next_stays_on_this_site() -> None:
                 "/login?next=/x", "/setup?token=1", "/x\nSet-Cookie: a=b"):
         assert safe_next(bad) == "/", bad
     assert login_url("/training", "tab=adapters") == "/login?next=%2Ftraining%3Ftab%3Dadapters"
-    assert login_url("/", "") == "/login"
+    assert login_url("/", "") == "/login" and login_url("/rate/") == "/login?next=%2Frate"
     assert login_url("/login", "next=%2F") == "/login"
 
 

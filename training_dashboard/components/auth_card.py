@@ -20,7 +20,7 @@ def auth_card(title: str, intro: str, *children: rx.Component, error: rx.Var[str
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.heading("Training Dashboard", size="2", color_scheme="gray", as_="div"),
+                rx.text("Training Dashboard", size="2", weight="bold", color_scheme="gray"),
                 rx.heading(title, size="6", as_="h1"),
                 rx.text(intro, size="2", color_scheme="gray"),
                 rx.cond(error, rx.callout(error, icon="circle_alert", color_scheme="red", role="alert", width="100%",

@@ -25,7 +25,7 @@ NO_RETURN = ("/login", "/setup")  # never sent back to after sign-in
 # The browser side of "the session ended": the handler that met the 401 cannot name the page, the
 # browser can. A full navigation, so the sign-in that follows opens a socket with the new cookie.
 GO_TO_LOGIN_JS = (
-    "(() => { const p = window.location.pathname;"
+    "(() => { const p = window.location.pathname.replace(/\\/+$/, '') || '/';"
     f" if ({' || '.join(f'p.startsWith({path!r})' for path in NO_RETURN)}) return;"
     " window.location.replace('/login?next=' + encodeURIComponent(p + window.location.search)); })()"
 )
@@ -43,6 +43,7 @@ def safe_next(value: str | None) -> str:
 
 def login_url(path: str, query: str = "") -> str:
     """``/login?next=...`` for the page at ``path`` (+ ``query``)."""
+    path = path.rstrip("/") or "/"  # the production server answers /training with /training/
     target = safe_next(path + (f"?{query}" if query else ""))
     return "/login" if target == "/" else "/login?" + urlencode({"next": target})
 
