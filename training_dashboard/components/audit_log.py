@@ -37,7 +37,7 @@ def _filters() -> rx.Component:
                                           custom_attrs={"data-testid": "audit-until"})), min_width="9em"),
         rx.button("Apply", on_click=s.apply_filters, loading=s.loading, custom_attrs={"data-testid": "audit-apply"}),
         rx.button("Clear", on_click=s.clear_filters, variant="soft", color_scheme="gray"),
-        gap="3", align="end", wrap="wrap", width="100%",
+        spacing="3", align="end", wrap="wrap", width="100%",
     )
 
 

@@ -69,7 +69,7 @@ def create_user_form() -> rx.Component:
                    min_width="12em"),
             rx.button("Create user", on_click=s.create_user, loading=s.creating, disabled=~s.can_create,
                       custom_attrs={"data-testid": "user-create"}),
-            gap="3", align="end", wrap="wrap", width="100%",
+            spacing="3", align="end", wrap="wrap", width="100%",
         ),
         rx.text("Without a password the person signs in by single sign-on, or once you set one.", size="1",
                 color_scheme="gray"),

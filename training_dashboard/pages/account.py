@@ -50,7 +50,7 @@ def tokens_card() -> rx.Component:
             )), min_width="10em"),
             rx.button("Create token", on_click=s.create_token, loading=s.creating, disabled=~s.name_ok,
                       custom_attrs={"data-testid": "token-create"}),
-            gap="3", align="end", wrap="wrap", width="100%",
+            spacing="3", align="end", wrap="wrap", width="100%",
         ),
         rx.cond(s.error, rx.callout(s.error, color_scheme="red", size="1", icon="circle_alert")),
         rx.cond(~s.loaded, skeleton_rows(1), token_table(s.tokens, AccountState.revoke_token, testid="my-tokens")),

@@ -28,16 +28,18 @@ def _tab(value: str, label: str) -> rx.Component:
 
 
 @rx.page(route="/admin", title="Admin · Training Dashboard",
-         on_load=guard("/admin", AdminState.load_users, AuditState.load_audit, role="admin"))
+         on_load=guard("/admin", AdminState.load_users, role="admin"))
 def admin() -> rx.Component:
     return page_shell(
         rx.tabs.root(
             rx.tabs.list(_tab("users", "Users"), _tab("tokens", "Access tokens"), _tab("audit", "Audit log")),
             rx.tabs.content(users_panel(), value="users", padding_top="1em"),
-            # Radix mounts a panel's children only while it shows: the tokens load each time it is opened.
+            # Radix mounts a panel's children only while it shows: tokens and audit log load each time they
+            # are opened, so they are current (the users tab changes them).
             rx.tabs.content(rx.fragment(tokens_panel(), on_mount=AdminState.load_tokens), value="tokens",
                             padding_top="1em"),
-            rx.tabs.content(audit_panel(), value="audit", padding_top="1em"),
+            rx.tabs.content(rx.fragment(audit_panel(), on_mount=AuditState.load_audit), value="audit",
+                            padding_top="1em"),
             default_value="users", width="100%",
         ),
         current="Admin", role="admin", what="The admin page (users, tokens, audit log)",

@@ -15,7 +15,7 @@ from training_dashboard.state.login import LoginState
 def _sso() -> rx.Component:
     return rx.cond(LoginState.sso, rx.vstack(
         rx.flex(rx.separator(size="4"), rx.text("or", size="1", color_scheme="gray"), rx.separator(size="4"),
-                align="center", gap="2", width="100%"),
+                align="center", spacing="2", width="100%"),
         rx.button(rx.el.a("Sign in with single sign-on", href=LoginState.sso_href), as_child=True, variant="outline",
                   size="3", width="100%", custom_attrs={"data-testid": "sso-login"}),
         spacing="3", width="100%",

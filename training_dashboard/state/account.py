@@ -9,6 +9,7 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, short_date
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.loading import call, load
 
 EXPIRY_CHOICES = (("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "Never"))
@@ -68,7 +69,10 @@ class AccountState(rx.State):
 
     @rx.event(background=True)
     async def load_tokens(self):  # type: ignore[no-untyped-def]
-        await load(self, api_client, lambda api: api.list_tokens(), self._show, failed=self._failed)
+        """Your own tokens (for an admin the API would list everyone's: /admin shows those)."""
+        async with self:
+            user_id = (await self.get_state(AuthState)).user_id or None
+        await load(self, api_client, lambda api: api.list_tokens(user_id=user_id), self._show, failed=self._failed)
 
     def _show(self, tokens: list[schemas.TokenPublic]) -> None:
         now = datetime.now(UTC)

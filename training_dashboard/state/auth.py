@@ -88,6 +88,7 @@ def handle_backend_exception(exception: Exception) -> EventSpec | None:
 class AuthState(rx.State):
     """The signed-in person as the page shows them (empty until the first check)."""
 
+    user_id: int = 0
     username: str = ""
     display_name: str = ""
     role: str = ""
@@ -129,12 +130,12 @@ class AuthState(rx.State):
                 self._forget()
                 return rx.redirect(login_url(self.router.url.path, self.router.url.query), replace=True)
             return rx.toast.error(f"Could not check who is signed in: {error_text(exc)}")
-        self.username, self.display_name, self.role = me.username, me.display_name or "", me.role
+        self.user_id, self.username, self.display_name, self.role = me.id, me.username, me.display_name or "", me.role
         self.rater_id, self.auth = me.rater_id or 0, me.auth
         return page_loads(self.router.url.path, self.role)
 
     def _forget(self) -> None:
-        self.username, self.display_name, self.role, self.rater_id = "", "", "", 0
+        self.user_id, self.username, self.display_name, self.role, self.rater_id = 0, "", "", "", 0
 
 
 async def signed_in_rater(state: rx.State) -> int | None:
