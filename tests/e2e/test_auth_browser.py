@@ -218,7 +218,8 @@ def test_a_token_from_the_account_page_is_shown_once_and_works(page: Page, serve
 
     page.reload()
     expect(page.get_by_test_id("token-secret")).to_have_count(0)  # shown once
-    assert secret not in page.content()
+    html = page.content()
+    assert secret not in html, html[max(0, html.find(secret) - 600):html.find(secret) + 100]
     row = page.get_by_test_id("token-row").filter(has_text="laptop CLI")
     expect(row).to_have_count(1)
     expect(row.get_by_test_id("token-last-used")).not_to_have_text("never")  # the call above used it

@@ -42,7 +42,7 @@ def token_table(tokens: rx.Var[list[TokenRow]], revoke: Callable[[rx.Var[int]], 
     )
 
 
-def secret_once(secret: rx.Var[str], name: rx.Var[str], dismiss: rx.event.EventHandler) -> rx.Component:
+def secret_once(secret: rx.Var[str], name: rx.Var[str], dismiss: rx.Var) -> rx.Component:
     """The new token's secret: shown this once (only its hash is stored), with a copy button."""
     return rx.callout.root(
         rx.callout.icon(rx.icon("key-round")),

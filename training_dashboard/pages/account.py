@@ -6,7 +6,7 @@ import reflex as rx
 
 from training_dashboard.components.layout import field, page_shell, panel_header, skeleton_rows, stack_card
 from training_dashboard.components.token_table import secret_once, token_table
-from training_dashboard.state.account import EXPIRY_CHOICES, AccountState
+from training_dashboard.state.account import EXPIRY_CHOICES, NEW_SECRET, AccountState
 from training_dashboard.state.auth import AuthState, guard
 
 
@@ -38,7 +38,7 @@ def tokens_card() -> rx.Component:
         panel_header("Personal access tokens"),
         rx.text("For the training CLI and your scripts: each token acts as you, with your role, until it expires "
                 "or you revoke it. Set it as ", rx.code("TD_API_TOKEN"), ".", size="2", color_scheme="gray"),
-        rx.cond(s.created_secret, secret_once(s.created_secret, s.created_name, s.dismiss_secret)),
+        rx.cond(NEW_SECRET.value, secret_once(NEW_SECRET.value, s.created_name, NEW_SECRET.set_value(""))),
         rx.flex(
             rx.box(field("Name", rx.input(value=s.new_name, on_change=s.set_new_name, placeholder="e.g. laptop CLI",
                                           max_length=100, custom_attrs={"data-testid": "token-name"})),

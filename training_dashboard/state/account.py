@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text, short_date
@@ -13,6 +14,10 @@ from training_dashboard.state.auth import AuthState
 from training_dashboard.state.loading import call, load
 
 EXPIRY_CHOICES = (("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "Never"))
+
+# The secret of the token just created lives only in the browser tab (a React state): never in the
+# backend's state (pickled into Redis), and gone on the next page load, so it is shown once.
+NEW_SECRET = ClientStateVar.create("td_new_token_secret", default="", global_ref=True)
 
 
 @dataclasses.dataclass
@@ -50,9 +55,7 @@ class AccountState(rx.State):
     tokens: list[TokenRow] = []
     new_name: str = ""
     new_expiry: str = "90"
-    # The secret of the token just created: shown once, forgotten when the page loads again.
-    created_secret: str = ""
-    created_name: str = ""
+    created_name: str = ""  # of the token whose secret NEW_SECRET shows
     creating: bool = False
     loading: bool = False
     loaded: bool = False
@@ -64,7 +67,7 @@ class AccountState(rx.State):
 
     @rx.event
     def load_page(self):  # type: ignore[no-untyped-def]
-        self.created_secret, self.created_name, self.error = "", "", ""
+        self.created_name, self.error = "", ""
         return AccountState.load_tokens
 
     @rx.event(background=True)
@@ -96,18 +99,18 @@ class AccountState(rx.State):
             if self.creating or not self.name_ok:
                 return
             body = schemas.TokenCreate(name=self.new_name.strip(), expires_in_days=expiry_days(self.new_expiry))
-            self.creating, self.created_secret = True, ""
-        if error := await call(self, api_client, lambda api: api.create_token(body), self._created, flag="creating"):
+            self.creating = True
+        made: list[schemas.TokenCreated] = []
+
+        def show(created: schemas.TokenCreated) -> None:
+            made.append(created)
+            self.created_name, self.new_name = created.name, ""
+
+        if error := await call(self, api_client, lambda api: api.create_token(body), show, flag="creating"):
             yield rx.toast.error(f"Could not create the token: {error}")
             return
+        yield NEW_SECRET.push(made[0].token)
         yield AccountState.load_tokens
-
-    def _created(self, created: schemas.TokenCreated) -> None:
-        self.created_secret, self.created_name, self.new_name = created.token, created.name, ""
-
-    @rx.event
-    def dismiss_secret(self) -> None:
-        self.created_secret, self.created_name = "", ""
 
     @rx.event
     async def revoke_token(self, token_id: int):  # type: ignore[no-untyped-def]
