@@ -101,6 +101,7 @@ def test_a_rater_sees_only_what_a_rater_can_do(browser: Browser, page: Page, ser
     for hidden in ("prompt-text", "generate", "nav-training", "nav-admin", "rater-picker", "rater-switch"):
         expect(rater.get_by_test_id(hidden)).to_have_count(0)
     expect(rater.get_by_test_id("nav-rate")).to_be_visible()
+    _shot(rater, "studio-rater")
 
     rater.goto(server.url + "/training")
     expect(rater.get_by_test_id("role-required")).to_contain_text("needs the trainer role")
