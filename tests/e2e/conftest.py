@@ -50,6 +50,7 @@ class Server:
     admin_password: str = ""
     token: str = ""  # the admin's personal access token, for tests that call the API directly
     admin_user: str = ADMIN_USER
+    auth_off: bool = False  # TD_AUTH=off
 
     @property
     def api(self) -> str:
@@ -57,7 +58,8 @@ class Server:
 
     def http(self, token: str | None = None, timeout: float = 30) -> httpx.Client:
         """A client for the API as the admin (or the owner of ``token``): ``with server.http() as http:``."""
-        auth = {"Authorization": f"Bearer {token or self.token}"}
+        secret = token or self.token
+        auth = {"Authorization": f"Bearer {secret}"} if secret and not self.auth_off else {}
         return httpx.Client(base_url=self.api + "/", headers=auth, timeout=timeout)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -130,7 +132,9 @@ def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
             pytest.fail(f"reflex run exited with {proc.returncode}:\n{server.log.read_text()[-4000:]}")
         try:
             if not server.token and httpx.get(server.api + "/health", timeout=2).status_code == 200:
-                server.token = create_token(server, server.admin_user, server.admin_password, "e2e-suite")
+                # TD_AUTH=off: every request is the local admin, no token to make
+                server.token = "-" if server.auth_off else create_token(server, server.admin_user,
+                                                                         server.admin_password, "e2e-suite")
             health = server.get("health", timeout=2) if server.token else None
             if (health is not None and health.status_code == 200 and health.json()["model"]["status"] == "ready"
                     and httpx.get(server.url + "/training", timeout=2, follow_redirects=True).status_code == 200):
@@ -160,7 +164,8 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the launcher and every child end together
         )
-    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log=log, admin_password=admin_password)
+    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log=log, admin_password=admin_password,
+                    auth_off=env.get("TD_AUTH") == "off")
     try:
         _wait_until_up(proc, server)
         yield server

@@ -52,6 +52,8 @@ def history_list() -> rx.Component:
                   rx.button("Refresh", size="1", variant="ghost", on_click=s.load_history, loading=s.loading),
                   width="100%", align="center"),
         rx.cond(s.jobs.length() > 0, rx.foreach(s.jobs, _job),
-                rx.text("Jobs you generate appear here, newest first.", size="2", color_scheme="gray")),
+                rx.text(rx.cond(AuthState.is_trainer, "Jobs you generate appear here, newest first.",
+                                "Clips the trainers generate appear here, newest first."),
+                        size="2", color_scheme="gray")),
         testid="history", on_mount=s.load_history,
     )

@@ -17,7 +17,7 @@ from training_dashboard.state.stats import StatsState
 def _listener_note() -> rx.Component:
     """A rater cannot generate: the studio is their history to play and rate; the queue is on /rate."""
     return rx.callout(
-        rx.text("You can listen to and rate the clips below; the listening queue is on ",
+        rx.text("Play and rate the clips under History; the listening queue is on ",
                 rx.link("Rate", href="/rate"), ". Generating needs the trainer role."),
         icon="headphones", color_scheme="gray", width="100%", custom_attrs={"data-testid": "listener-note"})
 
