@@ -86,6 +86,12 @@ def test_signed_out_visit_goes_to_login_and_back(browser: Browser, server: Serve
     cookie = next(c for c in context.cookies() if c["name"] == "td_session")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
     assert "td_session" not in page.evaluate("document.cookie")
+
+    # The console's setup link, once an admin exists, says so instead of offering the form.
+    page.goto(server.url + "/setup?token=not-a-real-link")
+    expect(page.get_by_test_id("setup-error")).to_contain_text("The first admin already exists")
+    expect(page.get_by_test_id("setup-form")).to_have_count(0)
+    _shot(page, "setup-done")
     context.close()
 
 
@@ -256,3 +262,11 @@ def test_the_admin_page_lists_users_and_the_audit_log(page: Page, server: Server
     page.get_by_test_id("admin-tab-tokens").click()
     expect(page.get_by_test_id("all-tokens")).to_contain_text("e2e-suite")
     _shot(page, "admin-tokens")
+
+    for path in ("/admin", "/account"):  # a phone's width: tables scroll inside their cards, not the page
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(server.url + path)
+        expect(page.get_by_test_id("user-role")).to_be_visible()
+        _shot(page, path.strip("/") + "-390")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} scrolls sideways at 390 px"
