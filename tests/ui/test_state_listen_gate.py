@@ -42,7 +42,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def wired(transport, monkeypatch):  # type: ignore[no-untyped-def]
     for module in (rater, rate, evaluate, evaluations, studio, quality, datasets, listen_gate, history):
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     return transport
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import stack_card
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.history import HistoryClip, HistoryJob, HistoryState
 
 
@@ -31,8 +32,9 @@ def _job(job: HistoryJob) -> rx.Component:
                 rx.badge(job.adapter_label, variant="soft", size="1"),
                 rx.text(job.created, size="1", color_scheme="gray"),
                 rx.spacer(),
-                rx.button("Use this prompt", size="1", variant="soft", on_click=HistoryState.use_prompt(job.id),
-                          custom_attrs={"data-testid": "history-use"}),
+                rx.cond(AuthState.is_trainer,
+                        rx.button("Use this prompt", size="1", variant="soft", on_click=HistoryState.use_prompt(job.id),
+                                  custom_attrs={"data-testid": "history-use"})),
                 align="center", width="100%", wrap="wrap", spacing="2",
             ),
             rx.text(job.prompt_text, size="2", trim="end"),
@@ -52,6 +54,8 @@ def history_list() -> rx.Component:
                   rx.button("Refresh", size="1", variant="ghost", on_click=s.load_history, loading=s.loading),
                   width="100%", align="center"),
         rx.cond(s.jobs.length() > 0, rx.foreach(s.jobs, _job),
-                rx.text("Jobs you generate appear here, newest first.", size="2", color_scheme="gray")),
+                rx.text(rx.cond(AuthState.is_trainer, "Jobs you generate appear here, newest first.",
+                                "Clips the trainers generate appear here, newest first."),
+                        size="2", color_scheme="gray")),
         testid="history", on_mount=[s.load_history, s.load_listen_rule],
     )

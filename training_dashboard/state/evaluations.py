@@ -169,7 +169,7 @@ class EvaluationState(rx.State):
                 return
         await asyncio.sleep(PLAN_DEBOUNCE_S)
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 texts = plan_texts(await api.plan_evaluation(pairs, expected))
         except Exception as exc:  # noqa: BLE001
             texts = (f"Could not plan: {error_text(exc)}", "", "")
@@ -191,7 +191,7 @@ class EvaluationState(rx.State):
                                             num_prompts=int(self.num_prompts), duration=float(self.clip_seconds))
             self.starting = True
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 created = await api.create_evaluation(body)
             async with self:
                 self.rows = [evaluation_row(created), *[r for r in self.rows if r.id != created.id]]
@@ -238,7 +238,7 @@ class EvaluationState(rx.State):
         try:
             for _ in range(POLL_ROUNDS):
                 await asyncio.sleep(POLL_SECONDS)
-                async with api_client() as api:
+                async with api_client(self) as api:
                     answer = await self._fetch(api)
                 async with self:
                     rows = self._rows(answer)
@@ -258,7 +258,7 @@ class EvaluationState(rx.State):
     @rx.event(background=True)
     async def cancel(self, evaluation_id: int):  # type: ignore[no-untyped-def]
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 detail = await api.cancel_evaluation(evaluation_id)
             async with self:
                 self.rows = [evaluation_row(detail) if r.id == evaluation_id else r for r in self.rows]

@@ -12,7 +12,7 @@ from training_dashboard.state.api import api_client, audio_src, error_text, shor
 from training_dashboard.state.listen_gate import ListenGate, collect_js, gate_hint
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import RaterState, listener_id
 from training_dashboard.state.studio import JOB_ENDED, StudioState
 
 HISTORY_LIMIT = 10
@@ -98,7 +98,7 @@ class HistoryState(ListenGate, rx.State):
 
     @rx.event
     async def rate_clip(self, audio_id: int, value: str, collected: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
-        rater_id = (await self.get_state(RaterState)).current_id
+        rater_id = await listener_id(self)
         if not rater_id:
             yield RaterState.open_picker
             return
@@ -112,7 +112,7 @@ class HistoryState(ListenGate, rx.State):
             yield rx.toast.error(hint)
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 await api.submit_feedback(schemas.FeedbackCreate(
                     audio_id=audio_id, rating=rating, rater_id=rater_id,
                     listening=self._listening(collected, {player: ("audio_id", audio_id)})))

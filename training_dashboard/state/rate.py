@@ -10,7 +10,7 @@ from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.listen_gate import TRACKER_JS, ListenGate, gate_hint
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
-from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, listener_id
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
@@ -125,7 +125,7 @@ class RateState(ListenGate, rx.State):
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
         async with self:
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             skipped = list(self.skipped)
             if not rater_id:
                 self.audio_id, self.empty = 0, False
@@ -144,7 +144,7 @@ class RateState(ListenGate, rx.State):
             self._take_all(collected)
             if not self._ready():
                 return
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             if rater_id:
                 listening = self._listening(collected, {PLAYER: ("audio_id", self.audio_id)}, {PLAYER: self.duration})
                 body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,

@@ -11,7 +11,7 @@ from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
 from training_dashboard.state.listen_gate import ListenGate, collect_js, gate_hint, reason_of
 from training_dashboard.state.model import ModelState
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import listener_id
 from training_dashboard.state.signals import Signal
 from training_dashboard.state.stats import StatsState
 
@@ -198,7 +198,7 @@ class StudioState(ListenGate, rx.State):
             self._reset_heard()
             self.job_id, self.job_status, self.job_progress, self.job_error = 0, "queued", 0, ""
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 created = await api.create_prompt(prompt)
                 job = await api.generate(schemas.GenerateRequest(
                     prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds, seed=seed))
@@ -231,7 +231,7 @@ class StudioState(ListenGate, rx.State):
         if not self.job_id or self.job_status in TERMINAL:
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 self._apply_job(await api.cancel_job(self.job_id))
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Could not cancel: {error_text(exc)}")
@@ -287,8 +287,8 @@ class StudioState(ListenGate, rx.State):
             body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating, listening=listening,
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
                                           notes=clip.notes.strip() or None,
-                                          rater_id=(await self.get_state(RaterState)).current_id or None)
-            async with api_client() as api:
+                                          rater_id=await listener_id(self) or None)
+            async with api_client(self) as api:
                 await api.submit_feedback(body)
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
@@ -323,10 +323,10 @@ class StudioState(ListenGate, rx.State):
                                     {player_id(c.id): c.duration for c in (first, second)})
         reason = reason_of(collected)
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 await api.submit_preference(schemas.PreferenceCreate(
                     chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie",
-                    rater_id=(await self.get_state(RaterState)).current_id or None, listening=listening,
+                    rater_id=await listener_id(self) or None, listening=listening,
                     reason=reason))
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
