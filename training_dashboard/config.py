@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL (single sign-on).")
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_redirect_uri: str | None = Field(default=None, description="The callback URL registered at the provider; "
+                                          "default: <the origin the request came to>/api/auth/oidc/callback.")
     oidc_default_role: Literal["rater", "trainer", "admin"] = Field(
         default="rater", description="The role of a user whom single sign-on creates (their first sign-in).")
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)

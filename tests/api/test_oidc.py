@@ -142,6 +142,19 @@ async def test_the_default_role_comes_from_the_settings(tmp_path, provider, sett
         app.state.db.dispose()
 
 
+async def test_a_pinned_redirect_uri_is_sent_as_is(settings):
+    from training_dashboard.api.app import create_app
+
+    pinned = "https://td.example/api/auth/oidc/callback"
+    app = create_app(settings.model_copy(update={"oidc_redirect_uri": pinned}), with_worker=False)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
+                                     headers=ANONYMOUS) as c:
+            assert parse_qs(urlsplit(await start(c)).query)["redirect_uri"] == [pinned]
+    finally:
+        app.state.db.dispose()
+
+
 async def test_an_existing_passwordless_rater_becomes_that_user(client, browser, provider):
     ann = (await client.post("/raters", json={"name": "Ann"})).json()  # a rater from before sign-in: user "ann"
     set_claims(provider, "ann-at-idp", {"preferred_username": "ANN", "name": "Ann Other"})

@@ -103,7 +103,7 @@ async def oidc_login(request: Request, db: DbDep, settings: SettingsDep,
     if client is None:
         return await _fail(request, db, origin, target, "single sign-on is not configured (TD_OIDC_ISSUER, "
                                                         "TD_OIDC_CLIENT_ID)")
-    redirect_uri = access.request_origin(request.scope) + CALLBACK_PATH
+    redirect_uri = settings.oidc_redirect_uri or access.request_origin(request.scope) + CALLBACK_PATH
     try:
         started = await client.authorization(redirect_uri)
     except SsoFailed as exc:
