@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 import reflex as rx
 
 from training_dashboard.api.app import create_app, start_worker, stop_worker
-from training_dashboard.pages import evaluate, rate, studio, training  # noqa: F401  (the pages register their routes)
+from training_dashboard.pages import account, admin, evaluate, login, rate, setup, studio, training  # noqa: F401
+from training_dashboard.state.auth import handle_backend_exception
 
 api = create_app()
 _host = rx.config.get_config().backend_host
@@ -26,5 +27,6 @@ async def generation_worker():
         await asyncio.to_thread(stop_worker, api)
 
 
-app = rx.App(api_transformer=api, stylesheets=["/td.css"])
+# A handler that met a 401 (the session ended) sends the browser to /login (state/auth.py).
+app = rx.App(api_transformer=api, stylesheets=["/td.css"], backend_exception_handler=handle_backend_exception)
 app.register_lifespan_task(generation_worker)

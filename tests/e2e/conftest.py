@@ -1,6 +1,12 @@
 """Browser tests: the real app (`reflex run --env prod`, tiny model, temporary data dir, a free
 port) driven by Chromium through Playwright.
 
+Sign-in is on, as by default: the app starts with an admin (``TD_ADMIN_USER`` / ``TD_ADMIN_PASSWORD``),
+the suite signs in once through the real /login page in Chromium and every browser context starts
+from that saved state (``storage_state``); tests that sign in or out themselves open their own
+contexts. Helpers that call the API directly send the admin's personal access token
+(:meth:`Server.http`), created through the API after sign-in.
+
 Chromium: ``TD_CHROMIUM`` or ``/usr/bin/chromium`` (Debian's package) when present, else
 Playwright's own download (``python -m playwright install chromium``).
 """
@@ -10,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -31,15 +39,68 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+ADMIN_USER = "admin"
+
+
 @dataclasses.dataclass
 class Server:
     url: str
     data_dir: Path
     log: Path
+    admin_password: str = ""
+    token: str = ""  # the admin's personal access token, for tests that call the API directly
+    admin_user: str = ADMIN_USER
 
     @property
     def api(self) -> str:
         return self.url + "/api"
+
+    def http(self, token: str | None = None, timeout: float = 30) -> httpx.Client:
+        """A client for the API as the admin (or the owner of ``token``): ``with server.http() as http:``."""
+        auth = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.api + "/", headers=auth, timeout=timeout)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        with self.http() as http:
+            return http.get(path.lstrip("/"), **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        with self.http() as http:
+            return http.post(path.lstrip("/"), **kwargs)
+
+
+@contextlib.contextmanager
+def api_sign_in(server: Server, username: str, password: str) -> Iterator[httpx.Client]:
+    """An API client signed in with a password (session cookie, and the app's Origin for writes).
+
+    For setting things up (tokens for other users); the browser itself always signs in on /login.
+    """
+    with httpx.Client(base_url=server.api + "/", headers={"Origin": server.url}, timeout=30) as http:
+        http.post("auth/login", json={"username": username, "password": password}).raise_for_status()
+        yield http
+
+
+def create_token(server: Server, username: str, password: str, name: str = "e2e") -> str:
+    """A personal access token of ``username`` (signed in with their password through the API)."""
+    with api_sign_in(server, username, password) as http:
+        return http.post("tokens", json={"name": name, "expires_in_days": 1}).raise_for_status().json()["token"]
+
+
+def create_user(server: Server, username: str, role: str = "rater", display_name: str | None = None) -> str:
+    """A user created by the admin through the API; returns their password."""
+    password = secrets.token_urlsafe(16)
+    server.post("users", json={"username": username, "role": role, "password": password,
+                               "display_name": display_name}).raise_for_status()
+    return password
+
+
+def sign_in(page: Any, server: Server, username: str, password: str, path: str = "/") -> None:
+    """Sign in through the real /login page, as a person does, and land on ``path``."""
+    page.goto(f"{server.url}/login?next={path}")
+    page.get_by_test_id("username-input").fill(username)
+    page.get_by_test_id("password-input").fill(password)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(lambda url: re.sub(r"/(?=\?|$)", "", url) == re.sub(r"/(?=\?|$)", "", server.url + path))
 
 
 def free_port() -> int:
@@ -48,7 +109,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _app_env(data_dir: Path, port: int) -> dict[str, str]:
+def _app_env(data_dir: Path, port: int, admin_password: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TD_", "REFLEX_"))}
     bin_dir = str(Path(sys.executable).parent)
     env.update({
@@ -56,25 +117,28 @@ def _app_env(data_dir: Path, port: int) -> dict[str, str]:
         "REFLEX_USE_NPM": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
         "TD_DATA_DIR": str(data_dir), "TD_BASE_MODEL": "tiny", "TD_API_URL": f"http://127.0.0.1:{port}/api",
         "TD_READINESS_THRESHOLD": str(READINESS_THRESHOLD), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
+        "PYTHONUNBUFFERED": "1", "TD_ADMIN_USER": ADMIN_USER, "TD_ADMIN_PASSWORD": admin_password,
     })
     return env
 
 
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
+    """Until /api/health says the model is ready and /training is served; on the way, the admin's token."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"reflex run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            pytest.fail(f"reflex run exited with {proc.returncode}:\n{server.log.read_text()[-4000:]}")
         try:
-            health = httpx.get(url + "/api/health", timeout=2)
-            if (health.status_code == 200 and health.json()["model"]["status"] == "ready"
-                    and httpx.get(url + "/training", timeout=2, follow_redirects=True).status_code == 200):
+            if not server.token and httpx.get(server.api + "/health", timeout=2).status_code == 200:
+                server.token = create_token(server, server.admin_user, server.admin_password, "e2e-suite")
+            health = server.get("health", timeout=2) if server.token else None
+            if (health is not None and health.status_code == 200 and health.json()["model"]["status"] == "ready"
+                    and httpx.get(server.url + "/training", timeout=2, follow_redirects=True).status_code == 200):
                 return
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    pytest.fail(f"the app did not come up within {STARTUP_TIMEOUT_S:.0f} s:\n{log.read_text()[-4000:]}")
+    pytest.fail(f"the app did not come up within {STARTUP_TIMEOUT_S:.0f} s:\n{server.log.read_text()[-4000:]}")
 
 
 @contextlib.contextmanager
@@ -87,7 +151,8 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int
     log = data_dir.parent / f"reflex-{data_dir.name}.log"
     port = port or free_port()
     reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
-    env = {**_app_env(data_dir, port), **(extra_env or {})}
+    admin_password = secrets.token_urlsafe(18)
+    env = {**_app_env(data_dir, port, admin_password), **(extra_env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port",
@@ -95,10 +160,10 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the launcher and every child end together
         )
-    url = f"http://127.0.0.1:{port}"
+    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log=log, admin_password=admin_password)
     try:
-        _wait_until_up(proc, url, log)
-        yield Server(url=url, data_dir=data_dir, log=log)
+        _wait_until_up(proc, server)
+        yield server
     finally:
         stop_process_group(proc)
 
@@ -130,10 +195,27 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return args
 
 
+CONTEXT_ARGS: dict[str, Any] = {"viewport": {"width": 1280, "height": 900},
+                                "permissions": ["clipboard-read", "clipboard-write"]}
+
+
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 900},
-            "permissions": ["clipboard-read", "clipboard-write"]}
+def signed_in_state(browser: Any, server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The admin signed in once through the real /login page; the browser state (the session cookie)
+    saved for every other context of the suite."""
+    context = browser.new_context(**CONTEXT_ARGS)
+    try:
+        sign_in(context.new_page(), server, server.admin_user, server.admin_password, "/")
+        path = tmp_path_factory.mktemp("browser-state") / "admin.json"
+        context.storage_state(path=path)
+    finally:
+        context.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any], signed_in_state: Path) -> dict[str, Any]:
+    return {**browser_context_args, **CONTEXT_ARGS, "storage_state": str(signed_in_state)}
 
 
 def make_tiny_adapter(data_dir: Path, name: str, seed: int = 0) -> Path:

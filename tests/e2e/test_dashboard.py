@@ -23,7 +23,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 def _generate_and_rate(server: Server, ratings: list[int]) -> list[int]:
     """Seed through the real API and the real worker (tiny model)."""
-    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+    with server.http() as http:
         prompt = http.post("prompts", json={"text": "seed: calm piano"}).raise_for_status().json()
         job = http.post("generate", json={"prompt_id": prompt["id"], "num_samples": len(ratings),
                                           "duration": 0.5}).raise_for_status().json()
@@ -58,7 +58,7 @@ def _screenshot(page: Page, name: str, full_page: bool = True) -> None:
 @pytest.fixture(scope="module")
 def warm_adapter(server: Server) -> dict:
     path = make_tiny_adapter(server.data_dir, "warm")
-    return httpx.post(server.api + "/adapters", json={
+    return server.post("adapters", json={
         "name": "warm", "version": "1.0.0", "path": str(path), "description": "Warm lo-fi tone from e2e feedback",
         "is_active": False, "training_config": {"epochs": 1, "lora_r": 4},
     }).raise_for_status().json()
@@ -119,12 +119,12 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     expect(page.get_by_test_id("clip-card")).to_have_count(2)
     expect(page.get_by_test_id("clip-adapter-hidden").first).to_be_visible()  # blind A/B until the choice
     job_id = int(re.search(r"#(\d+)", page.get_by_text(re.compile(r"^Job #\d+$")).inner_text()).group(1))
-    job = httpx.get(f"{server.api}/generate/{job_id}").json()
+    job = server.get(f"generate/{job_id}").json()
     assert job["adapter_id"] == warm_adapter["id"] and len(job["audio_ids"]) == 2
 
     # the player streams the WAV from the API and can seek
     audio = page.get_by_test_id("clip-audio").first
-    assert re.search(r"/api/audio/\d+/stream$", audio.get_attribute("src") or "")
+    assert re.search(r"/api/audio/\d+/stream(\?exp=\d+&sig=[\w-]+)?$", audio.get_attribute("src") or "")
     handle = audio.element_handle()
     page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.4", arg=handle)
     audio.evaluate("el => { el.currentTime = 0.25; }")
@@ -181,7 +181,7 @@ def test_success_criteria_without_a_page_reload(page: Page, server: Server, warm
     row = page.get_by_test_id("dataset-row").filter(has_text="e2e-supervised")
     expect(row.get_by_test_id("ds-row-count")).to_contain_text(f"{previewed} samples")
     expect(page.get_by_text("Dataset 'e2e-supervised' created")).to_be_visible()
-    created = httpx.get(f"{server.api}/datasets").json()["items"][0]
+    created = server.get("datasets").json()["items"][0]
     assert (created["name"], created["type"], created["sample_count"]) == ("e2e-supervised", "supervised", previewed)
     assert created["filter"]["min_rating"] == 4
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Server, make_tiny_adapter
+from tests.e2e.conftest import CONTEXT_ARGS, Server, create_user, make_tiny_adapter, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,9 @@ def _wait_ready(http: httpx.Client, evaluation_id: int) -> dict:
     return ev
 
 
-def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
+def test_blind_evaluation_with_the_keyboard(page: Page, browser: Browser, server: Server) -> None:
     path = make_tiny_adapter(server.data_dir, "evalme", seed=9)
-    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+    with server.http() as http:
         adapter = http.post("adapters", json={"name": "evalme", "path": str(path)}).raise_for_status().json()
         for i in range(6):
             http.post("prompts", json={"text": f"evaluation prompt {i}: cello and rain"}).raise_for_status()
@@ -73,54 +73,54 @@ def test_blind_evaluation_with_the_keyboard(page: Page, server: Server) -> None:
         expect(evaluation.get_by_test_id("evaluation-progress")).to_contain_text("clips 12/12 · votes 0")
         _shot(page.get_by_test_id("evaluations"), "evaluate-card-voting.png")
 
-        # The blind page, as a new listener.
-        evaluation.get_by_test_id("evaluation-listen").click()
-        expect(page).to_have_url(f"{server.url}/evaluate/{evaluation_id}")
-        expect(page.get_by_test_id("rater-picker")).to_contain_text("Who is listening?")
-        for _ in range(3):  # a state update landing while typing can reset the controlled input: type again
-            page.get_by_test_id("rater-name").fill("Blind Bea")
-            if page.get_by_test_id("rater-add").is_enabled():
-                break
-            page.wait_for_timeout(1000)
-        expect(page.get_by_test_id("rater-add")).to_be_enabled()
-        page.keyboard.press("Enter")
-        expect(page.get_by_test_id("rater-switch")).to_contain_text("Blind Bea")  # choosing loads the first pair
-        pair = page.get_by_test_id("eval-card")
+        # The blind page, as a listener: a rater signed in in a browser of their own.
+        expect(evaluation.get_by_test_id("evaluation-listen")).to_have_attribute("href", f"/evaluate/{evaluation_id}")
+        password = create_user(server, "bea", "rater", display_name="Blind Bea")
+        listener = browser.new_context(**CONTEXT_ARGS)
+        listen = listener.new_page()
+        sign_in(listen, server, "bea", password, f"/evaluate/{evaluation_id}")
+        expect(listen.get_by_test_id("rater-picker")).to_have_count(0)  # the signed-in person is the listener
+        pair = listen.get_by_test_id("eval-card")
         expect(pair).to_be_visible()
-        expect(page.get_by_test_id("eval-progress")).to_contain_text("0 voted · 6 of 6 pairs ready")
-        body = page.locator("body")
+        expect(listen.get_by_test_id("eval-progress")).to_contain_text("0 voted · 6 of 6 pairs ready")
+        body = listen.locator("body")
         expect(body).not_to_contain_text("evalme")  # nothing names a model while the evaluation is open
-        html = page.content()
+        html = listen.content()
         assert "/api/audio/" not in html and "evalme" not in html
 
         # Space plays and pauses (the first clip by default).
-        page.wait_for_function("document.getElementById('eval-first-audio').readyState >= 1")
-        page.locator("h1, h2, h3").first.click()  # focus the page, not a button
-        page.keyboard.press("Space")
-        page.wait_for_function("!document.getElementById('eval-first-audio').paused")
-        page.keyboard.press("Space")
-        page.wait_for_function("document.getElementById('eval-first-audio').paused")
-        _shot(page, "evaluate-blind-page.png")
+        listen.wait_for_function("document.getElementById('eval-first-audio').readyState >= 1")
+        listen.locator("h1, h2, h3").first.click()  # focus the page, not a button
+        listen.keyboard.press("Space")
+        listen.wait_for_function("!document.getElementById('eval-first-audio').paused")
+        listen.keyboard.press("Space")
+        listen.wait_for_function("document.getElementById('eval-first-audio').paused")
+        _shot(listen, "evaluate-blind-page.png")
 
         prefs_before = http.get("feedback/stats").json()["preference_pairs"]  # the e2e app is shared by tests
         for n, key in enumerate(KEYS):
-            expect(page.get_by_test_id("eval-progress")).to_contain_text(f"{n} voted")
+            expect(listen.get_by_test_id("eval-progress")).to_contain_text(f"{n} voted")
             current = pair.get_attribute("data-pair-id")
-            page.keyboard.press(key)
+            listen.keyboard.press(key)
             if n < len(KEYS) - 1:
                 expect(pair).not_to_have_attribute("data-pair-id", current or "")
-        complete = page.get_by_test_id("eval-complete")
-        expect(complete).to_be_visible()
+        # The rater is thanked; the result (which names the models) is for trainers and admins.
+        expect(listen.get_by_test_id("eval-complete-thanks")).to_be_visible()
+        expect(listen.locator("body")).not_to_contain_text("evalme")
         result = http.get(f"evaluations/{evaluation_id}").json()
         assert result["status"] == "completed" and result["votes"] == 6
         assert result["result"]["ties"] == 1 and [t["name"] for t in result["result"]["per_rater"]] == ["Blind Bea"]
         verdict = result["verdict"]
+        page.goto(f"{server.url}/evaluate/{evaluation_id}")  # the admin's page shows the verdict
+        complete = page.get_by_test_id("eval-complete")
         expect(complete.get_by_test_id("eval-verdict")).to_have_attribute("data-verdict", verdict)
         expect(page.get_by_test_id("eval-reveal")).to_contain_text("evalme@1.0.0 vs base")
         _shot(page, "evaluate-complete.png")
         # the five decisive votes are preference pairs from this evaluation, by this listener
         prefs = http.get("feedback/stats").json()["preference_pairs"]
         assert prefs == prefs_before + 5
+
+        listener.close()
 
         # Adapters tab: the verdict, win rate with its interval bar, p-value; Activate shows the verdict.
         page.goto(server.url + "/training?tab=adapters")

@@ -35,7 +35,7 @@ def _prefer(http: httpx.Client, chosen: int, rejected: int, times: int) -> None:
 
 def test_leaderboard_ranks_an_adapter_and_refreshes(page: Page, server: Server) -> None:
     path = make_tiny_adapter(server.data_dir, "leader", seed=4)
-    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+    with server.http() as http:
         adapter = http.post("adapters", json={"name": "leader", "path": str(path), "is_active": True}
                             ).raise_for_status().json()
         prompt = http.post("prompts", json={"text": "leaderboard: harp and rain"}).raise_for_status().json()

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import CONTEXT_ARGS, Server, create_token, create_user, sign_in
 from tests.e2e.test_dashboard import GENERATION_TIMEOUT_MS, _open_tab, _screenshot
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +17,7 @@ STARS = [4, 2, 5, 1, 3]
 
 
 def _generate(server: Server, n: int) -> list[int]:
-    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+    with server.http() as http:
         prompt = http.post("prompts", json={"text": "queue: rainy synthwave",
                                             "attributes": {"style": "synthwave", "mood": "wistful"}}).json()
         job = http.post("generate", json={"prompt_id": prompt["id"], "num_samples": n, "duration": 0.5}).json()
@@ -36,17 +35,16 @@ def _card_id(page: Page) -> str:
     return card.get_attribute("data-audio-id") or ""
 
 
-def test_rate_five_clips_with_the_keyboard(page: Page, server: Server) -> None:
+def test_rate_five_clips_with_the_keyboard(page: Page, browser: Browser, server: Server) -> None:
     _generate(server, 4)
     _generate(server, 4)  # eight clips: enough to skip one and rate five
-    page.goto(server.url + "/rate")
-    picker = page.get_by_test_id("rater-picker")
-    expect(picker).to_contain_text("Who is listening?")
-    page.get_by_test_id("rater-name").fill("Keyboard Kim")
-    expect(page.get_by_test_id("rater-add")).to_be_enabled()  # Enter submits through the enabled button
-    page.keyboard.press("Enter")
-    expect(picker).to_be_hidden()
-    expect(page.get_by_test_id("rater-switch")).to_contain_text("Keyboard Kim")
+    admin_page = page
+    kim_password = create_user(server, "kim", "rater", display_name="Keyboard Kim")
+    page = browser.new_context(**CONTEXT_ARGS).new_page()  # Kim's own browser: the rater is who signed in
+    sign_in(page, server, "kim", kim_password, "/rate")
+    expect(page.get_by_test_id("rater-picker")).to_have_count(0)
+    expect(page.get_by_test_id("user-name")).to_contain_text("Keyboard Kim")
+    expect(page.get_by_test_id("user-role")).to_have_text("rater")
     left = page.get_by_test_id("rate-left")
     _card_id(page)  # the first clip and the summary arrive together
     expect(left).to_contain_text(re.compile(r"\d+ left for you · 0 rated today"))
@@ -83,20 +81,23 @@ def test_rate_five_clips_with_the_keyboard(page: Page, server: Server) -> None:
     expect(left).to_contain_text(f"{start_left - 5} left for you")
     _screenshot(page, "rate-after-five")
 
-    raters = httpx.get(server.api + "/raters").json()
+    raters = server.get("raters").json()
     kim = next(r for r in raters if r["name"] == "Keyboard Kim")
     assert kim["rating_count"] == 5
-    mine = httpx.get(server.api + "/audio", params={"rated_by": kim["id"], "limit": 50}).json()
+    mine = server.get("audio", params={"rated_by": kim["id"], "limit": 50}).json()
     assert sorted(item["id"] for item in mine["items"]) == sorted(rated)
     for audio_id, stars in zip(rated, STARS, strict=True):
-        got = httpx.get(server.api + "/feedback", params={"audio_id": audio_id}).json()["items"]
+        got = server.get("feedback", params={"audio_id": audio_id}).json()["items"]
         assert any(f["rating"] == stars and f["rater_id"] == kim["id"] for f in got)
 
-    # A second rater overlaps on the same five clips: the Progress tab shows agreement.
-    other = httpx.post(server.api + "/raters", json={"name": "Second Sam"}).raise_for_status().json()
-    for audio_id, stars in zip(rated, STARS, strict=True):
-        httpx.post(server.api + "/feedback", json={"audio_id": audio_id, "rating": stars,
-                                                   "rater_id": other["id"]}).raise_for_status()
+    # A second rater overlaps on the same five clips (with a token of their own: a rating is always
+    # its sender's): the Progress tab shows agreement.
+    sam_token = create_token(server, "sam", create_user(server, "sam", "rater", display_name="Second Sam"))
+    with server.http(sam_token) as sam:
+        for audio_id, stars in zip(rated, STARS, strict=True):
+            sam.post("feedback", json={"audio_id": audio_id, "rating": stars}).raise_for_status()
+    page.context.close()
+    page = admin_page
     page.goto(server.url + "/training?tab=progress")
     _open_tab(page, "progress")
     expect(page.get_by_test_id("quality-agreement")).to_contain_text(

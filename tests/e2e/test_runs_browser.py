@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -19,7 +18,7 @@ RUN_TIMEOUT_MS = 300_000
 
 def _dataset(server: Server, name: str) -> dict:
     """6 clips from the real worker, all rated 5, frozen into a supervised dataset (through the API)."""
-    with httpx.Client(base_url=server.api + "/", timeout=30) as http:
+    with server.http() as http:
         prompt = http.post("prompts", json={"text": f"{name}: calm piano"}).raise_for_status().json()
         ids = []
         for seed in (1, 2):
@@ -81,7 +80,7 @@ def test_train_from_a_dataset_and_watch_it_live(page: Page, server: Server) -> N
     expect(view.get_by_test_id("run-step")).to_have_text("step 75 / 75")
     assert _points(page) >= 75
     expect(view.get_by_test_id("run-log")).to_contain_text("registered adapter")
-    run = httpx.get(f"{server.api}/runs", params={"dataset_id": dataset["id"]}).json()["items"][0]
+    run = server.get("runs", params={"dataset_id": dataset["id"]}).json()["items"][0]
     assert run["status"] == "completed" and run["config"]["epochs"] == 25 and run["config"]["preset"] == "quick"
     _screenshot(page, "runs-completed")
 
@@ -94,13 +93,13 @@ def test_train_from_a_dataset_and_watch_it_live(page: Page, server: Server) -> N
 
 
 def test_compare_two_runs(page: Page, server: Server) -> None:
-    dataset = httpx.get(f"{server.api}/datasets").json()["items"]
+    dataset = server.get("datasets").json()["items"]
     dataset_id = next(d["id"] for d in dataset if d["name"] == "e2e-runs")
-    second = httpx.post(f"{server.api}/runs", json={
+    second = server.post("runs", json={
         "dataset_id": dataset_id, "task": "sft", "preset": "quick", "name": "e2e-slow-lr",
         "config": {"epochs": 10, "batch_size": 2, "learning_rate": 0.001}}).raise_for_status().json()
     deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
-    while httpx.get(f"{server.api}/runs/{second['id']}").json()["status"] != "completed":
+    while server.get(f"runs/{second['id']}").json()["status"] != "completed":
         assert time.monotonic() < deadline
         time.sleep(0.5)
     page.goto(server.url + "/training?tab=runs")

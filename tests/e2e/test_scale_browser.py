@@ -11,12 +11,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import redis
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, Server, free_port, start_app
+from tests.e2e.conftest import CONTEXT_ARGS, ROOT, Server, free_port, sign_in, start_app
 from tests.scale.conftest import WorkerProcess, broker_env
 
 pytestmark = pytest.mark.e2e
@@ -48,9 +47,17 @@ def broker_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
         worker.stop()
 
 
+@pytest.fixture(scope="module")
+def browser_context_args() -> dict:  # type: ignore[type-arg]
+    """This module's app is not the suite's (nor is its admin): its browser starts signed out and signs
+    in on /login. Not built on the suite's fixture, which would start the suite's app too."""
+    return dict(CONTEXT_ARGS)
+
+
 def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, WorkerProcess]) -> None:
     server, worker = broker_server
-    health = httpx.get(server.api + "/health").json()
+    sign_in(page, server, server.admin_user, server.admin_password, "/")
+    health = server.get("health").json()
     assert health["mode"] == "broker" and health["worker"] is True
     assert [w["name"] for w in health["workers"]] == ["e2e-gen"]
 
@@ -65,14 +72,14 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
     assert status.inner_text() == "completed", (page.get_by_test_id("job-error").all_inner_texts(), worker.tail())
     expect(page.get_by_test_id("clip-card")).to_have_count(2)
     job_id = int(re.search(r"#(\d+)", page.get_by_text(re.compile(r"^Job #\d+$")).inner_text()).group(1))
-    job = httpx.get(f"{server.api}/generate/{job_id}").json()
+    job = server.get(f"generate/{job_id}").json()
     assert len(job["audio_ids"]) == 2, job
     # the app has no generation worker of its own: the clips are the worker's uploads, stored once
     assert len(list((server.data_dir / "audio" / f"job-{job_id}").glob("*.wav"))) == 2
 
     # the clips the worker uploaded stream from the app and play
     audio = page.get_by_test_id("clip-audio").first
-    assert re.search(r"/api/audio/\d+/stream$", audio.get_attribute("src") or "")
+    assert re.search(r"/api/audio/\d+/stream(\?exp=\d+&sig=[\w-]+)?$", audio.get_attribute("src") or "")
     handle = audio.element_handle()
     page.wait_for_function("el => el.readyState >= 1 && el.duration > 0.4", arg=handle)
     audio.evaluate("el => { el.muted = true; return el.play(); }")
@@ -83,7 +90,7 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
     clip.get_by_role("radio", name="5", exact=True).click()
     clip.get_by_test_id("submit-rating").click()
     expect(clip.get_by_test_id("rating-saved")).to_be_visible()
-    assert httpx.get(f"{server.api}/audio/{job['audio_ids'][0]}").json()["rating_count"] == 1
+    assert server.get(f"audio/{job['audio_ids'][0]}").json()["rating_count"] == 1
 
     # state survives a reload, whichever backend process the new connection reaches
     page.reload()

@@ -35,7 +35,7 @@ def transport(app, monkeypatch: pytest.MonkeyPatch) -> CountingTransport:  # typ
     """Point every state module's ``api_client()`` at the test API."""
     counting = CountingTransport(app)
     for module in STATE_MODULES:
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=counting))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=counting))
     return counting
 
 

@@ -142,7 +142,7 @@ async def test_export_shows_path_hash_and_command(root, transport, api, db, sett
 async def test_load_failure_becomes_a_toast(root, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from training_dashboard.client import ApiClient
 
-    monkeypatch.setattr(datasets, "api_client", lambda: ApiClient("http://127.0.0.1:9/api", timeout=2))
+    monkeypatch.setattr(datasets, "api_client", lambda *_: ApiClient("http://127.0.0.1:9/api", timeout=2))
     ds = await root.get_state(DatasetsState)
     events = await run(DatasetsState.load_datasets, ds)
     assert len(events) == 1 and "Could not load datasets" in str(events[0])
@@ -176,7 +176,8 @@ async def test_rater_fields_reach_preview_and_create(root, transport, api, db, s
     ds = await root.get_state(DatasetsState)
     assert await run(DatasetsState.open_form, ds) == [DatasetsState.load_raters, DatasetsState.refresh_preview]
     await run(DatasetsState.load_raters, ds)
-    assert [(r.id, r.name, r.selected) for r in ds.raters] == [
+    # (the signed-in test admin is a rater too, listed first by name)
+    assert [(r.id, r.name, r.selected) for r in ds.raters if r.name != "admin"] == [
         (alice, "alice", False), (bob, "bob", False), (carol, "carol", False)]
     assert "GET /api/raters" in transport.paths
 
@@ -186,7 +187,7 @@ async def test_rater_fields_reach_preview_and_create(root, transport, api, db, s
     # alice and bob only (toggling carol on and off again leaves her out)
     for rater in (alice, bob, carol, carol):
         assert await run(DatasetsState.toggle_rater, ds, rater) == [DatasetsState.refresh_preview]
-    assert ds.rater_ids == [alice, bob] and [r.selected for r in ds.raters] == [True, True, False]
+    assert ds.rater_ids == [alice, bob] and [r.selected for r in ds.raters if r.name != "admin"] == [True, True, False]
     await run(DatasetsState.refresh_preview, ds)
     assert ds.preview_count == 5  # carol's 4 on clip 2 is left out
     ds.min_raters = "2"  # clip 3 has a single rater

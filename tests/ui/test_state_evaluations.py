@@ -68,7 +68,7 @@ def test_small_texts() -> None:
 @pytest.fixture
 def wired(transport, monkeypatch):  # type: ignore[no-untyped-def]
     for module in (evaluations_state, evaluate_state):
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     return transport
 
 
@@ -131,7 +131,7 @@ async def gated_api(settings, monkeypatch):  # type: ignore[no-untyped-def]
 
     app = create_app(Settings(**{**settings.model_dump(), "require_evaluation": True}), with_worker=False)
     transport = httpx.ASGITransport(app=app)
-    monkeypatch.setattr(adapters_state, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+    monkeypatch.setattr(adapters_state, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     async with ApiClient("http://test/api", transport=transport) as api:
         yield api
     app.state.db.dispose()

@@ -14,7 +14,7 @@ from training_dashboard.state.leaderboard import LeaderboardState, leaderboard_r
 
 @pytest.fixture
 def board_api(transport, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(leaderboard_state, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+    monkeypatch.setattr(leaderboard_state, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     return transport
 
 
@@ -53,7 +53,7 @@ async def test_ranked_rows_with_intervals_on_one_axis(root, board_api, api, clie
 
 
 async def test_unreachable_api_shows_an_error(root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(leaderboard_state, "api_client", lambda: ApiClient("http://127.0.0.1:9/api", timeout=5))
+    monkeypatch.setattr(leaderboard_state, "api_client", lambda *_: ApiClient("http://127.0.0.1:9/api", timeout=5))
     state = await root.get_state(LeaderboardState)
     await run(LeaderboardState.load_leaderboard, state)
     assert state.loaded and not state.loading

@@ -20,7 +20,7 @@ from training_dashboard.state.runs import RunsState, chart_rows, eta_text, merge
 def runs_transport(app, monkeypatch: pytest.MonkeyPatch) -> CountingTransport:  # type: ignore[no-untyped-def]
     counting = CountingTransport(app)
     for module in (runs_state, run_form):
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=counting))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=counting))
     return counting
 
 

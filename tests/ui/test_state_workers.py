@@ -34,7 +34,7 @@ def beat(broker_app, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untype
     transport = httpx.ASGITransport(app=broker_app)
     monkeypatch.setattr(model_state, "MAX_POLLS", 1)  # one look per watch: in broker mode it would keep asking
     for module in (model_state, workers_state):
-        monkeypatch.setattr(module, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+        monkeypatch.setattr(module, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
 
     async def send(name: str, queues: list[str], status: str = "ready", **extra: object) -> None:
         body = {"name": name, "queues": queues, "base_model": "tiny", "device": "cpu", "model_status": status,
@@ -87,7 +87,7 @@ async def test_runs_tab_lists_the_workers(root, beat) -> None:  # type: ignore[n
 
 async def test_embedded_mode_shows_no_worker_list(root, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=app)
-    monkeypatch.setattr(workers_state, "api_client", lambda: ApiClient("http://test/api", transport=transport))
+    monkeypatch.setattr(workers_state, "api_client", lambda *_: ApiClient("http://test/api", transport=transport))
     state = await root.get_state(WorkersState)
     assert state.mode == "" and not state.broker
     await run(WorkersState.load_workers, state)

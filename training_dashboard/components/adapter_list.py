@@ -1,6 +1,6 @@
 """AdapterList with its status filter, AdapterCard with the activate switch (showing the adapter's
 evaluation verdict), the Evaluate button, and the dialog that asks for a reason when the
-evaluation gate refuses an activation."""
+evaluation gate refuses an activation. Activating and forcing are an admin's: others see the status."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from training_dashboard.components.evaluation_card import evaluate_button, evalu
 from training_dashboard.components.layout import empty_state, panel_header, skeleton_rows, stack_card
 from training_dashboard.components.verdict_badge import verdict_badge
 from training_dashboard.state.adapters import AdapterRow, AdapterState
+from training_dashboard.state.auth import AuthState
 
 
 def _detail(label: str, value: rx.Var) -> rx.Component:
@@ -36,10 +37,12 @@ def adapter_card(adapter: AdapterRow) -> rx.Component:
             rx.hstack(
                 evaluate_button(adapter.id, adapter.name + " " + adapter.version, AdapterState.adapters),
                 verdict_badge(adapter.verdict, adapter.verdict_text, "adapter-verdict"),
-                rx.text("Active", size="2"),
-                rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
-                          on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
-                          custom_attrs={"data-testid": "adapter-toggle"}),
+                rx.cond(AuthState.is_admin, rx.hstack(  # activating is an admin's decision
+                    rx.text("Active", size="2"),
+                    rx.switch(checked=adapter.is_active, disabled=AdapterState.busy_id == adapter.id,
+                              on_change=lambda value: AdapterState.toggle_adapter(adapter.id, value),
+                              custom_attrs={"data-testid": "adapter-toggle"}),
+                    align="center", spacing="2")),
                 align="center", spacing="2",
             ),
             justify="between", align="center", wrap="wrap", spacing="2",
@@ -94,7 +97,7 @@ def adapter_list() -> rx.Component:
                 ),
             ),
         ),
-        gate_dialog(),
+        rx.cond(AuthState.is_admin, gate_dialog()),
         evaluation_panel(),
         spacing="3", width="100%", align="stretch",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.run_form import RunFormState
 
@@ -41,6 +42,10 @@ def export_dialog() -> rx.Component:
                             orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
                         ),
                         rx.text("Train with:", size="2", weight="medium"),
+                        rx.cond(~AuthState.auth_off, rx.text(
+                            "The CLI registers its adapter through the API as you: set ", rx.code("TD_API_TOKEN"),
+                            " to a personal access token from ", rx.link("your account", href="/account"), ".",
+                            size="1", color_scheme="gray", custom_attrs={"data-testid": "export-token-note"})),
                         rx.box(rx.code(s.export_command, custom_attrs={"data-testid": "export-command"},
                                        style={"white_space": "pre-wrap", "word_break": "break-all"}),
                                width="100%"),

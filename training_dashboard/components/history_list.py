@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.layout import stack_card
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.history import HistoryClip, HistoryJob, HistoryState
 
 
@@ -29,8 +30,9 @@ def _job(job: HistoryJob) -> rx.Component:
                 rx.badge(job.adapter_label, variant="soft", size="1"),
                 rx.text(job.created, size="1", color_scheme="gray"),
                 rx.spacer(),
-                rx.button("Use this prompt", size="1", variant="soft", on_click=HistoryState.use_prompt(job.id),
-                          custom_attrs={"data-testid": "history-use"}),
+                rx.cond(AuthState.is_trainer,
+                        rx.button("Use this prompt", size="1", variant="soft", on_click=HistoryState.use_prompt(job.id),
+                                  custom_attrs={"data-testid": "history-use"})),
                 align="center", width="100%", wrap="wrap", spacing="2",
             ),
             rx.text(job.prompt_text, size="2", trim="end"),

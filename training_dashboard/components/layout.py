@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.native_form import native_form
 from training_dashboard.components.rate_picker import rater_picker, rater_switch
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.training import TrainingState
 
-# Back to the tab last shown: the address and the tab agree from the first frame.
-NAV = (("Studio", "/"), ("Rate", "/rate"), ("Training", "/training?tab=" + TrainingState.tab))
+# Back to the tab last shown: the address and the tab agree from the first frame. Each link is shown
+# to the roles that can use its page (None: everyone signed in).
+NAV = (("Studio", "/", None), ("Rate", "/rate", None),
+       ("Training", "/training?tab=" + TrainingState.tab, AuthState.is_trainer),
+       ("Admin", "/admin", AuthState.is_admin))
 
 
 def nav_link(label: str, href: str | rx.Var[str], current: bool) -> rx.Component:
@@ -19,19 +24,63 @@ def nav_link(label: str, href: str | rx.Var[str], current: bool) -> rx.Component
     )
 
 
-def page_shell(*children: rx.Component, current: str) -> rx.Component:
+def _nav_item(label: str, href: str | rx.Var[str], shown: rx.Var[bool] | None, current: str) -> rx.Component:
+    link = nav_link(label, href, label == current)
+    return link if shown is None else rx.cond(shown, link)
+
+
+def user_menu() -> rx.Component:
+    """Who is signed in (a link to their account), their role, and Sign out (a real form post: the
+    API clears the HttpOnly cookie and sends the browser to /login)."""
+    s = AuthState
+    return rx.cond(
+        s.signed_in & ~s.auth_off,
+        rx.flex(
+            rx.link(rx.icon("circle-user", size=16), s.name, href="/account", size="2", color_scheme="gray",
+                    underline="none", display="inline-flex", align_items="center", gap="0.3em",
+                    custom_attrs={"data-testid": "user-name", "title": "Your account and access tokens"}),
+            rx.badge(s.role, variant="soft", color_scheme=rx.match(s.role, ("admin", "crimson"), ("trainer", "iris"),
+                                                                   "gray"),
+                     custom_attrs={"data-testid": "user-role"}),
+            native_form(rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="1",
+                                  custom_attrs={"data-testid": "sign-out"}),
+                        action="/api/auth/logout", testid="sign-out-form", display="inline-flex"),
+            gap="2", align="center", padding_left="0.5em", border_left="1px solid var(--gray-a5)",
+        ),
+    )
+
+
+ROLE_VARS = {"trainer": AuthState.is_trainer, "admin": AuthState.is_admin}
+
+
+def page_shell(*children: rx.Component, current: str, role: str | None = None, what: str = "This page") -> rx.Component:
+    """The frame of a signed-in page. With ``role`` (trainer / admin) the content shows only to that
+    role and above; anyone else reads why (the API refuses them anyway)."""
+    s = AuthState
     header = rx.flex(
         rx.heading("Training Dashboard", size="4", as_="div"),
-        rx.flex(*(nav_link(label, href, label == current) for label, href in NAV), rater_switch(), as_="nav",
-                gap="2", align="center"),
+        rx.flex(*(_nav_item(label, href, shown, current) for label, href, shown in NAV),
+                rx.cond(s.auth_off, rater_switch()), user_menu(), as_="nav", gap="2", align="center", wrap="wrap"),
         justify="between", align="center", wrap="wrap", gap="2", padding_y="0.75em",
         border_bottom="1px solid var(--gray-a5)",
     )
     return rx.container(
         header,
-        rater_picker(),
-        rx.box(*children, padding_y="1em", width="100%"),
+        rx.cond(s.auth_off, rater_picker()),
+        rx.box(*children, padding_y="1em", width="100%") if role is None else rx.box(
+            rx.cond(ROLE_VARS[role], rx.fragment(*children),
+                    rx.cond(s.signed_in, role_required(role, what), skeleton_rows(2))),
+            padding_y="1em", width="100%"),
         size="4", padding_x=rx.breakpoints(initial="0.75em", sm="1.5em"),
+    )
+
+
+def role_required(role: str, what: str) -> rx.Component:
+    """What a page says to someone whose role is too low for it (the API refuses them anyway)."""
+    return rx.callout(
+        rx.text(what, " needs the ", rx.text.strong(role), " role; you are signed in as ",
+                rx.text.strong(AuthState.name), " (", AuthState.role, "). Ask an admin if you need it."),
+        icon="lock", color_scheme="amber", width="100%", custom_attrs={"data-testid": "role-required"},
     )
 
 

@@ -11,6 +11,7 @@ import reflex as rx
 from training_dashboard.components.layout import empty_state, page_shell, stack_card
 from training_dashboard.components.listening import listening_card, listening_panel, player
 from training_dashboard.components.verdict_badge import verdict_badge
+from training_dashboard.state.auth import AuthState, guard
 from training_dashboard.state.evaluate import EvaluateState
 
 
@@ -54,9 +55,14 @@ def _finished() -> rx.Component:
             rx.text(s.reveal, size="2", custom_attrs={"data-testid": "eval-reveal"}),
             rx.link("See it on the Adapters tab →", href="/training?tab=adapters"),
             spacing="2", align="start"), width="100%", custom_attrs={"data-testid": "eval-complete"}),
-        empty_state("You have voted on every ready pair",
-                    "Thank you. The result is shown here and on the Adapters tab once the evaluation is complete.",
-                    rx.button("Check again", on_click=s.load_next, variant="soft", size="1"), testid="eval-done"),
+        rx.cond(
+            s.status == "completed",
+            empty_state("Evaluation complete", "Thank you for listening. Trainers see the result on the Adapters "
+                        "tab.", testid="eval-complete-thanks"),
+            empty_state("You have voted on every ready pair",
+                        "Thank you. The result is shown here and on the Adapters tab once the evaluation is complete.",
+                        rx.button("Check again", on_click=s.load_next, variant="soft", size="1"), testid="eval-done"),
+        ),
     )
 
 
@@ -74,7 +80,8 @@ def evaluate_panel() -> rx.Component:
                 rx.card(rx.hstack(rx.spinner(), rx.text("Clips are being generated; the first pair appears here "
                                                         "as soon as both of its clips exist.", size="2")),
                         width="100%", custom_attrs={"data-testid": "eval-waiting"}),
-                rx.vstack(rx.text("Choose who is listening (top right), then start.", size="2", color_scheme="gray"),
+                rx.vstack(rx.cond(AuthState.auth_off, rx.text("Choose who is listening (top right), then start.",
+                                                               size="2", color_scheme="gray")),
                           rx.button("Start listening", on_click=s.load_next, loading=s.loading,
                                     custom_attrs={"data-testid": "eval-start"}), spacing="2"),
             )),
@@ -84,6 +91,6 @@ def evaluate_panel() -> rx.Component:
 
 
 @rx.page(route="/evaluate/[evaluation]", title="Blind evaluation · Training Dashboard",
-         on_load=EvaluateState.load_page)
+         on_load=guard("/evaluate/[evaluation]", EvaluateState.load_page))
 def evaluate() -> rx.Component:
     return page_shell(evaluate_panel(), current="Evaluate")

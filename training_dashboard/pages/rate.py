@@ -6,9 +6,10 @@ import reflex as rx
 
 from training_dashboard.components.layout import page_shell
 from training_dashboard.components.rate_card import rate_panel
+from training_dashboard.state.auth import guard
 from training_dashboard.state.rate import RateState
 
 
-@rx.page(route="/rate", title="Rate · Training Dashboard", on_load=RateState.load_page)
+@rx.page(route="/rate", title="Rate · Training Dashboard", on_load=guard("/rate", RateState.load_page))
 def rate() -> rx.Component:
     return page_shell(rate_panel(), current="Rate")

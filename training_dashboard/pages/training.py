@@ -12,6 +12,7 @@ from training_dashboard.components.leaderboard import leaderboard_panel
 from training_dashboard.components.run_list import run_panel
 from training_dashboard.components.worker_list import worker_panel
 from training_dashboard.state.adapters import AdapterState
+from training_dashboard.state.auth import guard
 from training_dashboard.state.datasets import DatasetsState
 from training_dashboard.state.training import (
     ON_LOAD,
@@ -40,7 +41,7 @@ def _form_adapters() -> rx.Component:
     return rx.cond(DatasetsState.form_open, rx.fragment(on_mount=AdapterState.load_adapters))
 
 
-@rx.page(route="/training", title="Training · Training Dashboard", on_load=ON_LOAD)
+@rx.page(route="/training", title="Training · Training Dashboard", on_load=guard("/training", *ON_LOAD, role="trainer"))
 def training() -> rx.Component:
     return page_shell(
         rx.tabs.root(
@@ -54,5 +55,5 @@ def training() -> rx.Component:
             value=SHOWN_TAB.value, on_change=[show_tab(), TrainingState.set_tab], on_mount=show_tab_from_address(),
             width="100%",
         ),
-        current="Training",
+        current="Training", role="trainer", what="The training page (datasets, adapters, runs)",
     )

@@ -142,7 +142,7 @@ class AdapterState(rx.State):
             previous = self._set_active(adapter_id, active)  # shows at once, here and in the studio
             self.busy_id = adapter_id
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 detail = await (api.activate_adapter(adapter_id) if active else api.deactivate_adapter(adapter_id))
             async with self:
                 self.adapters = [adapter_row(detail, detail.usage) if r.id == adapter_id else r
@@ -193,7 +193,7 @@ class AdapterState(rx.State):
             adapter_id, reason = self.gate_for, self.gate_reason.strip()
             self.forcing = True
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 detail = await api.activate_adapter(adapter_id, force=True, reason=reason)
             async with self:
                 self.adapters = [adapter_row(detail, detail.usage) if r.id == adapter_id else r

@@ -6,6 +6,8 @@ import functools
 import os
 import ssl
 from datetime import datetime
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
 import httpx
 
@@ -32,10 +34,46 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def api_client() -> ApiClient:
-    """A client for one handler run: ``async with api_client() as api: ...``."""
+SESSION_COOKIE = "td_session"
+
+
+class SignedOut(Exception):
+    """The API answered 401: the session behind this tab ended (signed out, expired, disabled).
+
+    Raised by :func:`error_text`, so a handler that meets it ends there; the app's backend exception
+    handler (``state/auth.py``) then sends the browser to /login.
+    """
+
+
+def session_of(state: Any) -> str | None:
+    """The sign-in session cookie the browser sent with this tab's websocket handshake.
+
+    Reflex keeps the handshake's headers on the server (``router.headers.cookie``) and never sends
+    cookies to the page; the cookie itself is HttpOnly, so page scripts cannot read it either.
+    """
+    raw = state.router.headers.cookie if state is not None else ""
+    if not raw:
+        return None
+    try:
+        morsel = SimpleCookie(raw).get(SESSION_COOKIE)
+    except CookieError:
+        return None
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+def api_client(state: Any = None) -> ApiClient:
+    """A client for one handler run, acting as the person signed in on that tab:
+    ``async with api_client(self) as api: ...``.
+
+    With sign-in off (``TD_AUTH=off``) the API treats every request as the local admin, and
+    ``TD_API_TOKEN`` is still sent for a UI pointed at another API. With sign-in on nothing but the
+    tab's session is sent: a signed-out tab must not act as the token's owner.
+    """
+    settings = get_settings()
+    session = session_of(state)
+    token = settings.api_token if settings.auth == "off" and not session else None
     transport = httpx.AsyncHTTPTransport(verify=_tls_context())
-    return ApiClient(api_base_url(), token=get_settings().api_token, timeout=60.0, transport=transport)
+    return ApiClient(api_base_url(), token=token, session=session, timeout=60.0, transport=transport)
 
 
 def browser_backend_url() -> str:
@@ -57,7 +95,17 @@ def audio_src(stream_url: str) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """What a user reads when a call fails."""
+    """What a user reads when a call fails.
+
+    Raises:
+        SignedOut: The call failed with 401. There is nothing to read: every handler's error path
+            passes through here, so this one place ends the handler and the app sends the browser
+            to /login (``state.auth.handle_backend_exception``).
+    """
+    if isinstance(exc, SignedOut):
+        raise exc
+    if isinstance(exc, ApiError) and exc.status == 401:
+        raise SignedOut(exc.message) from exc
     if isinstance(exc, ApiError):
         return exc.message if exc.status else f"API unreachable: {exc.message}"
     return f"Unexpected error: {type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from training_dashboard import schemas
 from training_dashboard.client import ApiError
 from training_dashboard.state.api import api_client, error_text, parse_tags
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.dataset_rows import DatasetRow, RaterOption, dataset_row
 from training_dashboard.state.loading import load
 
@@ -20,6 +21,17 @@ PREVIEW_DEBOUNCE_S = 0.35
 MIN_RATERS_HINT = "Rated by at least N raters: a whole number from 1 to 1000 (empty: no constraint)"
 NAME_HINT = "Names start with a letter or digit and use letters, digits, spaces, '_', '.' or '-'"
 
+
+
+TOKEN_NOTE = ("# The CLI registers the adapter through the API as you: set TD_API_TOKEN to a personal access\n"
+              "# token first (create one on your Account page), e.g.  export TD_API_TOKEN=td_...\n")
+
+
+def cli_command(train_command: str, auth_on: bool) -> str:
+    """The command the export dialog shows and copies; with sign-in on it says which token to set."""
+    if not auth_on or "TD_API_TOKEN" in train_command:
+        return train_command
+    return TOKEN_NOTE + train_command
 
 class DatasetsState(rx.State):
     datasets: list[DatasetRow] = []
@@ -237,7 +249,7 @@ class DatasetsState(rx.State):
                 self.preview_count, self.preview_loading = -1, False
                 return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 count = (await api.preview_dataset(request)).count
             error = ""
         except Exception as exc:  # noqa: BLE001
@@ -261,7 +273,7 @@ class DatasetsState(rx.State):
         self.creating, self.form_error = True, ""
         yield
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 created = await api.create_dataset(body)
                 page = await api.list_datasets(limit=100)
         except Exception as exc:  # noqa: BLE001
@@ -304,7 +316,7 @@ class DatasetsState(rx.State):
         self.exporting, self.export_error = True, ""
         yield
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 result = await api.export_dataset(self.export_id, self.export_format)  # type: ignore[arg-type]
                 page = await api.list_datasets(limit=100)
         except Exception as exc:  # noqa: BLE001
@@ -313,7 +325,9 @@ class DatasetsState(rx.State):
         finally:
             self.exporting = False
         self.export_path, self.export_count = result.export_path, result.sample_count
-        self.export_hash, self.export_command = result.manifest_sha256, result.train_command
+        auth = await self.get_state(AuthState)
+        self.export_hash, self.export_command = result.manifest_sha256, cli_command(result.train_command,
+                                                                                    auth.auth != "off")
         self.datasets = [dataset_row(d) for d in page.items]
 
 
@@ -338,7 +352,7 @@ class DatasetsState(rx.State):
             dataset_id, name = self.delete_id, self.delete_name
             self.deleting, self.delete_error = True, ""
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 await api.delete_dataset(dataset_id, cancel_runs=bool(cancel_runs))
                 page = await api.list_datasets(limit=100)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog

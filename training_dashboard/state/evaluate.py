@@ -14,10 +14,11 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src
+from training_dashboard.state.auth import AuthState
 from training_dashboard.state.evaluations import p_text
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
-from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, listener_id
 
 WAIT_SECONDS = 2.0
 WAIT_ROUNDS = 300  # follow generation for about 10 minutes, then "Check again"
@@ -87,7 +88,9 @@ class EvaluateState(rx.State):
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
         async with self:
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
+            auth = await self.get_state(AuthState)
+            reveal = auth.auth != "on" or auth.is_trainer  # the result names the models: trainers read it
             evaluation_id = self.evaluation_id
             if not evaluation_id:
                 self.error = "This address names no evaluation"
@@ -95,15 +98,16 @@ class EvaluateState(rx.State):
             if not rater_id or self.loading:
                 return
             self.loading, self.error = True, ""
-        await call(self, api_client, lambda api: self._wait_for_pairs(api, evaluation_id, rater_id),
+        await call(self, api_client, lambda api: self._wait_for_pairs(api, evaluation_id, rater_id, reveal),
                    failed=self._failed, flag="loading")
 
-    async def _wait_for_pairs(self, api: ApiClient, evaluation_id: int, rater_id: int) -> None:
+    async def _wait_for_pairs(self, api: ApiClient, evaluation_id: int, rater_id: int, reveal: bool = True) -> None:
         """Show the next pair; while clips are still being generated, look again every few seconds."""
         for _ in range(WAIT_ROUNDS):
             pair = await api.next_evaluation_pair(evaluation_id, rater_id)
             progress = await api.evaluation_progress(evaluation_id, rater_id)
-            detail = await api.get_evaluation(evaluation_id) if progress.status == "completed" else None
+            completed = progress.status == "completed"
+            detail = await api.get_evaluation(evaluation_id) if completed and reveal else None
             async with self:
                 self._apply(pair, progress, detail)
                 if not self.waiting:
@@ -136,7 +140,7 @@ class EvaluateState(rx.State):
         async with self:
             if not self.pair_id or self.voting or choice not in ("first", "second", "tie"):
                 return
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             pair_id, evaluation_id, self.voting = self.pair_id, self.evaluation_id, bool(rater_id)
         if not rater_id:
             yield NO_LISTENER

@@ -156,7 +156,7 @@ class EvaluationState(rx.State):
                                             num_prompts=int(self.num_prompts), duration=float(self.clip_seconds))
             self.starting = True
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 created = await api.create_evaluation(body)
             async with self:
                 self.rows = [evaluation_row(created), *[r for r in self.rows if r.id != created.id]]
@@ -194,7 +194,7 @@ class EvaluationState(rx.State):
         try:
             for _ in range(POLL_ROUNDS):
                 await asyncio.sleep(POLL_SECONDS)
-                async with api_client() as api:
+                async with api_client(self) as api:
                     page = await api.list_evaluations(limit=20)
                 rows = [evaluation_row(e) for e in page.items]
                 async with self:
@@ -214,7 +214,7 @@ class EvaluationState(rx.State):
     @rx.event(background=True)
     async def cancel(self, evaluation_id: int):  # type: ignore[no-untyped-def]
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 detail = await api.cancel_evaluation(evaluation_id)
             async with self:
                 self.rows = [evaluation_row(detail) if r.id == evaluation_id else r for r in self.rows]

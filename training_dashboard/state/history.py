@@ -11,7 +11,7 @@ from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, short_date
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import RaterState, listener_id
 from training_dashboard.state.studio import JOB_ENDED, StudioState
 
 HISTORY_LIMIT = 10
@@ -84,7 +84,7 @@ class HistoryState(rx.State):
 
     @rx.event
     async def rate_clip(self, audio_id: int, value: str):  # type: ignore[no-untyped-def]
-        rater_id = (await self.get_state(RaterState)).current_id
+        rater_id = await listener_id(self)
         if not rater_id:
             yield RaterState.open_picker
             return
@@ -93,7 +93,7 @@ class HistoryState(rx.State):
             yield rx.toast.error("Choose a rating from 1 to 5")
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 await api.submit_feedback(schemas.FeedbackCreate(audio_id=audio_id, rating=rating,
                                                                  rater_id=rater_id))
         except Exception as exc:  # noqa: BLE001

@@ -13,7 +13,10 @@ A handler that must check its state before it may call (and sets its busy flag i
 the lock) uses :func:`call`, the same sequence without the guard. Both also work from a plain
 ``@rx.event`` handler, where ``async with self`` does nothing.
 
-The state module passes its own ``api_client`` (tests point each module's at an in-process API).
+The state module passes its own ``api_client`` (tests point each module's at an in-process API);
+it is called with the state, so the call acts as the person signed in on that tab. A 401 is not
+shown: :func:`~training_dashboard.state.api.error_text` raises ``SignedOut`` and the app sends the
+browser to /login.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from training_dashboard.state.api import error_text
 T = TypeVar("T")
 
 
-async def load(state: rx.State, client: Callable[[], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
+async def load(state: rx.State, client: Callable[[rx.State], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
                show: Callable[[T], Any] | None = None, *, failed: Callable[[str], Any] | None = None,
                flag: str | None = "loading") -> str:
     """Load from a background handler (``@rx.event(background=True)``), once at a time.
 
     Args:
         state: The handler's ``self``; it is locked (``async with state``) only to change it.
-        client: The calling module's ``api_client`` factory.
+        client: The calling module's ``api_client`` factory (given ``state``: it reads the session).
         fetch: What to ask the API, given an open client.
         show: Stores the answer on the state (called with the state locked).
         failed: Stores the error text on the state (called with the state locked, before the
@@ -56,7 +59,7 @@ async def load(state: rx.State, client: Callable[[], ApiClient], fetch: Callable
     return await call(state, client, fetch, show, failed=failed, flag=flag)
 
 
-async def call(state: rx.State, client: Callable[[], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
+async def call(state: rx.State, client: Callable[[rx.State], ApiClient], fetch: Callable[[ApiClient], Awaitable[T]],
                show: Callable[[T], Any] | None = None, *, failed: Callable[[str], Any] | None = None,
                flag: str | None = None) -> str:
     """Call the API and store the answer, as :func:`load` does, for a handler that checked its
@@ -66,7 +69,7 @@ async def call(state: rx.State, client: Callable[[], ApiClient], fetch: Callable
         ``""`` when the answer was stored, otherwise the error text for the user.
     """
     try:
-        async with client() as api:
+        async with client(state) as api:
             answer = await fetch(api)
         if show is not None:
             async with state:

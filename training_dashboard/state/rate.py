@@ -9,7 +9,7 @@ from training_dashboard.client import ApiClient
 from training_dashboard.state.api import api_client, audio_src
 from training_dashboard.state.listening import keys_script
 from training_dashboard.state.loading import call
-from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, RaterState
+from training_dashboard.state.rater import NO_LISTENER, RATER_CHOSEN, listener_id
 
 RATE_TAGS = ("melodic", "energetic", "calm", "catchy", "clean", "noisy", "repetitive", "off-tempo")
 
@@ -106,7 +106,7 @@ class RateState(rx.State):
     @rx.event(background=True)
     async def load_next(self):  # type: ignore[no-untyped-def]
         async with self:
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             skipped = list(self.skipped)
             if not rater_id:
                 self.audio_id, self.empty = 0, False
@@ -123,7 +123,7 @@ class RateState(rx.State):
         async with self:
             if not self.can_submit:
                 return
-            rater_id = (await self.get_state(RaterState)).current_id
+            rater_id = await listener_id(self)
             if rater_id:
                 body = schemas.FeedbackCreate(audio_id=self.audio_id, rating=int(self.rating), tags=self.tags,
                                               rater_id=rater_id)

@@ -1,4 +1,6 @@
-"""Who is listening: the current rater, remembered in the browser (localStorage)."""
+"""Who is listening. With sign-in on, the signed-in person (the API takes the rater from the
+session); with it off (``TD_AUTH=off``), a name picked under "Who is listening?", remembered in
+the browser (localStorage)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,23 @@ import reflex as rx
 
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.auth import signed_in_rater
 from training_dashboard.state.loading import load
 from training_dashboard.state.signals import Signal
 
 RATER_CHOSEN = Signal()  # the pages whose content is per rater connect their reload to it
 NO_LISTENER = rx.toast.error("Choose who is listening first")
+
+
+async def listener_id(state: rx.State) -> int:
+    """The rater id to send with ratings, votes and queue requests (0: nobody yet).
+
+    In a background handler call it inside ``async with self``.
+    """
+    signed_in = await signed_in_rater(state)
+    if signed_in is not None:
+        return signed_in
+    return (await state.get_state(RaterState)).current_id
 
 
 @dataclasses.dataclass
@@ -98,7 +112,7 @@ class RaterState(rx.State):
         if not self.can_add:
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 rater = await api.create_rater(schemas.RaterCreate(name=self.new_name.strip()))
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Could not add the rater: {error_text(exc)}")

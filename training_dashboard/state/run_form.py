@@ -75,7 +75,7 @@ class RunFormState(rx.State):
     async def open_train_form(self, dataset_id: int):  # type: ignore[no-untyped-def]
         self.form_error, self.form_busy = "", False
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 dataset = await api.get_dataset(dataset_id)
                 options = await api.run_options()
         except Exception as exc:  # noqa: BLE001
@@ -139,7 +139,7 @@ class RunFormState(rx.State):
         self.form_busy, self.form_error = True, ""
         yield
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 run = await api.create_run(body)
         except Exception as exc:  # noqa: BLE001
             self.form_error = error_text(exc)

@@ -153,7 +153,7 @@ class RunsState(rx.State):
                     return
                 since, offset, first = self._last_step, self._log_offset, not self.view
             try:
-                async with api_client() as api:
+                async with api_client(self) as api:
                     run = await api.get_run(run_id)
                     metrics = await api.run_metrics(run_id, since_step=since, max_points=MAX_CHART_POINTS)
                     logs = await api.run_logs(run_id, tail=LOG_TAIL_BYTES) if first else \
@@ -229,7 +229,7 @@ class RunsState(rx.State):
             yield rx.toast.warning("Pick 2 to 4 runs to compare")
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 runs = [await api.get_run(i) for i in self.compare_ids]
                 metrics = [await api.run_metrics(i, max_points=300) for i in self.compare_ids]
         except Exception as exc:  # noqa: BLE001

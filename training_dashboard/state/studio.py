@@ -10,7 +10,7 @@ import reflex as rx
 from training_dashboard import schemas
 from training_dashboard.state.api import api_client, audio_src, error_text, parse_tags
 from training_dashboard.state.model import ModelState
-from training_dashboard.state.rater import RaterState
+from training_dashboard.state.rater import listener_id
 from training_dashboard.state.signals import Signal
 from training_dashboard.state.stats import StatsState
 
@@ -169,7 +169,7 @@ class StudioState(rx.State):
             self.generating, self.clips, self.pref_result = True, [], ""
             self.job_id, self.job_status, self.job_progress, self.job_error = 0, "queued", 0, ""
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 created = await api.create_prompt(prompt)
                 job = await api.generate(schemas.GenerateRequest(
                     prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds, seed=seed))
@@ -202,7 +202,7 @@ class StudioState(rx.State):
         if not self.job_id or self.job_status in TERMINAL:
             return
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 self._apply_job(await api.cancel_job(self.job_id))
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Could not cancel: {error_text(exc)}")
@@ -242,8 +242,8 @@ class StudioState(rx.State):
             body = schemas.FeedbackCreate(audio_id=clip.id, rating=rating,
                                           tags=sorted(set(clip.tags) | set(parse_tags(clip.free_tags))),
                                           notes=clip.notes.strip() or None,
-                                          rater_id=(await self.get_state(RaterState)).current_id or None)
-            async with api_client() as api:
+                                          rater_id=await listener_id(self) or None)
+            async with api_client(self) as api:
                 await api.submit_feedback(body)
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
@@ -270,10 +270,10 @@ class StudioState(rx.State):
             return
         chosen, rejected = (second, first) if choice == "b" else (first, second)
         try:
-            async with api_client() as api:
+            async with api_client(self) as api:
                 await api.submit_preference(schemas.PreferenceCreate(
                     chosen_id=chosen.id, rejected_id=rejected.id, tie=choice == "tie",
-                    rater_id=(await self.get_state(RaterState)).current_id or None))
+                    rater_id=await listener_id(self) or None))
                 stats = await api.feedback_stats()
         except Exception as exc:  # noqa: BLE001
             yield rx.toast.error(f"Preference not saved: {error_text(exc)}")

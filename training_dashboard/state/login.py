@@ -1,0 +1,98 @@
+"""/login and /setup: what their plain HTML forms need (where to return, why the last try failed).
+
+The forms post straight to the API (``/api/auth/login/form``, ``/api/auth/setup/form``): the
+password never passes through Reflex state, and the answer sets the HttpOnly cookie itself.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from training_dashboard.client import ApiError
+from training_dashboard.state.api import api_client
+from training_dashboard.state.auth import AuthState, safe_next
+
+LOGIN_ERRORS = {
+    "missing": "Enter your username and your password.",
+    "invalid": "Wrong username or password.",
+    "disabled": "Wrong username or password, or the account is disabled. Ask an admin.",
+    "sso": "Single sign-on did not complete. Try again, or sign in with a password.",
+}
+SETUP_ERRORS = {
+    "password": "The password needs at least 12 characters.",
+    "username": "A username is 1–64 lower-case letters, digits, '.', '_' or '-'.",
+    "done": "The first admin already exists: sign in instead.",
+    "link": "This setup link was already used or has expired. Restart the app: it prints a new one.",
+}
+
+
+def login_error(code: str, retry_after: str = "") -> str:
+    """The sentence for ``/login?error=<code>`` ("" for none)."""
+    if not code:
+        return ""
+    if code == "locked":
+        seconds = int(retry_after) if retry_after.isascii() and retry_after.isdigit() else 0
+        wait = f"in {max(1, -(-seconds // 60))} minute{'s' if seconds > 60 else ''}" if seconds else "later"
+        return f"Too many failed sign-ins. Try again {wait}."
+    return LOGIN_ERRORS.get(code, "Sign-in failed. Try again.")
+
+
+class LoginState(rx.State):
+    next_path: str = "/"
+    error: str = ""
+    sso: bool = False
+    setup_needed: bool = False  # no admin yet: the console's setup link comes first
+
+    @rx.var
+    def sso_href(self) -> str:
+        return "/api/auth/oidc/login?" + urlencode({"next": self.next_path})
+
+    @rx.event
+    async def load_page(self):  # type: ignore[no-untyped-def]
+        """Read ``next`` and ``error``; someone already signed in goes straight on to ``next``."""
+        query = self.router.url.query_parameters
+        self.next_path = safe_next(query.get("next"))
+        self.error = login_error(query.get("error", ""), query.get("retry_after", ""))
+        try:
+            async with api_client(self) as api:
+                me = await api.me()
+        except ApiError:
+            me = None
+        if me is not None and not self.error:
+            return rx.redirect(self.next_path, replace=True)
+        (await self.get_state(AuthState))._forget()  # the header must not show whoever used this tab last
+        try:
+            async with api_client(self) as api:
+                status = await api.setup_status()
+            self.setup_needed = status.needed
+            # Single sign-on is offered once the API reports it configured (see CONTRACT-CHANGES).
+            self.sso = bool(getattr(status, "sso", False))
+        except ApiError:
+            self.setup_needed = False
+        return None
+
+
+class SetupState(rx.State):
+    token: str = ""
+    error: str = ""
+    done: bool = False  # an admin exists: nothing to set up
+
+    @rx.event
+    async def load_page(self) -> None:
+        """Read the link's token and say at once when it cannot work (used, expired, already set up)."""
+        query = self.router.url.query_parameters
+        self.token = query.get("token", "")[:200]
+        code = query.get("error", "")
+        self.error = SETUP_ERRORS.get(code, "Setting up failed. Try again.") if code else ""
+        try:
+            async with api_client(self) as api:
+                status = await api.setup_status(self.token or None)
+        except ApiError:
+            return
+        self.done = not status.needed
+        if self.done:
+            self.error = SETUP_ERRORS["done"]
+        elif not self.token or status.token_valid is False:
+            self.error = self.error or SETUP_ERRORS["link"]
