@@ -5,16 +5,14 @@ checks, the user made on a first sign-in, and every failure landing on /login?er
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import werkzeug.serving
 from sqlalchemy import select, update
 
-from tests.factories import ANONYMOUS
+from tests.factories import ANONYMOUS, oidc_provider, set_oidc_claims
 from training_dashboard.api import oidc as oidc_api
 from training_dashboard.api.access import COOKIE
 from training_dashboard.config import Settings
@@ -26,23 +24,8 @@ CLIENT_ID = "training-dashboard"
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
-    """A real OpenID provider in a thread on a free loopback port; its issuer URL."""
-    import threading
-
-    import oidc_provider_mock
-
-    saved = os.environ.get("AUTHLIB_INSECURE_TRANSPORT")
-    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the provider's own check: http on loopback is fine here
-    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(require_nonce=True), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        if saved is None:
-            os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
+    with oidc_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture
@@ -57,10 +40,6 @@ async def browser(app):  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
                                  headers=ANONYMOUS) as c:
         yield c
-
-
-def set_claims(provider: str, sub: str, claims: dict[str, object]) -> None:
-    httpx.put(f"{provider}/users/{sub}", json=claims).raise_for_status()
 
 
 async def start(browser: httpx.AsyncClient, next_path: str = "/rate") -> str:
@@ -110,7 +89,8 @@ async def test_login_sends_the_browser_to_the_provider_with_state_nonce_and_pkce
 
 
 async def test_a_first_sign_in_creates_a_rater_and_the_second_finds_them(app, browser, provider, db):
-    set_claims(provider, "u-1001", {"preferred_username": "Sam.Sso", "name": "Sam Sso", "email": "sam@example.org"})
+    claims = {"preferred_username": "Sam.Sso", "name": "Sam Sso", "email": "sam@example.org"}
+    set_oidc_claims(provider, "u-1001", claims)
     r = await sign_in(browser, "u-1001")
     assert r.status_code == 303 and r.headers["location"] == "/rate"
     assert f"{COOKIE}=" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
@@ -135,7 +115,7 @@ async def test_the_default_role_comes_from_the_settings(tmp_path, provider, sett
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
                                      headers=ANONYMOUS) as c:
-            set_claims(provider, "u-trainer", {"preferred_username": "tina"})
+            set_oidc_claims(provider, "u-trainer", {"preferred_username": "tina"})
             await sign_in(c, "u-trainer")
             assert (await c.get("/auth/me")).json()["role"] == "trainer"
     finally:
@@ -157,14 +137,14 @@ async def test_a_pinned_redirect_uri_is_sent_as_is(settings):
 
 async def test_an_existing_passwordless_rater_becomes_that_user(client, browser, provider):
     ann = (await client.post("/raters", json={"name": "Ann"})).json()  # a rater from before sign-in: user "ann"
-    set_claims(provider, "ann-at-idp", {"preferred_username": "ANN", "name": "Ann Other"})
+    set_oidc_claims(provider, "ann-at-idp", {"preferred_username": "ANN", "name": "Ann Other"})
     await sign_in(browser, "ann-at-idp")
     me = (await browser.get("/auth/me")).json()
     assert (me["username"], me["rater_id"], me["display_name"]) == ("ann", ann["id"], "Ann")
 
 
 async def test_a_user_with_a_password_is_not_taken_over(browser, provider, db):
-    set_claims(provider, "someone", {"preferred_username": "admin"})  # the test admin signs in with a password
+    set_oidc_claims(provider, "someone", {"preferred_username": "admin"})  # the test admin signs in with a password
     assert login_error(await sign_in(browser, "someone")) == "sso"
     assert browser.cookies.get(COOKIE) is None
     failed = audit_rows(db, "login.failed")[-1]
@@ -172,7 +152,7 @@ async def test_a_user_with_a_password_is_not_taken_over(browser, provider, db):
 
 
 async def test_a_disabled_user_cannot_sign_in(browser, provider, db):
-    set_claims(provider, "u-dis", {"preferred_username": "dora"})
+    set_oidc_claims(provider, "u-dis", {"preferred_username": "dora"})
     await sign_in(browser, "u-dis")
     with db.write_session() as session:
         session.execute(update(UserAccount).where(UserAccount.username == "dora").values(disabled=True))
@@ -213,7 +193,7 @@ async def test_the_id_tokens_nonce_must_be_the_one_sent(browser, provider, setti
 
 
 async def test_a_code_is_redeemed_once(browser, provider, db):
-    set_claims(provider, "u-once", {"preferred_username": "olly"})
+    set_oidc_claims(provider, "u-once", {"preferred_username": "olly"})
     authorize = await start(browser)
     callback = await at_provider(authorize, "u-once")
     assert (await browser.get(callback)).headers["location"] == "/rate"
@@ -231,7 +211,7 @@ async def test_denied_at_the_provider_lands_on_login(browser, provider, db):
 
 
 async def test_next_is_a_local_path_only(browser, provider):
-    set_claims(provider, "u-next", {"preferred_username": "nina"})
+    set_oidc_claims(provider, "u-next", {"preferred_username": "nina"})
     callback = await at_provider(await start(browser, "https://evil.example/x"), "u-next")
     assert (await browser.get(callback)).headers["location"] == "/"
     browser.cookies.clear()
