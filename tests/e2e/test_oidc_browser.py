@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.e2e.conftest import CONTEXT_ARGS, Server, start_app
 from tests.factories import oidc_provider, set_oidc_claims
@@ -21,6 +21,14 @@ from tests.factories import oidc_provider, set_oidc_claims
 pytestmark = pytest.mark.e2e
 
 SUB = "idp-user-4711"
+OFFSITE = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")  # the provider's page links a stylesheet from a CDN
+
+
+def _signed_out(browser: Browser) -> BrowserContext:
+    """A new browser with no session; nothing off this machine is fetched."""
+    context = browser.new_context(**CONTEXT_ARGS)
+    context.route(OFFSITE, lambda route: route.abort())
+    return context
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +49,7 @@ def test_single_sign_on_creates_a_rater_whom_an_admin_promotes(browser: Browser,
                                                                  issuer: str) -> None:
     server = sso_server
     set_oidc_claims(issuer, SUB, {"preferred_username": "Sso.Sam", "name": "Sam Single", "email": "sam@example.org"})
-    context = browser.new_context(**CONTEXT_ARGS)
+    context = _signed_out(browser)
     page = context.new_page()
     page.goto(server.url + "/login?next=/training")
     page.get_by_test_id("sso-login").click()
@@ -76,7 +84,7 @@ def test_single_sign_on_creates_a_rater_whom_an_admin_promotes(browser: Browser,
     assert any(r["actor_name"] == "sso.sam" and '"via": "oidc"' in (r["detail"] or "") for r in audit["items"])
 
     # Signing in again (a new browser) finds the same user, now a trainer.
-    again = browser.new_context(**CONTEXT_ARGS)
+    again = _signed_out(browser)
     second = again.new_page()
     second.goto(server.url + "/login?next=/")
     second.get_by_test_id("sso-login").click()
@@ -90,7 +98,7 @@ def test_single_sign_on_creates_a_rater_whom_an_admin_promotes(browser: Browser,
 
 
 def test_a_failed_single_sign_on_says_so_on_login(browser: Browser, sso_server: Server, issuer: str) -> None:
-    context = browser.new_context(**CONTEXT_ARGS)
+    context = _signed_out(browser)
     page = context.new_page()
     page.goto(sso_server.url + "/login?next=/rate")
     page.get_by_test_id("sso-login").click()
