@@ -119,7 +119,7 @@ def user_id_of(db: Database, username: str) -> int:
     from training_dashboard.db.models import UserAccount
 
     with db.session() as session:
-        found = session.scalar(select(UserAccount.id).where(UserAccount.username == username))
+        found = session.scalar(select(UserAccount.id).where(UserAccount.username == username.strip().lower()))
     assert found is not None, username
     return found
 

@@ -20,8 +20,8 @@ PASSWORD = "rita-password-123"
 
 
 @pytest.fixture
-async def browser(app):  # type: ignore[no-untyped-def]
-    """A client with no credentials of its own: it keeps the cookies it is given, like a browser."""
+async def visitor(app):  # type: ignore[no-untyped-def]
+    """A client with no credentials of its own: it keeps the cookies it is given, like a visitor."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/api",
                                  headers=ANONYMOUS) as c:
         yield c
@@ -31,92 +31,92 @@ async def login(c: httpx.AsyncClient, username: str = "admin", password: str = A
     return await c.post("/auth/login", json={"username": username, "password": password})
 
 
-async def test_login_me_logout(browser):
-    assert (await browser.get("/auth/me")).status_code == 401
-    r = await login(browser)
+async def test_login_me_logout(visitor):
+    assert (await visitor.get("/auth/me")).status_code == 401
+    r = await login(visitor)
     assert r.status_code == 200 and r.json()["username"] == "admin" and r.json()["role"] == "admin"
-    assert "password" not in r.text
-    me = (await browser.get("/auth/me")).json()
+    assert "password_hash" not in r.text and ADMIN_PASSWORD not in r.text
+    me = (await visitor.get("/auth/me")).json()
     assert (me["username"], me["role"], me["auth"]) == ("admin", "admin", "on") and me["rater_id"] >= 1
-    assert (await browser.post("/auth/logout", headers=ORIGIN)).status_code == 204
-    assert (await browser.get("/auth/me")).status_code == 401
+    assert (await visitor.post("/auth/logout", headers=ORIGIN)).status_code == 204
+    assert (await visitor.get("/auth/me")).status_code == 401
 
 
-async def test_the_session_cookie_is_httponly_lax_and_new_at_every_sign_in(browser):
-    r = await login(browser)
+async def test_the_session_cookie_is_httponly_lax_and_new_at_every_sign_in(visitor):
+    r = await login(visitor)
     cookie = r.headers["set-cookie"]
     assert cookie.startswith("td_session=") and "HttpOnly" in cookie and "Path=/" in cookie
     assert "samesite=lax" in cookie.lower() and "Secure" not in cookie
     first = r.cookies["td_session"]
     assert len(first) >= 43  # 32 random bytes
-    second = (await login(browser)).cookies["td_session"]
+    second = (await login(visitor)).cookies["td_session"]
     assert second != first
-    r = await browser.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
+    r = await visitor.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
                            headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in r.headers["set-cookie"]
 
 
-async def test_logout_ends_the_session_everywhere(app, browser):
-    secret = (await login(browser)).cookies["td_session"]
+async def test_logout_ends_the_session_everywhere(app, visitor):
+    secret = (await login(visitor)).cookies["td_session"]
     other_tab = {"Cookie": f"td_session={secret}"}
-    assert (await browser.get("/auth/me", headers=other_tab)).status_code == 200
-    assert (await browser.post("/auth/logout", headers=ORIGIN)).status_code == 204
-    assert (await browser.get("/auth/me", headers=other_tab)).status_code == 401
+    assert (await visitor.get("/auth/me", headers=other_tab)).status_code == 200
+    assert (await visitor.post("/auth/logout", headers=ORIGIN)).status_code == 204
+    assert (await visitor.get("/auth/me", headers=other_tab)).status_code == 401
     with app.state.db.session() as session:
         assert session.scalar(select(AuthSession.id)) is None  # forgotten server-side
 
 
-async def test_sessions_expire_when_idle_and_absolutely(app, db, browser):
-    await login(browser)
-    assert (await browser.get("/auth/me")).status_code == 200
+async def test_sessions_expire_when_idle_and_absolutely(app, db, visitor):
+    await login(visitor)
+    assert (await visitor.get("/auth/me")).status_code == 200
     with db.write_session() as session:  # seen 11 h ago: still fine, and now touched
         session.execute(update(AuthSession).values(last_seen_at=utcnow() - timedelta(hours=11)))
-    assert (await browser.get("/auth/me")).status_code == 200
+    assert (await visitor.get("/auth/me")).status_code == 200
     with db.session() as session:
         assert utcnow() - session.scalar(select(AuthSession.last_seen_at)) < timedelta(minutes=1)
     with db.write_session() as session:  # idle past TD_SESSION_IDLE_HOURS (12)
         session.execute(update(AuthSession).values(last_seen_at=utcnow() - timedelta(hours=12, minutes=1)))
-    assert (await browser.get("/auth/me")).status_code == 401
-    await login(browser)
+    assert (await visitor.get("/auth/me")).status_code == 401
+    await login(visitor)
     with db.write_session() as session:  # past TD_SESSION_MAX_DAYS, though just used
         session.execute(update(AuthSession).values(expires_at=utcnow() - timedelta(seconds=1)))
-    assert (await browser.get("/auth/me")).status_code == 401
+    assert (await visitor.get("/auth/me")).status_code == 401
 
 
-async def test_last_seen_is_written_at_most_once_a_minute(db, browser):
-    await login(browser)
+async def test_last_seen_is_written_at_most_once_a_minute(db, visitor):
+    await login(visitor)
     with db.session() as session:
         before = session.scalar(select(AuthSession.last_seen_at))
     for _ in range(5):
-        assert (await browser.get("/auth/me")).status_code == 200
+        assert (await visitor.get("/auth/me")).status_code == 200
     with db.session() as session:
         assert session.scalar(select(AuthSession.last_seen_at)) == before
 
 
-async def test_disabling_and_role_changes_hold_on_the_next_request(client, browser, db):
+async def test_disabling_and_role_changes_hold_on_the_next_request(client, visitor, db):
     user = (await client.post("/users", json={"username": "rita", "password": PASSWORD})).json()
-    await login(browser, "rita", PASSWORD)
-    assert (await browser.get("/datasets")).status_code == 403
+    await login(visitor, "rita", PASSWORD)
+    assert (await visitor.get("/datasets")).status_code == 403
     assert (await client.patch(f"/users/{user['id']}", json={"role": "trainer"})).status_code == 200
-    assert (await browser.get("/datasets")).status_code == 200
+    assert (await visitor.get("/datasets")).status_code == 200
     assert (await client.patch(f"/users/{user['id']}", json={"disabled": True})).status_code == 200
-    assert (await browser.get("/auth/me")).status_code == 401
-    assert (await login(browser, "rita", PASSWORD)).status_code == 401
+    assert (await visitor.get("/auth/me")).status_code == 401
+    assert (await login(visitor, "rita", PASSWORD)).status_code == 401
 
 
-async def test_cookie_writes_need_the_apps_own_origin(browser, admin_token):
-    await login(browser)
+async def test_cookie_writes_need_the_apps_own_origin(visitor, admin_token):
+    await login(visitor)
     body = {"text": "csrf"}
-    assert (await browser.post("/prompts", json=body)).status_code == 403
-    assert (await browser.post("/prompts", json=body, headers={"Origin": "http://evil.example"})).status_code == 403
-    assert (await browser.post("/prompts", json=body, headers={"Origin": "null"})).status_code == 403
-    assert (await browser.post("/prompts", json=body, headers={"Referer": "http://evil.example/x"})).status_code == 403
-    assert (await browser.post("/prompts", json=body, headers=ORIGIN)).status_code == 201
-    assert (await browser.post("/prompts", json=body, headers={"Referer": "http://test/studio"})).status_code == 201
-    assert (await browser.get("/prompts")).status_code == 200  # reads need no Origin
+    assert (await visitor.post("/prompts", json=body)).status_code == 403
+    assert (await visitor.post("/prompts", json=body, headers={"Origin": "http://evil.example"})).status_code == 403
+    assert (await visitor.post("/prompts", json=body, headers={"Origin": "null"})).status_code == 403
+    assert (await visitor.post("/prompts", json=body, headers={"Referer": "http://evil.example/x"})).status_code == 403
+    assert (await visitor.post("/prompts", json=body, headers=ORIGIN)).status_code == 201
+    assert (await visitor.post("/prompts", json=body, headers={"Referer": "http://test/studio"})).status_code == 201
+    assert (await visitor.get("/prompts")).status_code == 200  # reads need no Origin
     # a bearer token is not sent by browsers on their own: no Origin needed
     bearer = {"Authorization": f"Bearer {admin_token}", "Cookie": ""}
-    assert (await browser.post("/prompts", json=body, headers=bearer)).status_code == 201
+    assert (await visitor.post("/prompts", json=body, headers=bearer)).status_code == 201
 
 
 async def test_configured_origins_pass_the_check(app, settings):
@@ -130,17 +130,17 @@ async def test_configured_origins_pass_the_check(app, settings):
     configured.state.db.dispose()
 
 
-async def test_wrong_passwords_lock_the_account_for_15_minutes(client, browser, db):
+async def test_wrong_passwords_lock_the_account_for_15_minutes(client, visitor, db):
     await client.post("/users", json={"username": "rita", "password": PASSWORD})
-    unknown = await login(browser, "nobody", "whatever-password")
-    wrong = await login(browser, "rita", "wrong-password-1")
+    unknown = await login(visitor, "nobody", "whatever-password")
+    wrong = await login(visitor, "rita", "wrong-password-1")
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()  # no hint whether the username exists
     for _ in range(4):
-        assert (await login(browser, "rita", "wrong-password-1")).status_code == 401
-    r = await login(browser, "rita", PASSWORD)  # the right one, after 5 wrong
+        assert (await login(visitor, "rita", "wrong-password-1")).status_code == 401
+    r = await login(visitor, "rita", PASSWORD)  # the right one, after 5 wrong
     assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 900
-    assert (await login(browser)).status_code == 200  # another account is not locked
+    assert (await login(visitor)).status_code == 200  # another account is not locked
     events = (await client.get("/audit", params={"action": "login."})).json()["items"]
     actions = [e["action"] for e in events]
     assert actions.count("login.failed") == 6 and "login.locked" in actions
@@ -150,36 +150,36 @@ async def test_wrong_passwords_lock_the_account_for_15_minutes(client, browser, 
     with db.write_session() as session:  # the window passes
         session.execute(update(AuditEvent).where(AuditEvent.action == "login.failed")
                         .values(at=utcnow() - timedelta(minutes=16)))
-    assert (await login(browser, "rita", PASSWORD)).status_code == 200
+    assert (await login(visitor, "rita", PASSWORD)).status_code == 200
 
 
-async def test_twenty_failures_from_one_address_lock_it(browser):
+async def test_twenty_failures_from_one_address_lock_it(visitor):
     for i in range(20):
-        assert (await login(browser, f"guess{i}", "wrong-password-1")).status_code == 401
-    assert (await login(browser)).status_code == 429
+        assert (await login(visitor, f"guess{i}", "wrong-password-1")).status_code == 401
+    assert (await login(visitor)).status_code == 429
 
 
-async def test_the_login_form_redirects_to_a_local_path(browser):
+async def test_the_login_form_redirects_to_a_local_path(visitor):
     form = {"username": "admin", "password": ADMIN_PASSWORD, "next": "/training?tab=runs"}
-    r = await browser.post("/auth/login/form", data=form)
+    r = await visitor.post("/auth/login/form", data=form)
     assert r.status_code == 303 and r.headers["location"] == "/training?tab=runs"
     assert "HttpOnly" in r.headers["set-cookie"]
     for evil in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
-        r = await browser.post("/auth/login/form", data={**form, "next": evil})
+        r = await visitor.post("/auth/login/form", data={**form, "next": evil})
         assert r.headers["location"] == "/", evil
-    r = await browser.post("/auth/login/form", data={**form, "password": "wrong-password-9"})
+    r = await visitor.post("/auth/login/form", data={**form, "password": "wrong-password-9"})
     assert r.status_code == 303 and r.headers["location"].startswith("/login?error=invalid&next=")
     assert "set-cookie" not in r.headers
-    r = await browser.post("/auth/login/form", data={"username": "", "password": ""})
+    r = await visitor.post("/auth/login/form", data={"username": "", "password": ""})
     assert r.headers["location"].startswith("/login?error=missing")
 
 
-async def test_the_logout_form_redirects_to_login(browser):
-    await login(browser)
-    r = await browser.post("/auth/logout", data={"next": "/"}, headers=ORIGIN)
+async def test_the_logout_form_redirects_to_login(visitor):
+    await login(visitor)
+    r = await visitor.post("/auth/logout", data={"next": "/"}, headers=ORIGIN)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert "td_session=" in r.headers["set-cookie"]
-    assert (await browser.get("/auth/me")).status_code == 401
+    assert (await visitor.get("/auth/me")).status_code == 401
 
 
 async def test_the_setup_link_creates_the_first_admin_once(tmp_path, capsys):

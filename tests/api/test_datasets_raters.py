@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import make_clips, make_lora_dir
+from training_dashboard import schemas
 from training_dashboard.db.models import AudioSample, Rating
+from training_dashboard.services import feedback
 
 # (clip, rater or None, rating, tags): clip "c*" from the base model, "l*" from the LoRA.
 PLAN = [
@@ -38,7 +40,9 @@ async def seeded(client, db, settings):
         body = {"audio_id": clips[clip], "rating": rating, "tags": tags}
         if rater:
             body["rater_id"] = raters[rater]
-        assert (await client.post("/feedback", json=body)).status_code == 201
+            assert (await client.post("/feedback", json=body)).status_code == 201
+        else:  # a rating from before raters existed (sign-in gives every new one a rater): through the service
+            feedback.create_rating(db, schemas.FeedbackCreate(**body))
     # Preferences by A (2) and B (1), for the preference-dataset rater filter.
     for chosen, rejected, rater in (("c0", "c1", "A"), ("c2", "c1", "A"), ("c4", "c3", "B")):
         await client.post("/preferences", json={"chosen_id": clips[chosen], "rejected_id": clips[rejected],

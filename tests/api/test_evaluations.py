@@ -317,7 +317,7 @@ async def test_not_found_and_bad_queries(client, db, settings):
     assert (await client.get("/evaluations/5")).status_code == 404
     assert (await client.post("/evaluations/5/cancel")).status_code == 404
     assert (await client.get("/evaluations/0")).status_code == 422
-    assert (await client.get("/evaluations/5/next")).status_code == 422  # rater_id is required
+    assert (await client.get("/evaluations/5/next")).status_code == 404  # sign-in: the rater is yourself
     assert (await client.get("/evaluations/5/next", params={"rater_id": 1})).status_code == 404
     assert (await client.get("/evaluations", params={"status": "done"})).status_code == 422
     assert (await client.get("/evaluations", params={"adapter_id": "x"})).status_code == 422
@@ -325,7 +325,7 @@ async def test_not_found_and_bad_queries(client, db, settings):
     candidate = await register(client, settings, "cand")
     await prompts(client, 5)
     ev = await start(client, candidate, num_prompts=5, seed=2)
-    assert (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": 42})).status_code == 404
+    assert (await client.get(f"/evaluations/{ev['id']}/next", params={"rater_id": 42})).status_code == 403  # not yours
     r = await client.post(f"/evaluations/{ev['id']}/votes", json={"pair_id": 999, "rater_id": 1, "choice": "tie"})
     assert r.status_code == 404
 

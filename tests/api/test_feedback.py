@@ -14,7 +14,7 @@ async def _clips(client, db, settings, n=3, text="jazz"):
 async def test_rating_roundtrip_and_validation(client, db, settings):
     _, ids = await _clips(client, db, settings)
     r = await client.post("/feedback", json={"audio_id": ids[0], "rating": 4, "tags": ["Warm", "warm", " lofi "],
-                                             "criteria": {"musicality": 5}, "notes": "nice", "rater": "ana"})
+                                             "criteria": {"musicality": 5}, "notes": "nice", "rater": "admin"})
     assert r.status_code == 201
     body = r.json()
     assert body["tags"] == ["lofi", "warm"] and body["criteria"]["musicality"] == 5 and body["prompt_id"]

@@ -30,7 +30,7 @@ async def test_a_raters_distinct_clips_are_kept_with_each_rating(client, db, set
     for audio_id, rater_id in ((ids[0], ana), (ids[0], ana), (ids[1], ana), (ids[0], bo), (ids[3], ana)):
         await _rate(client, audio_id, rater_id)  # Ana rates clip 0 twice: it counts once
     kept = _clip_counts(db)
-    assert kept == {ana: 3, bo: 1}
+    assert {k: v for k, v in kept.items() if v} == {ana: 3, bo: 1}  # (the signed-in admin is a rater too: 0)
     with db.write_session() as s:  # the repair path agrees with the running totals
         rebuild_rater_totals(s)
     assert _clip_counts(db) == kept

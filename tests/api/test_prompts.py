@@ -13,7 +13,7 @@ async def test_create_and_read_prompt(client, db, settings):
     detail = (await client.get(f"/prompts/{body['id']}")).json()
     assert [s["id"] for s in detail["samples"]] == ids
     assert detail["samples"][0]["adapter_label"] == "base"
-    assert detail["samples"][0]["stream_url"] == f"/api/audio/{ids[0]}/stream"
+    assert detail["samples"][0]["stream_url"].startswith(f"/api/audio/{ids[0]}/stream?exp=")  # signed
 
 
 async def test_list_prompts_newest_first_with_total(client):

@@ -48,7 +48,7 @@ async def test_next_is_blind_by_default(client, db, settings):
         body = r.json()
         assert not [k for k in _keys(body) if "adapter" in k.lower()], body
         assert "secret-lora" not in r.text and "job_id" not in r.text
-        assert body["prompt"]["text"] == "rainy synthwave" and body["stream_url"].endswith("/stream")
+        assert body["prompt"]["text"] == "rainy synthwave" and "/stream?" in body["stream_url"]  # signed
         assert body["target"] == 3 and body["rating_count"] == 0
     revealed = (await client.get("/queue/next", params={"rater_id": ana, "adapter_id": adapter_id,
                                                          "blind": "false"})).json()
@@ -105,9 +105,9 @@ async def test_filters_and_bad_input(client, db, settings):
         == base[0]
     assert (await client.get("/queue/next", params={"rater_id": ana, "prompt_id": pid + 1})).status_code == 204
     r = await client.get("/queue/next", params={"rater_id": 999})
-    assert r.status_code == 404 and "Rater 999" in r.json()["detail"]
-    assert (await client.get("/queue/summary", params={"rater_id": 999})).status_code == 404
-    for params in ({}, {"rater_id": 0}, {"rater_id": "x"}, {"rater_id": ana, "blind": "maybe"},
+    assert r.status_code == 403 and "another rater" in r.json()["detail"]  # sign-in: only yourself
+    assert (await client.get("/queue/summary", params={"rater_id": 999})).status_code == 403
+    for params in ({"rater_id": 0}, {"rater_id": "x"}, {"rater_id": ana, "blind": "maybe"},
                    {"rater_id": ana, "adapter_id": "lora"}, {"rater_id": ana, "prompt_id": -1},
                    {"rater_id": 2**31}):
         r = await client.get("/queue/next", params=params)

@@ -20,7 +20,7 @@ async def test_create_and_list_raters(client):
     for dup in ("Ana", "ana", " Ana "):
         r = await client.post("/raters", json={"name": dup})
         assert r.status_code == 409 and "already exists" in r.json()["detail"]
-    listed = (await client.get("/raters")).json()
+    listed = [x for x in (await client.get("/raters")).json() if x["name"] != "admin"]  # the signed-in admin's own
     assert [x["name"] for x in listed] == ["Ana", "Bo"]
     assert all(x["rating_count"] == 0 and x["preference_count"] == 0 for x in listed)
 
@@ -44,12 +44,12 @@ async def test_feedback_carries_rater_and_counts(client, db, settings):
     assert rk.status_code == 201 and all(x["rater_id"] == ana["id"] for x in rk.json())
     listed = {x["name"]: x for x in (await client.get("/raters")).json()}
     assert listed["Ana"]["rating_count"] == 2 and listed["Ana"]["preference_count"] == 2
-    # Anonymous feedback keeps working.
-    anon = await client.post("/feedback", json={"audio_id": ids[0], "rating": 3})
-    assert anon.status_code == 201 and anon.json()["rater_id"] is None
-    # The free-text rater must agree with the id when both are sent.
+    # Sign-in on: feedback naming no rater is the signed-in user's (the admin here).
+    own = await client.post("/feedback", json={"audio_id": ids[0], "rating": 3})
+    assert own.status_code == 201 and own.json()["rater"] == "admin" and own.json()["rater_id"] != ana["id"]
+    # A free-text rater that is not the signed-in one is someone else.
     r = await client.post("/feedback", json={"audio_id": ids[0], "rating": 3, "rater_id": ana["id"], "rater": "Zed"})
-    assert r.status_code == 400 and "does not match" in r.json()["detail"]
+    assert r.status_code == 403 and "yourself" in r.json()["detail"]
 
 
 async def test_unknown_rater_is_refused(client, db, settings):
@@ -58,7 +58,7 @@ async def test_unknown_rater_is_refused(client, db, settings):
                        ("/preferences", {"chosen_id": ids[0], "rejected_id": ids[1], "rater_id": 999}),
                        ("/preferences/ranking", {"audio_ids": ids, "rater_id": 999})):
         r = await client.post(path, json=body)
-        assert r.status_code == 404 and "Rater 999" in r.json()["detail"], path
+        assert r.status_code == 403 and "another rater" in r.json()["detail"], path  # not the signed-in one
     assert (await client.get("/feedback")).json()["total"] == 0  # nothing half-written
     for bad in (0, -1, "x", 2**31):
         r = await client.post("/feedback", json={"audio_id": ids[0], "rating": 4, "rater_id": bad})
@@ -110,7 +110,7 @@ async def test_audio_listing_filters(client, db, settings):
     assert await listed(adapter_id="base") == sorted(ids + more, reverse=True)
     assert await listed(adapter_id="7") == []
     item = (await client.get("/audio", params={"rated_by": ana})).json()["items"][0]
-    assert item["prompt_id"] == pid and item["rating_count"] == 1 and item["stream_url"].endswith("/stream")
+    assert item["prompt_id"] == pid and item["rating_count"] == 1 and "/stream?" in item["stream_url"]  # signed
     assert (await client.get("/audio", params={"rated_by": 999})).status_code == 404
     for bad in ({"adapter_id": "x"}, {"rated_by": 0}, {"limit": 500}, {"prompt_id": "a"}):
         r = await client.get("/audio", params=bad)
@@ -121,7 +121,7 @@ async def test_client_methods(api, db, settings):
     from training_dashboard import schemas
 
     rater = await api.create_rater(schemas.RaterCreate(name="Cy"))
-    assert [r.name for r in await api.list_raters()] == ["Cy"]
+    assert [r.name for r in await api.list_raters() if r.name != "admin"] == ["Cy"]
     pid = (await api.create_prompt(schemas.PromptCreate(text="x"))).id
     ids = make_clips(db, settings, pid, n=1)
     assert (await api.list_jobs()).items[0].audio_ids == ids

@@ -167,6 +167,11 @@ def is_public(method: str, path: str) -> bool:
     return (method, path) in _PUBLIC_EXACT or path == f"{PREFIX}/auth/setup" or path.startswith(_PUBLIC_PREFIXES)
 
 
+def _signs_in(path: str) -> bool:
+    """Sign-in and setup start a new session whatever cookie came along: no CSRF check for them (sign-out keeps it)."""
+    return path.startswith((f"{PREFIX}/auth/login", f"{PREFIX}/auth/setup", f"{PREFIX}/auth/oidc/"))
+
+
 class Authenticate:
     """Resolve who each /api request acts as; 401 without credentials, 403 on a cross-site cookie write."""
 
@@ -191,7 +196,7 @@ class Authenticate:
         principal = await self._principal(scope)
         if principal is not None:
             if principal.via == "session" and scope["method"] not in _SAFE_METHODS \
-                    and not same_origin(scope, self.origins):
+                    and not _signs_in(scope["path"]) and not same_origin(scope, self.origins):
                 await send_json(send, 403, "Cross-site request refused: its Origin is not this app's")
                 return
             state["principal"] = principal

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from training_dashboard import schemas
 from training_dashboard.api.deps import AdminDep, DbDep, SettingsDep, client_addr, require_role
-from training_dashboard.db.models import UserAccount
+from training_dashboard.db.models import Rater, UserAccount
 from training_dashboard.services import accounts, quality, raters
+from training_dashboard.services.errors import Conflict
 
 router = APIRouter(tags=["raters"], dependencies=[Depends(require_role("trainer"))])
 
@@ -18,6 +19,8 @@ def create_rater(body: schemas.RaterCreate, request: Request, db: DbDep, setting
     if not settings.auth_on:
         return raters.rater_public(raters.create_rater(db, body))
     with db.session() as session:
+        if session.scalar(select(Rater.id).where(func.lower(Rater.name) == body.name.lower())) is not None:
+            raise Conflict(f"A rater named '{body.name}' already exists; pick it or choose another name")
         taken = set(session.scalars(select(UserAccount.username)))
     user = accounts.create_user(db, schemas.UserCreate(username=accounts.username_for(body.name, taken),
                                                        display_name=body.name), admin, client_addr(request))

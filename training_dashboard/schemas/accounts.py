@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from training_dashboard.schemas.common import CleanStr, Model, UTCDateTime
 
@@ -14,8 +14,11 @@ AuthMode = Literal["on", "off"]
 MIN_PASSWORD_CHARS = 12
 USERNAME_RE = r"^[a-z0-9._-]{1,64}$"
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64,
-                                            pattern=USERNAME_RE)]
+def _folded(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Username = Annotated[str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=64, pattern=USERNAME_RE)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_CHARS, max_length=1024)]
 DisplayName = Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
