@@ -193,8 +193,8 @@ def test_an_expired_session_lands_on_login(browser: Browser, server: Server) -> 
         db.execute("UPDATE auth_session SET expires_at = '2000-01-01 00:00:00.000000', last_seen_at = "
                    "'2000-01-01 00:00:00.000000' WHERE user_id = (SELECT id FROM user_account WHERE "
                    "username = 'expiring')")
-    page.get_by_test_id("nav-studio").click()
-    _at_login(page, server, "/")
+    page.get_by_test_id("nav-studio").click()  # the next action (from /rate to /) meets the ended session
+    expect(page).to_have_url(re.compile(re.escape(server.url) + r"/login/?(\?next=%2Frate)?$"))
     page.goto(server.url + "/rate")
     _at_login(page, server, "/rate")
     context.close()

@@ -35,7 +35,7 @@ def user_menu() -> rx.Component:
     s = AuthState
     return rx.cond(
         s.signed_in & ~s.auth_off,
-        rx.flex(
+        rx.hstack(
             rx.link(rx.icon("circle-user", size=16), s.name, href="/account", size="2", color_scheme="gray",
                     underline="none", display="inline-flex", align_items="center", gap="0.3em",
                     custom_attrs={"data-testid": "user-name", "title": "Your account and access tokens"}),
@@ -45,7 +45,7 @@ def user_menu() -> rx.Component:
             native_form(rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="1",
                                   custom_attrs={"data-testid": "sign-out"}),
                         action="/api/auth/logout", testid="sign-out-form", display="inline-flex"),
-            gap="2", align="center", padding_left="0.5em", border_left="1px solid var(--gray-a5)",
+            spacing="2", align="center", padding_left="0.75em", border_left="1px solid var(--gray-a5)",
         ),
     )
 

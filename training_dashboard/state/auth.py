@@ -27,7 +27,8 @@ NO_RETURN = ("/login", "/setup")  # never sent back to after sign-in
 GO_TO_LOGIN_JS = (
     "(() => { const p = window.location.pathname.replace(/\\/+$/, '') || '/';"
     f" if ({' || '.join(f'p.startsWith({path!r})' for path in NO_RETURN)}) return;"
-    " window.location.replace('/login?next=' + encodeURIComponent(p + window.location.search)); })()"
+    " const next = p + window.location.search;"
+    " window.location.replace(next === '/' ? '/login' : '/login?next=' + encodeURIComponent(next)); })()"
 )
 
 
