@@ -260,6 +260,8 @@ def test_usernames_follow_the_apps_rules():
     assert normalise_username("東京") == ""
     assert identity_of({"sub": "1", "preferred_username": "Kim", "name": "Kim K"}).username == "kim"
     assert identity_of({"sub": "1", "email": "lee.x@example.org"}).username == "lee.x"
+    assert identity_of({"sub": "1", "email": "lee.x@example.org", "email_verified": True}).username == "lee.x"
+    assert identity_of({"sub": "s-9", "email": "admin@example.org", "email_verified": False}).username == "s-9"
     assert identity_of({"sub": "1", "preferred_username": "東京", "email": "東@x"}).username == "1"
     assert identity_of({"sub": "2", "name": "A\x00 B\n"}).display_name == "A B"
     with pytest.raises(SsoFailed):

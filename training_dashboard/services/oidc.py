@@ -69,13 +69,15 @@ def normalise_username(value: str) -> str:
 
 
 def identity_of(claims: dict[str, Any]) -> Identity:
-    """Username from ``preferred_username``, else the e-mail's local part, else ``sub``; display name from ``name``.
+    """Username from ``preferred_username``, else the e-mail's local part (unless the provider says the address
+    is unverified), else ``sub``; display name from ``name``.
 
     Raises:
         SsoFailed: none of them gives a usable username.
     """
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    candidates = (claims.get("preferred_username"), email.split("@", 1)[0] if email else None, claims.get("sub"))
+    local = email.split("@", 1)[0] if email and claims.get("email_verified") is not False else None
+    candidates = (claims.get("preferred_username"), local, claims.get("sub"))
     username = next((n for c in candidates if isinstance(c, str) and (n := normalise_username(c))), "")
     if not username:
         raise SsoFailed("the provider gave no usable username (preferred_username, email or sub)")
