@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import threading
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -216,3 +218,30 @@ def authorize_for_server(request: httpx.Request) -> None:
     token = SERVER_TOKENS.get(request.url.netloc.decode("ascii"))
     if token and "authorization" not in request.headers and "cookie" not in request.headers:
         request.headers["Authorization"] = f"Bearer {token}"
+
+
+@contextlib.contextmanager
+def oidc_provider() -> Iterator[str]:
+    """A real OpenID provider (``oidc-provider-mock``: Authlib's server side in a Flask app) in a thread on a
+    free 127.0.0.1 port; its issuer URL. It accepts any client id and secret, and its sign-in page asks for
+    the ``sub``; ``PUT <issuer>/users/<sub>`` sets that user's claims (see :func:`set_oidc_claims`)."""
+    import oidc_provider_mock
+    import werkzeug.serving
+
+    saved = os.environ.get("AUTHLIB_INSECURE_TRANSPORT")
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the provider's own https check: http on loopback is fine
+    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(require_nonce=True), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        if saved is None:
+            os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
+
+
+def set_oidc_claims(issuer: str, sub: str, claims: dict[str, object]) -> None:
+    """The claims the provider of :func:`oidc_provider` puts in ``sub``'s ID token."""
+    httpx.put(f"{issuer}/users/{sub}", json=claims).raise_for_status()

@@ -77,7 +77,10 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL (single sign-on).")
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = Field(default=None, repr=False)
-    oidc_default_role: Literal["rater", "trainer", "admin"] = "rater"
+    oidc_redirect_uri: str | None = Field(default=None, description="The callback URL registered at the provider; "
+                                          "default: <the origin the request came to>/api/auth/oidc/callback.")
+    oidc_default_role: Literal["rater", "trainer", "admin"] = Field(
+        default="rater", description="The role of a user whom single sign-on creates (their first sign-in).")
     readiness_threshold: int = Field(default=50, ge=1, le=10_000_000)
     readiness_min_rating: int = Field(default=4, ge=1, le=5)
     adapter_roots: Annotated[list[Path], NoDecode] = Field(
@@ -137,6 +140,12 @@ class Settings(BaseSettings):
     def listen_gate(self) -> tuple[float | None, float | None]:
         """The listen gate as (minimum seconds, minimum fraction); (None, None) when off."""
         return parse_min_listen(self.min_listen)
+
+    @property
+    def sso_on(self) -> bool:
+        """Single sign-on is offered: sign-in is on and an issuer and a client id are set (the secret is
+        optional: without it the app is a public client and PKCE protects the code)."""
+        return self.auth_on and bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -18,6 +18,7 @@ ROLE_OF: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): PUBLIC, ("POST", "/api/auth/login/form"): PUBLIC,
     ("POST", "/api/auth/logout"): PUBLIC, ("GET", "/api/auth/setup"): PUBLIC, ("POST", "/api/auth/setup"): PUBLIC,
     ("POST", "/api/auth/setup/form"): PUBLIC, ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/auth/oidc/login"): PUBLIC, ("GET", "/api/auth/oidc/callback"): PUBLIC,
     ("GET", "/api/auth/me"): "rater",
     ("GET", "/api/users"): "admin", ("POST", "/api/users"): "admin", ("PATCH", "/api/users/{user_id}"): "admin",
     ("GET", "/api/tokens"): "rater", ("POST", "/api/tokens"): "rater", ("DELETE", "/api/tokens/{token_id}"): "rater",

@@ -30,6 +30,7 @@ from training_dashboard.api import (
     users,
 )
 from training_dashboard.api import audit as audit_api
+from training_dashboard.api import oidc as oidc_api
 from training_dashboard.api import queue as queue_api
 from training_dashboard.api import raters as raters_api
 from training_dashboard.api import runs as runs_api
@@ -86,8 +87,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.state.settings, app.state.db, app.state.worker, app.state.dispatcher = settings, db, None, None
     app.state.signer = AudioSigner(settings.resolved_secret_key() if settings.auth_on else None)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
-    for module in (auth, users, tokens, audit_api, prompts, generation, audio, feedback, listening, datasets, adapters,
-                   health):
+    app.state.oidc = oidc_api.make_client(settings)
+    for module in (auth, oidc_api, users, tokens, audit_api, prompts, generation, audio, feedback, listening, datasets,
+                   adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
     app.include_router(evaluations_router, prefix=PREFIX)

@@ -25,22 +25,22 @@ from training_dashboard.services.principal import Principal
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _policy(settings: Settings) -> credentials.SessionPolicy:
+def policy(settings: Settings) -> credentials.SessionPolicy:
     return credentials.SessionPolicy.of(settings.session_idle_hours, settings.session_max_days)
 
 
-def _secure(request: Request) -> bool:
+def is_secure(request: Request) -> bool:
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
     return (proto or request.url.scheme) == "https"
 
 
 def set_session_cookie(response: Response, request: Request, settings: Settings, secret: str) -> None:
     response.set_cookie(access.COOKIE, secret, max_age=int(settings.session_max_days * 86400), path="/",
-                        httponly=True, samesite="lax", secure=_secure(request))
+                        httponly=True, samesite="lax", secure=is_secure(request))
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(access.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    response.delete_cookie(access.COOKIE, path="/", httponly=True, samesite="lax", secure=is_secure(request))
 
 
 def local_path(target: str | None, default: str = "/") -> str:
@@ -51,13 +51,18 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _redirect(request: Request, settings: Settings, path: str) -> RedirectResponse:
+def return_origin(request: Request, settings: Settings) -> str:
+    """The app origin the browser came from when it is not the API's own (dev mode: the UI's port), else ""."""
     origin = request.headers.get("origin") or ""
     if not origin or origin == "null":
         origin = access.origin_of(request.headers.get("referer", "")) or ""
     origin = origin.rstrip("/").lower()
     own = origin and origin != access.request_origin(request.scope) and origin in access.app_origins(settings)
-    return RedirectResponse((origin + path) if own else path, status_code=303)
+    return origin if own else ""
+
+
+def _redirect(request: Request, settings: Settings, path: str) -> RedirectResponse:
+    return RedirectResponse(return_origin(request, settings) + path, status_code=303)
 
 
 def _me(principal: Principal, settings: Settings) -> schemas.Me:
@@ -67,7 +72,7 @@ def _me(principal: Principal, settings: Settings) -> schemas.Me:
 
 def _sign_in(request: Request, db, settings: Settings, username: str, password: str):  # type: ignore[no-untyped-def]
     try:
-        return credentials.sign_in(db, username, password, _policy(settings), client_addr(request))
+        return credentials.sign_in(db, username, password, policy(settings), client_addr(request))
     except credentials.Locked as exc:
         raise HTTPException(429, exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
 
@@ -132,7 +137,7 @@ def read_setup(db: DbDep, settings: SettingsDep, token: str | None = None) -> sc
     """Whether the first admin is still to be created, and whether ``token`` is a valid setup link."""
     needed = settings.auth_on and not accounts.any_password_user(db)
     valid = credentials.setup_link_valid(db, token[:200]) if token and needed else (False if token else None)
-    return schemas.SetupStatus(auth=settings.auth, needed=needed, token_valid=valid)
+    return schemas.SetupStatus(auth=settings.auth, needed=needed, token_valid=valid, sso=settings.sso_on)
 
 
 @router.post("/setup", status_code=201, response_model=schemas.UserPublic)
@@ -140,7 +145,7 @@ def create_first_admin(body: schemas.SetupRequest, request: Request, response: R
                        settings: SettingsDep) -> schemas.UserPublic:
     """Create the first admin with the one-time setup link from the console, and sign them in."""
     user = credentials.use_setup_link(db, body, client_addr(request))
-    set_session_cookie(response, request, settings, credentials.start_session(db, user.id or 0, _policy(settings)))
+    set_session_cookie(response, request, settings, credentials.start_session(db, user.id or 0, policy(settings)))
     return accounts.user_public(user)
 
 
@@ -162,5 +167,5 @@ def setup_form(request: Request, db: DbDep, settings: SettingsDep,
         code = "done" if exc.status_code == 409 else "link"
         return _redirect(request, settings, "/setup?" + urlencode({"token": token, "error": code}, quote_via=quote))
     response = _redirect(request, settings, "/")
-    set_session_cookie(response, request, settings, credentials.start_session(db, user.id or 0, _policy(settings)))
+    set_session_cookie(response, request, settings, credentials.start_session(db, user.id or 0, policy(settings)))
     return response

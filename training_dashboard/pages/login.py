@@ -16,8 +16,10 @@ def _sso() -> rx.Component:
     return rx.cond(LoginState.sso, rx.vstack(
         rx.flex(rx.separator(size="4"), rx.text("or", size="1", color_scheme="gray"), rx.separator(size="4"),
                 align="center", spacing="2", width="100%"),
-        rx.button(rx.el.a("Sign in with single sign-on", href=LoginState.sso_href), as_child=True, variant="outline",
-                  size="3", width="100%", custom_attrs={"data-testid": "sso-login"}),
+        # reload_document: a real navigation to the API (rx.el.a is React Router's Link, which would route
+        # /api/auth/oidc/login inside the single-page app and show its 404 page).
+        rx.button(rx.el.a("Sign in with single sign-on", href=LoginState.sso_href, reload_document=True),
+                  as_child=True, variant="outline", size="3", width="100%", custom_attrs={"data-testid": "sso-login"}),
         spacing="3", width="100%",
     ))
 

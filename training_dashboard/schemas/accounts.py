@@ -99,11 +99,13 @@ class AuditEventPublic(Model):
 
 
 class SetupStatus(Model):
-    """Whether the first admin still has to be created (and whether a given link is valid)."""
+    """Whether the first admin still has to be created (and whether a given link is valid); whether /login
+    offers single sign-on (``GET /api/auth/oidc/login?next=<local path>``)."""
 
     auth: AuthMode
     needed: bool
     token_valid: bool | None = None
+    sso: bool = False
 
 
 class SetupRequest(Model):

@@ -112,37 +112,56 @@ def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
     return db.write(run), secret
 
 
+class AccountDisabled(Unauthorized):
+    """Single sign-on named a user whom an admin disabled (the provider vouched for them: saying so leaks nothing)."""
+
+
 def sign_in_external(db: Database, username: str, display_name: str | None, default_role: schemas.Role,
                      policy: SessionPolicy, client_addr: str | None, provider: str) -> tuple[UserAccount, str]:
     """Single sign-on (the hook for OpenID Connect, ``/api/auth/oidc/*``): the provider vouched for
     ``username``; find that user (or create them, passwordless, with ``default_role``) and start a session.
 
+    A user with a local password is never signed in this way: someone at the provider who picks an
+    admin's username must not become that admin. Passwordless users (raters from before sign-in,
+    users an admin created without a password, earlier single sign-on users) are.
+
     Raises:
-        Unauthorized: the user is disabled, or the name is not a valid username.
+        AccountDisabled: the user is disabled.
+        Unauthorized: the name is not a valid username, or that user signs in with a password.
     """
     name = username.strip().lower()
-    if not re.fullmatch(schemas.USERNAME_RE, name):
-        audit.write(db, None, "login.failed", f"user:{name[:64]}", {"via": provider, "reason": "bad username"},
+
+    def refuse(reason: str, error: Unauthorized) -> Unauthorized:
+        audit.write(db, None, "login.failed", f"user:{name[:64]}", {"via": provider, "reason": reason},
                     client_addr, actor_name=name[:64])
-        raise Unauthorized("This account's username cannot be used here (letters, digits, '.', '_', '-')")
+        return error
+
+    if not re.fullmatch(schemas.USERNAME_RE, name):
+        raise refuse("bad username", Unauthorized("This account's username cannot be used here "
+                                                  "(letters, digits, '.', '_', '-')"))
     secret, now = secrets.token_urlsafe(32), utcnow()
 
-    def run(session: Session) -> UserAccount:
+    def run(session: Session) -> tuple[UserAccount, str | None]:
         user = accounts.find_user(session, name)
         created = user is None
         if user is None:
             user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
                                                                        role=default_role))
-        if user.disabled:
-            raise Unauthorized(BAD_LOGIN)
+        elif user.disabled or user.password_hash is not None:
+            return user, "disabled" if user.disabled else "has a password"
         accounts.note_login(session, user)
         session.add(AuthSession(secret_hash=hash_secret(secret), user_id=user.id or 0, created_at=now,
                                 last_seen_at=now, expires_at=now + policy.absolute))
         detail = {"via": provider, "created": created}
         audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
-        return user
+        return user, None
 
-    return db.write(run), secret
+    user, refused = db.write(run)
+    if refused == "disabled":
+        raise refuse(refused, AccountDisabled("This account is disabled: ask an admin"))
+    if refused:
+        raise refuse(refused, Unauthorized("This user signs in with a password, not single sign-on"))
+    return user, secret
 
 
 def start_session(db: Database, user_id: int, policy: SessionPolicy) -> str:
