@@ -197,5 +197,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
-    for the rest of the session, which would break every asyncio test collected after it."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    for the rest of the session, which would break every asyncio test collected after it.
+
+    Of those, the modules that start an app of their own (``own_app``) run after every test of
+    the suite's shared app: ``reflex run --env prod`` bakes its port into the frontend build it
+    writes to ``.web``, which all apps started from this checkout share, so once another app has
+    built, the shared app's pages would talk to that other (by then stopped) port.
+    """
+    items.sort(key=lambda item: (item.get_closest_marker("e2e") is not None,
+                                 item.get_closest_marker("own_app") is not None))

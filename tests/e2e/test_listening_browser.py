@@ -17,14 +17,15 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Server, make_tiny_adapter, start_app
+from tests.e2e.conftest import CONTEXT_ARGS, Server, make_tiny_adapter, start_app
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 GATE_S = 1.0
 CLIP_S = 2.0
@@ -35,8 +36,19 @@ REASON = "cello 2 sounds warmer"
 
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with start_app(tmp_path_factory.mktemp("listen") / "data", {"TD_MIN_LISTEN": f"{GATE_S:g}s"}) as app:
+    """An app with the listen gate, in the trusted one-machine mode (``TD_AUTH=off``), where
+    listeners pick their name under "Who is listening?": the gate and what is heard are the same
+    with sign-in on (the state tests in tests/ui/test_state_listen_gate.py and the API tests cover
+    that path); sign-in itself is tested in test_auth_browser.py."""
+    env = {"TD_MIN_LISTEN": f"{GATE_S:g}s", "TD_AUTH": "off"}
+    with start_app(tmp_path_factory.mktemp("listen") / "data", env) as app:
         yield app
+
+
+@pytest.fixture(scope="module")
+def browser_context_args() -> dict[str, Any]:
+    """Not the suite's signed-in state (and not its app): this app has no sign-in."""
+    return dict(CONTEXT_ARGS)
 
 
 def _shot(target, name: str) -> None:  # type: ignore[no-untyped-def]

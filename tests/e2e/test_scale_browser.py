@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import CONTEXT_ARGS, ROOT, Server, free_port, sign_in, start_app
 from tests.scale.conftest import WorkerProcess, broker_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 GENERATION_TIMEOUT_MS = 240_000
 
