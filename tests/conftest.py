@@ -30,6 +30,20 @@ from training_dashboard.config import Settings  # noqa: E402
 from training_dashboard.db import Database  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _api_token_stays_in_its_test() -> Iterator[None]:
+    """The benches are programs: they keep the personal token they mint in their own environment
+    (``TD_API_TOKEN``, which the CLI and ``bench.load`` read). tests/bench runs them in this
+    process, so the token must not outlive the test: the training CLI of a later test would send it
+    to that test's API (401, "not signed in")."""
+    before = os.environ.get("TD_API_TOKEN")
+    yield
+    if before is None:
+        os.environ.pop("TD_API_TOKEN", None)
+    else:
+        os.environ["TD_API_TOKEN"] = before
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     url = os.environ.get("TD_TEST_DATABASE_URL")
