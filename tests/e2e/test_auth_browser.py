@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CONTEXT_ARGS, Server, create_token, create_user, sign_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.shared_app_last]  # its raters and ratings would change the
+# others' counts from an empty app (readiness, agreement)
 
 SHOTS = Path(os.environ.get("TD_E2E_SHOTS") or Path(__file__).resolve().parents[2] / "artifacts" / "screenshots")
 GENERATION_TIMEOUT_S = 240
