@@ -217,7 +217,7 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     the suite's shared app: ``reflex run --env prod`` bakes its port into the frontend build it
     writes to ``.web``, which all apps started from this checkout share, so once another app has
     built, the shared app's pages would talk to that other (by then stopped) port.
-    """
+
     Modules marked ``shared_app_last`` (they add users, raters and ratings to the shared app) run
     after the shared app's other modules, which count from an empty app.
     """
