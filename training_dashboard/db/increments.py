@@ -25,26 +25,28 @@ def _q(name: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _upsert(table: str, keys: tuple[str, ...], value: str, rows: int) -> TextClause:
-    columns = (*keys, value)
-    values = ", ".join("(" + ", ".join(f":{i}_{n}" for i in range(len(columns))) + ")" for n in range(rows))
+def _upsert(table: str, keys: tuple[str, ...], values: tuple[str, ...], rows: int) -> TextClause:
+    columns = (*keys, *values)
+    rendered = ", ".join("(" + ", ".join(f":{i}_{n}" for i in range(len(columns))) + ")" for n in range(rows))
+    sets = ", ".join(f"{_q(v)} = {_q(table)}.{_q(v)} + excluded.{_q(v)}" for v in values)
     return text(
-        f"INSERT INTO {_q(table)} ({', '.join(map(_q, columns))}) VALUES {values} "
-        f"ON CONFLICT ({', '.join(map(_q, keys))}) DO UPDATE SET {_q(value)} = {_q(table)}.{_q(value)} + "
-        f"excluded.{_q(value)}"
+        f"INSERT INTO {_q(table)} ({', '.join(map(_q, columns))}) VALUES {rendered} "
+        f"ON CONFLICT ({', '.join(map(_q, keys))}) DO UPDATE SET {sets}"
     )
 
 
-def add_to_rows(conn: Connection, table: str, keys: tuple[str, ...], value: str,
+def add_to_rows(conn: Connection, table: str, keys: tuple[str, ...], value: str | tuple[str, ...],
                 rows: Sequence[tuple[Any, ...]]) -> None:
-    """Add each row's last element to ``value`` of the row its first elements key (0 first).
+    """Add each row's last elements to the ``value`` column(s) of the row its first elements key
+    (created at 0 first).
 
-    One statement for all rows: ``rows`` are tuples of the ``keys`` values then the delta.
+    One statement for all rows: ``rows`` are tuples of the ``keys`` values then the deltas.
     """
     if not rows:
         return
+    values = (value,) if isinstance(value, str) else value
     params = {f"{i}_{n}": item for n, row in enumerate(rows) for i, item in enumerate(row)}
-    conn.execute(_upsert(table, keys, value, len(rows)), params)
+    conn.execute(_upsert(table, keys, values, len(rows)), params)
 
 
 @lru_cache(maxsize=512)

@@ -23,7 +23,8 @@ from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.config import Settings
-from training_dashboard.db.models import AudioSample, HeardCount, Listening, RaterListening
+from training_dashboard.db.increments import add_to_rows
+from training_dashboard.db.models import AudioSample, Listening
 from training_dashboard.services.errors import NotFound, Unprocessable
 
 ATTENTIVE = 0.5
@@ -179,27 +180,23 @@ def _upsert(session: Session):  # type: ignore[no-untyped-def]
 
 
 def note(session: Session, rater_id: int, judgements: Sequence[Checked | None]) -> None:
-    """Count judgements of a rater in its listening figures (one upsert per table)."""
+    """Count judgements of a rater in its listening figures: one prebuilt upsert per table
+    (``db.increments``: this runs inside every rating's and preference's write transaction)."""
     if not judgements:
         return
-    insert_ = _upsert(session)
+    conn = session.connection()
     listened = [c for c in judgements if c is not None]
-    values = {"rater_id": rater_id, "judgements": len(judgements), "listened": len(listened),
-              "attentive": sum(c.heard_fraction >= ATTENTIVE for c in listened),
-              "timed": sum(c.decision_ms is not None for c in listened), "fast": sum(c.fast for c in listened)}
-    stmt = insert_(RaterListening).values(values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["rater_id"], set_={
-        name: getattr(RaterListening, name) + getattr(stmt.excluded, name) for name in values if name != "rater_id"}))
+    figures = (len(judgements), len(listened), sum(c.heard_fraction >= ATTENTIVE for c in listened),
+               sum(c.decision_ms is not None for c in listened), sum(c.fast for c in listened))
+    add_to_rows(conn, "rater_listening", ("rater_id",), ("judgements", "listened", "attentive", "timed", "fast"),
+                [(rater_id, *figures)])
     buckets: dict[int, int] = {}
     for checked in listened:
         for clip in checked.clips:
             percent = heard_percent(clip.fraction)
             buckets[percent] = buckets.get(percent, 0) + 1
-    if buckets:
-        stmt = insert_(HeardCount).values([{"rater_id": rater_id, "percent": p, "count": n}
-                                           for p, n in sorted(buckets.items())])
-        session.execute(stmt.on_conflict_do_update(index_elements=["rater_id", "percent"],
-                                                   set_={"count": HeardCount.count + stmt.excluded.count}))
+    add_to_rows(conn, "heard_count", ("rater_id", "percent"), "count",
+                [(rater_id, p, n) for p, n in sorted(buckets.items())])
 
 
 def echo(data: schemas.Listening | schemas.VoteListening | None, row: Any,
