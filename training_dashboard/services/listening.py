@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -173,10 +171,6 @@ def store(session: Session, kind: str, judgement_id: int, checked: Checked | Non
     session.execute(insert(Listening.__table__), [  # Core: no ORM bulk-insert machinery for a row or two
         {"kind": kind, "judgement_id": judgement_id, "audio_id": c.audio_id, "slot": c.slot, "heard_s": c.heard_s,
          "duration_s": c.duration_s, "plays": c.plays, "seeks": c.seeks} for c in checked.clips])
-
-
-def _upsert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def note(session: Session, rater_id: int, judgements: Sequence[Checked | None]) -> None:
