@@ -78,35 +78,32 @@ class RaterTally(Model):
     unattentive: bool = False
 
 
-class AttentiveResult(Model):
+class Verdict(Model):
+    """Ties are excluded from the win rate; the interval is Wilson's at 95%, the p-value the
+    two-sided exact binomial (sign) test against 0.5 (``services.stats.win_rate``)."""
+
+    candidate_wins: int
+    baseline_wins: int
+    ties: int
+    win_rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    verdict: Literal["better", "worse", "inconclusive"]
+
+
+class AttentiveResult(Verdict):
     """The verdict recomputed from attentive votes only: those with listening data whose
     least-heard clip reached ``min_heard`` of its duration (same statistics as the full result)."""
 
     min_heard: float
     votes: int  # attentive votes counted
     dropped: int  # votes left out (no listening data, or heard less)
-    candidate_wins: int
-    baseline_wins: int
-    ties: int
-    win_rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    verdict: Literal["better", "worse", "inconclusive"]
 
 
-class EvaluationResult(Model):
-    """Ties are excluded from the win rate; the interval is Wilson's at 95%, the p-value the
-    two-sided exact binomial (sign) test against 0.5. Provisional until the status is completed."""
+class EvaluationResult(Verdict):
+    """The verdict from every vote (see :class:`Verdict`); provisional until the status is completed."""
 
-    candidate_wins: int
-    baseline_wins: int
-    ties: int
-    win_rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    verdict: Literal["better", "worse", "inconclusive"]
     final: bool
     first_side_share: float | None  # share of non-tie votes for the clip played first
     first_side_ci_low: float | None

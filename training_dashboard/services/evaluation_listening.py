@@ -40,10 +40,8 @@ def attentive_result(session: Session, evaluation_id: int, min_heard: float) -> 
         else:
             dropped += 1
     win = stats.win_rate(tally["candidate"], tally["baseline"], tally["tie"])
-    return schemas.AttentiveResult(
-        min_heard=min_heard, votes=sum(tally.values()), dropped=dropped, candidate_wins=win.wins,
-        baseline_wins=win.losses, ties=win.ties, win_rate=win.win_rate, ci_low=win.ci_low, ci_high=win.ci_high,
-        p_value=win.p_value, verdict=win.verdict)
+    return schemas.AttentiveResult(min_heard=min_heard, votes=sum(tally.values()), dropped=dropped,
+                                   **stats.verdict_fields(win))
 
 
 def pair_details(db: Database, evaluation_id: int) -> list[schemas.EvaluationPairDetail]:

@@ -202,8 +202,7 @@ def _result(session: Session, evaluation: Evaluation) -> schemas.EvaluationResul
         if rater_id in tallies:
             tallies[rater_id].update(fields)
     return schemas.EvaluationResult(
-        candidate_wins=win.wins, baseline_wins=win.losses, ties=win.ties, win_rate=win.win_rate, ci_low=win.ci_low,
-        ci_high=win.ci_high, p_value=win.p_value, verdict=win.verdict, final=evaluation.status == "completed",
+        **stats.verdict_fields(win), final=evaluation.status == "completed",
         first_side_share=first.rate, first_side_ci_low=first.ci_low, first_side_ci_high=first.ci_high,
         per_rater=[schemas.RaterTally(**t) for t in sorted(tallies.values(), key=lambda t: t["name"])],
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -69,6 +69,12 @@ class WinRate:
     ci_high: float | None
     p_value: float | None
     verdict: Verdict
+
+
+def verdict_fields(win: WinRate) -> dict[str, Any]:
+    """``win`` as the fields of ``schemas.Verdict`` (the full and the attentive results)."""
+    return {"candidate_wins": win.wins, "baseline_wins": win.losses, "ties": win.ties, "win_rate": win.win_rate,
+            "ci_low": win.ci_low, "ci_high": win.ci_high, "p_value": win.p_value, "verdict": win.verdict}
 
 
 def _count(value: int, name: str) -> int:
