@@ -258,7 +258,9 @@ def use_setup_link(db: Database, data: schemas.SetupRequest, client_addr: str | 
     password_hash = accounts.hash_password(data.password)
 
     def run(session: Session) -> UserAccount:
-        link = session.scalar(select(SetupLink).where(SetupLink.secret_hash == hash_secret(data.token)))
+        # FOR UPDATE: two racing uses of one link on PostgreSQL apply in turn, the second sees it spent
+        link = session.scalar(select(SetupLink).where(SetupLink.secret_hash == hash_secret(data.token))
+                              .with_for_update())
         if link is None or link.used_at is not None or _aware(link.expires_at) <= utcnow():
             raise BadRequest("This setup link is unknown, used or expired: restart the app for a new one")
         if session.scalar(select(UserAccount.id).where(UserAccount.password_hash.is_not(None)).limit(1)):  # type: ignore[union-attr]
