@@ -213,8 +213,14 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     for the rest of the session, which would break every asyncio test collected after it.
 
+    Of those, the modules that start an app of their own (``own_app``) run after every test of
+    the suite's shared app: ``reflex run --env prod`` bakes its port into the frontend build it
+    writes to ``.web``, which all apps started from this checkout share, so once another app has
+    built, the shared app's pages would talk to that other (by then stopped) port.
+
     Modules marked ``shared_app_last`` (they add users, raters and ratings to the shared app) run
     after the shared app's other modules, which count from an empty app.
     """
     items.sort(key=lambda item: (item.get_closest_marker("e2e") is not None,
+                                 item.get_closest_marker("own_app") is not None,
                                  item.get_closest_marker("shared_app_last") is not None))

@@ -146,14 +146,10 @@ def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
 
 
 @contextlib.contextmanager
-def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None,
-              own_web: bool = True) -> Iterator[Server]:
+def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None) -> Iterator[Server]:
     """``reflex run --env prod`` on a loopback port (free, unless given) with the tiny model; stopped on exit.
 
-    Waits until /api/health says the model is ready and /training is served. ``own_web``: the app
-    builds its frontend in a directory of its own (``REFLEX_WEB_WORKDIR``), since the build holds
-    the backend's port and the suite's shared app keeps serving ROOT/.web; the npm packages are
-    shared, read only.
+    Waits until /api/health says the model is ready and /training is served.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"reflex-{data_dir.name}.log"
@@ -161,11 +157,6 @@ def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int
     reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
     admin_password = secrets.token_urlsafe(18)
     env = {**_app_env(data_dir, port, admin_password), **(extra_env or {})}
-    if own_web and (ROOT / ".web" / "node_modules").is_dir():
-        web = data_dir.parent / f"web-{data_dir.name}"
-        shutil.copytree(ROOT / ".web", web, symlinks=True, ignore=shutil.ignore_patterns("node_modules", "build"))
-        (web / "node_modules").symlink_to(ROOT / ".web" / "node_modules")
-        env["REFLEX_WEB_WORKDIR"] = str(web)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port",
@@ -190,7 +181,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
     of them, and in embedded mode each would run its own generation worker on the same database.
     """
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    with start_app(data_dir, {"REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "1"}, own_web=False) as app:
+    with start_app(data_dir, {"REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "1"}) as app:
         yield app
 
 

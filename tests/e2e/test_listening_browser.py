@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import CONTEXT_ARGS, Server, make_tiny_adapter, start_app
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 GATE_S = 1.0
 CLIP_S = 2.0

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from tests.e2e.conftest import CONTEXT_ARGS, Server, start_app
 from tests.factories import oidc_provider, set_oidc_claims
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 SUB = "idp-user-4711"
 OFFSITE = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")  # the provider's page links a stylesheet from a CDN

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -14,10 +15,10 @@ import pytest
 import redis
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import CONTEXT_ARGS, Server, free_port, sign_in, start_app
+from tests.e2e.conftest import CONTEXT_ARGS, ROOT, Server, free_port, sign_in, start_app
 from tests.scale.conftest import WorkerProcess, broker_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 GENERATION_TIMEOUT_MS = 240_000
 
@@ -29,11 +30,17 @@ def broker_server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
     broker = f"{base}/{1 + uuid.uuid4().int % 15}"
     redis.Redis.from_url(broker).flushdb()
     port = free_port()
+    # Its own frontend build: the build holds the backend's port, and the suite's app on the other
+    # port still serves ROOT/.web. The npm packages are shared (read only).
+    web = root / "web"
+    if (ROOT / ".web" / "node_modules").is_dir():
+        shutil.copytree(ROOT / ".web", web, symlinks=True, ignore=shutil.ignore_patterns("node_modules", "build"))
+        (web / "node_modules").symlink_to(ROOT / ".web" / "node_modules")
     shared = broker_env(broker, f"http://127.0.0.1:{port}/api", lease_s=30.0)
     worker = WorkerProcess(root, "e2e-gen", "generate", shared).start()  # it waits for the app's API
     try:
         # two backend processes: a tab's events and its reload may land on either one
-        env = {**shared, "REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "2"}
+        env = {**shared, "REFLEX_REDIS_URL": redis_url, "GRANIAN_WORKERS": "2", "REFLEX_WEB_WORKDIR": str(web)}
         with start_app(root / "data", env, port=port) as app:
             yield app, worker
     finally:
