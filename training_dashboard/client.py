@@ -88,6 +88,33 @@ class ApiClient:
     async def list_prompts(self, page: int = 1, limit: int = 20) -> schemas.Page[schemas.PromptPublic]:
         return await self._get(schemas.Page[schemas.PromptPublic], "prompts", {"page": page, "limit": limit})
 
+    # the prompt library
+    async def search_prompts(self, query: schemas.PromptQuery) -> schemas.Page[schemas.PromptHit]:
+        params = {k: (str(v).lower() if isinstance(v, bool) else v)
+                  for k, v in query.model_dump(exclude_none=True).items()}
+        return await self._get(schemas.Page[schemas.PromptHit], "prompts", params)
+
+    async def prompt_facets(self) -> schemas.PromptFacets:
+        return await self._get(schemas.PromptFacets, "prompts/facets")
+
+    async def set_favourite(self, prompt_id: int, favourite: bool = True) -> schemas.FavouriteState:
+        return await self._send(schemas.FavouriteState, "PUT" if favourite else "DELETE",
+                                f"prompts/{prompt_id}/favourite")
+
+    async def list_templates(self, page: int = 1, limit: int = 200) -> schemas.Page[schemas.TemplatePublic]:
+        return await self._get(schemas.Page[schemas.TemplatePublic], "templates", {"page": page, "limit": limit})
+
+    async def create_template(self, body: schemas.TemplateCreate) -> schemas.TemplatePublic:
+        return await self._send(schemas.TemplatePublic, "POST", "templates", body)
+
+    async def update_template(self, template_id: int, body: schemas.TemplatePatch) -> schemas.TemplatePublic:
+        payload = body.model_dump(mode="json", exclude_unset=True)
+        response = await self._call("PATCH", f"templates/{template_id}", json=payload)
+        return schemas.TemplatePublic.model_validate(response.json())
+
+    async def delete_template(self, template_id: int) -> None:
+        await self._call("DELETE", f"templates/{template_id}")
+
     # generation
     async def generate(self, body: schemas.GenerateRequest) -> schemas.JobPublic:
         return await self._send(schemas.JobPublic, "POST", "generate", body)
