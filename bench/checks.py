@@ -87,3 +87,28 @@ def adapter_checks(engine: Engine, adapter_id: int, detail: dict[str, Any]) -> l
 
 def check(name: str, api: Any, sql: Any) -> dict[str, Any]:
     return {"name": name, "api": api, "sql": sql, "ok": api == sql}
+
+
+def prompt_checks(engine: Engine, searches: dict[str, dict[str, Any]], api_get: Any) -> list[dict[str, Any]]:
+    """The library's answers against the rows: a page's counters recomputed from the clips and
+    ratings, and search totals against a plain LIKE / attribute count (the seeded prompts'
+    words: "A <mood> <style> piece at <tempo> BPM with <instruments> (#<n>)")."""
+    out = []
+    page = api_get("/api/prompts", {"sort": "best_rated", "limit": 20})
+    for hit in page["items"]:
+        with engine.connect() as conn:
+            clips = conn.execute(text("SELECT COUNT(*) FROM audio_sample WHERE prompt_id = :p"),
+                                 {"p": hit["id"]}).scalar()
+            n, total = conn.execute(text("SELECT COUNT(*), COALESCE(SUM(rating), 0) FROM rating WHERE prompt_id = :p"),
+                                    {"p": hit["id"]}).one()
+        mean = round(total / n, 3) if n else None
+        out.append(check(f"prompt {hit['id']} generated/ratings/mean", [hit["generated"], hit["rating_count"],
+                                                                        hit["mean_rating"]], [clips, n, mean]))
+    out.append(check("prompts_search_prefix.total", api_get("/api/prompts", searches["search_prefix"])["total"],
+                     scalar(engine, "SELECT COUNT(*) FROM prompt WHERE lower(text) LIKE '%marim%'")))
+    out.append(check("prompts_search_phrase.total", api_get("/api/prompts", searches["search_phrase"])["total"],
+                     scalar(engine, "SELECT COUNT(*) FROM prompt WHERE style = 'jazz' AND mood = 'calm'")))
+    out.append(check("prompts_search_every_prompt.total",
+                     api_get("/api/prompts", searches["search_every_prompt"])["total"],
+                     scalar(engine, "SELECT COUNT(*) FROM prompt")))
+    return out

@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bench import checks
-from bench.endpoints import feedback_page_query, preview_filters
+from bench.endpoints import feedback_page_query, preview_filters, prompt_searches
 from bench.load import auth_headers
 from bench.server import RssSampler
 
@@ -132,6 +132,8 @@ def exactness(base: str, engine: Engine, meta: dict[str, Any], ops: dict[str, An
             engine, {"adapter_id": q["adapter_id"], "min_rating": q["min_rating"]})))
         a = meta["adapter_ids"][0]
         out += checks.adapter_checks(engine, a, http.get(f"/api/adapters/{a}").json())
+        searches = prompt_searches(meta)
+        out += checks.prompt_checks(engine, searches, lambda path, params: http.get(path, params=params).json())
     if "supervised_snapshot" in ops:
         s = ops["supervised_snapshot"]
         out.append(checks.check("supervised_snapshot.rows", s["rows"], checks.rating_count_sql(engine, s["filter"])))
@@ -147,6 +149,14 @@ def exactness(base: str, engine: Engine, meta: dict[str, Any], ops: dict[str, An
     print(f"exactness: {len(out) - len(bad)}/{len(out)} checks agree with SQL" + (f"; MISMATCH: {bad}" if bad else ""),
           flush=True)
     return out
+
+
+def star_prompts(base: str, meta: dict[str, Any], n: int = 200) -> None:
+    """Star ``n`` prompts spread over all of them for the bench's user (what the favourites filter reads)."""
+    prompts = meta["counts"]["prompts"]
+    with httpx.Client(headers=auth_headers(), base_url=base, timeout=TIMEOUT) as http:
+        for prompt_id in range(1, prompts + 1, max(1, prompts // n)):
+            http.put(f"/api/prompts/{prompt_id}/favourite").raise_for_status()
 
 
 def cleanup(base: str, created: list[int]) -> None:

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only:
                 wanted = set(args.only.split(","))
                 calls = [c for c in calls if c.name in wanted]
+            operations.star_prompts(server.base, meta)
             result["checks"] = operations.exactness(server.base, engine, meta, ops)
             endpoints: dict[str, Any] = {}
             for call in calls:

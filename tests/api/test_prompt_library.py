@@ -247,3 +247,19 @@ def test_the_migration_indexes_and_counts_existing_prompts(settings):
     assert find(q="dawn") == [(2, 2, 0, None)]
     assert find(q="musette") == [(1, 2, 2, 4.5)]
     db.dispose()
+
+
+async def test_past_the_ranked_limit_the_newest_matches_are_ranked_then_the_rest_newest_first(client, monkeypatch):
+    from training_dashboard.services import library
+
+    monkeypatch.setattr(library, "RANKED", 3)
+    texts = ["blue moon", "blue blue blue moon", "moon blue", "blue moon rising", "blue", "moon over blue water"]
+    ids = [await _prompt(client, t) for t in texts]
+    page = await _search(client, q="blue moon")
+    assert page["total"] == 5  # "blue" alone lacks "moon"
+    hits = [h["id"] for h in page["items"]]
+    # The newest three matches ranked ("blue moon rising" holds the phrase), then the older ones newest first
+    assert hits[0] == ids[3] and sorted(hits[:3]) == sorted([ids[2], ids[3], ids[5]])
+    assert hits[3:] == [ids[1], ids[0]]
+    second = await _search(client, q="blue moon", limit=2, page=2)
+    assert [h["id"] for h in second["items"]] == hits[2:4]
