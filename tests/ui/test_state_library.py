@@ -256,7 +256,8 @@ async def test_templates_apply_fill_save_and_refusals(root, wired, api) -> None:
     await run(TemplateState.set_edit_name, state, "Lo-fi in a key")
     await run(TemplateState.save, state)
     assert not state.edit_open and [t.name for t in state.templates] == ["Lo-fi in a key"]
-    assert state.templates[0].placeholders == ["key", "tempo"] and state.templates[0].attributes == "lo-fi · 80 BPM · calm"
+    saved = state.templates[0]
+    assert saved.placeholders == ["key", "tempo"] and saved.attributes == "lo-fi · 80 BPM · calm"
 
     await run(TemplateState.open_save, state)
     await run(TemplateState.set_edit_name, state, "lo-fi in a key")

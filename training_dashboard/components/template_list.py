@@ -47,13 +47,13 @@ def _template(item: TemplateItem) -> rx.Component:
 def template_list() -> rx.Component:
     s = TemplateState
     return rx.vstack(
-        rx.cond(AuthState.is_trainer, rx.button(
+        rx.cond(AuthState.is_trainer, rx.box(rx.button(
             rx.icon("bookmark-plus", size=14), "Save editor as template", size="1", variant="soft", type="button",
             on_click=s.open_save, disabled=StudioState.text.strip() == "",
             title="The editor's text (with any {placeholders}) and attributes, shared with the team",
-            custom_attrs={"data-testid": "template-save-open"})),
+            custom_attrs={"data-testid": "template-save-open"}))),
         rx.cond(s.error, rx.callout(
-            rx.flex(rx.text("Templates not loaded: ", s.error),
+            rx.flex(rx.text("Templates not loaded: ", s.error, class_name="td-wrap"),
                     rx.button("Retry", size="1", variant="soft", on_click=s.load_templates, type="button"),
                     gap="2", align="center", wrap="wrap"),
             color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": "templates-error"})),

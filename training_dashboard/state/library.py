@@ -34,6 +34,18 @@ class LibraryHit:
     favourite: bool = False
 
 
+def brief(text: str) -> str:
+    """An error text kept readable in a small panel: an answer that is a whole web page (an API older
+    than this app, a proxy's error page) is named as such, and any text is cut short."""
+    if "<html" in text[:300].lower() or "<!doctype" in text[:300].lower():
+        return "the API answered with a web page instead of data (is it older than this app?)"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def brief_error(exc: BaseException) -> str:
+    return brief(error_text(exc))
+
+
 def rating_text(hit: schemas.PromptHit) -> str:
     if hit.mean_rating is None or not hit.rating_count:
         return "not rated"
@@ -146,7 +158,7 @@ class LibraryState(rx.State):
         except Exception as exc:  # noqa: BLE001 - the chips are a convenience: search still works
             async with self:
                 self.style_facets, self.mood_facets = [], []
-            yield rx.toast.warning(f"Could not load the style and mood filters: {error_text(exc)}")
+            yield rx.toast.warning(f"Could not load the style and mood filters: {brief_error(exc)}")
         yield LibraryState.search
 
     @rx.event(background=True)
@@ -169,7 +181,7 @@ class LibraryState(rx.State):
             async with api_client(self) as api:
                 answer = await api.search_prompts(query)
         except Exception as exc:  # noqa: BLE001 - shown in the panel, with a Retry
-            error = error_text(exc)
+            error = brief_error(exc)
             async with self:
                 if ticket == self._request:
                     self.error, self.searching = error, False
@@ -283,7 +295,7 @@ class LibraryState(rx.State):
                 answer = await api.set_favourite(prompt_id, bool(favourite))
         except Exception as exc:  # noqa: BLE001
             return rx.toast.error(f"Could not {'star' if favourite else 'unstar'} prompt #{prompt_id}: "
-                                  f"{error_text(exc)}")
+                                  f"{brief_error(exc)}")
         self._mark_favourite(answer.prompt_id, answer.favourite)
         (await self.get_state(HistoryState))._mark_favourite(answer.prompt_id, answer.favourite)
         studio = await self.get_state(StudioState)

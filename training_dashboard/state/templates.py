@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from training_dashboard import schemas
 from training_dashboard.client import ApiError
-from training_dashboard.state.api import api_client, error_text
+from training_dashboard.state.api import api_client
+from training_dashboard.state.library import brief, brief_error
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
 from training_dashboard.state.studio import StudioState, editor_attributes
@@ -52,7 +53,7 @@ def problem_text(exc: BaseException) -> str:
         return f"{where.capitalize()}: {message}" if where else message
     if isinstance(exc, ApiError) and exc.status == 409:
         return NAME_TAKEN
-    return error_text(exc)
+    return brief_error(exc)
 
 
 class TemplateState(rx.State):
@@ -105,9 +106,7 @@ class TemplateState(rx.State):
 
     @rx.event(background=True)
     async def load_templates(self):  # type: ignore[no-untyped-def]
-        if error := await load(self, api_client, lambda api: api.list_templates(), self._show,
-                               failed=self._failed):
-            yield rx.toast.error(f"Could not load the templates: {error}")
+        await load(self, api_client, lambda api: api.list_templates(), self._show, failed=self._failed)
 
     def _show(self, page: schemas.Page[schemas.TemplatePublic]) -> None:
         self._templates = {t.id: t for t in page.items}
@@ -115,7 +114,7 @@ class TemplateState(rx.State):
         self.loaded, self.error = True, ""
 
     def _failed(self, error: str) -> None:
-        self.error = error
+        self.error = brief(error)  # shown in the tab, with a Retry
 
     @rx.event
     async def apply(self, template_id: int):  # type: ignore[no-untyped-def]
@@ -234,6 +233,6 @@ class TemplateState(rx.State):
                 await api.delete_template(template_id)
                 page = await api.list_templates()
         except Exception as exc:  # noqa: BLE001
-            return rx.toast.error(f"Template '{name}' not deleted: {error_text(exc)}")
+            return rx.toast.error(f"Template '{name}' not deleted: {brief_error(exc)}")
         self._show(page)
         return rx.toast.success(f"Template '{name}' deleted")
