@@ -95,8 +95,8 @@ def results() -> rx.Component:
         skeleton_rows(3),
         rx.box(
             rx.cond(s.error, rx.callout(
-                rx.flex(rx.text("Search failed: ", s.error, class_name="td-wrap"), rx.button("Retry", size="1", variant="soft",
-                                                                        on_click=LibraryState.search, type="button"),
+                rx.flex(rx.text("Search failed: ", s.error, class_name="td-wrap"),
+                        rx.button("Retry", size="1", variant="soft", on_click=LibraryState.search, type="button"),
                         gap="2", align="center", wrap="wrap"),
                 color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": "library-error"})),
             rx.cond(
