@@ -16,9 +16,10 @@ GRAY = {"data-accent-color": "gray"}
 
 def _chip(label: str | rx.Var[str], active: rx.Var[bool], on_click: rx.EventSpec | rx.EventHandler, testid: str,
           color: str = "iris", value: str | rx.Var[str] = "") -> rx.Component:
-    return rx.button(label, size="1", radius="full", variant=rx.cond(active, "solid", "soft"),
+    return rx.button(label if not isinstance(label, rx.Var) else rx.el.span(label, class_name="td-ellipsis"),
+                     size="1", radius="full", variant=rx.cond(active, "solid", "soft"),
                      color_scheme=rx.cond(active, color, "gray"), on_click=on_click, aria_pressed=active, type="button",
-                     custom_attrs={"data-testid": testid, "data-value": value})
+                     max_width="100%", custom_attrs={"data-testid": testid, "data-value": value, "title": value})
 
 
 def search_box() -> rx.Component:
