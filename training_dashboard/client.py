@@ -85,9 +85,6 @@ class ApiClient:
     async def get_prompt(self, prompt_id: int) -> schemas.PromptDetail:
         return await self._get(schemas.PromptDetail, f"prompts/{prompt_id}")
 
-    async def list_prompts(self, page: int = 1, limit: int = 20) -> schemas.Page[schemas.PromptPublic]:
-        return await self._get(schemas.Page[schemas.PromptPublic], "prompts", {"page": page, "limit": limit})
-
     # the prompt library
     async def search_prompts(self, query: schemas.PromptQuery) -> schemas.Page[schemas.PromptHit]:
         params = {k: (str(v).lower() if isinstance(v, bool) else v)

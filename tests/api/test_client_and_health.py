@@ -15,7 +15,7 @@ async def test_client_walks_the_loop(api: ApiClient, db, settings):
     ids = make_clips(db, settings, prompt.id, n=2)
     detail = await api.get_prompt(prompt.id)
     assert isinstance(detail, schemas.PromptDetail) and len(detail.samples) == 2
-    assert (await api.list_prompts()).total == 1
+    assert (await api.search_prompts(schemas.PromptQuery())).total == 1
     job = await api.generate(schemas.GenerateRequest(prompt_id=prompt.id, num_samples=2, seed=3))
     assert (await api.get_job(job.id)).status == "queued"
     assert (await api.cancel_job(job.id)).status == "cancelled"

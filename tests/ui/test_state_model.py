@@ -41,7 +41,7 @@ async def test_failed_model_is_shown_and_generate_refused(root, transport, api, 
     assert studio.can_generate  # the form is fine: the page disables Generate because of the model
     events = await run(StudioState.generate, studio)
     assert "could not be loaded" in str(events[0])
-    assert studio.job_status == "" and (await api.list_prompts()).total == 0  # nothing was sent
+    assert studio.job_status == "" and (await api.search_prompts(schemas.PromptQuery())).total == 0  # nothing was sent
 
 
 def test_model_text() -> None:

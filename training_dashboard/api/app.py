@@ -26,6 +26,7 @@ from training_dashboard.api import (
     health,
     listening,
     prompts,
+    templates,
     tokens,
     users,
 )
@@ -88,8 +89,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
     app.state.signer = AudioSigner(settings.resolved_secret_key() if settings.auth_on else None)
     app.state.with_worker = settings.worker if with_worker is None else with_worker
     app.state.oidc = oidc_api.make_client(settings)
-    for module in (auth, oidc_api, users, tokens, audit_api, prompts, generation, audio, feedback, listening, datasets,
-                   adapters, health):
+    for module in (auth, oidc_api, users, tokens, audit_api, prompts, templates, generation, audio, feedback, listening,
+                   datasets, adapters, health):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(leaderboard_router, prefix=PREFIX)
     app.include_router(evaluations_router, prefix=PREFIX)

@@ -37,7 +37,8 @@ def create_job(body: schemas.GenerateRequest, request: Request, db: DbDep, setti
 def read_jobs(request: Request, db: DbDep, principal: RaterDep, status: schemas.JobStatus | None = None,
               page: PageQ = 1, limit: LimitQ = 20) -> schemas.Page[schemas.JobSummary]:
     """Generation history: jobs newest first with prompt, attributes, adapter and clip ids."""
-    result = history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url)
+    result = history.list_jobs(db, status, page, limit, stream_url=request.app.state.signer.url,
+                               user_id=principal.user_id)
     return result.model_copy(update={"items": blinding.jobs(db, principal, result.items)})
 
 

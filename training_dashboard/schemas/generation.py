@@ -59,3 +59,4 @@ class JobSummary(Model):
     created_at: UTCDateTime
     finished_at: UTCDateTime | None
     blinded: bool = False  # the adapter is hidden from a rater who has not rated every clip of the job
+    prompt_favourite: bool = False  # the asking person has starred the prompt

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import Adapter, AudioSample, GenerationJob, Prompt, Rater, Rating
+from training_dashboard.db.models import Adapter, AudioSample, GenerationJob, Prompt, PromptFavourite, Rater, Rating
 from training_dashboard.services.counters import adapter_label
 from training_dashboard.services.errors import NotFound
 from training_dashboard.services.prompts import StreamUrl, default_stream_url
@@ -28,6 +28,8 @@ J, P, S = GenerationJob, Prompt, AudioSample
 
 _JOB_CLIPS = (select(S.job_id, S.id, S.seed).where(S.job_id.in_(bindparam("jobs", expanding=True)))
               .order_by(S.id))
+_STARRED = select(PromptFavourite.prompt_id).where(PromptFavourite.user_id == bindparam("user"),
+                                                  PromptFavourite.prompt_id.in_(bindparam("prompts", expanding=True)))
 _RATER_CLIPS = select(Rater.clip_count).where(Rater.id == bindparam("rater"))
 
 
@@ -44,8 +46,9 @@ def _job_statements(by_status: bool) -> tuple[Select, Select]:  # type: ignore[t
 
 
 def list_jobs(db: Database, status: str | None, page: int, limit: int,
-              stream_url: StreamUrl = default_stream_url) -> schemas.Page[schemas.JobSummary]:
-    """Jobs newest first, each with its prompt, adapter and clip ids."""
+              stream_url: StreamUrl = default_stream_url, user_id: int | None = None
+              ) -> schemas.Page[schemas.JobSummary]:
+    """Jobs newest first, each with its prompt, adapter and clip ids (and whether ``user_id`` starred the prompt)."""
     count, page_query = _job_statements(status is not None)
     params = {"status": status, "offset": (page - 1) * limit, "limit": limit}
     with db.session() as session:
@@ -56,6 +59,8 @@ def list_jobs(db: Database, status: str | None, page: int, limit: int,
         if rows:
             for job_id, audio_id, seed in conn.execute(_JOB_CLIPS, {"jobs": [r[0] for r in rows]}):
                 clips.setdefault(job_id, []).append((audio_id, seed))
+        starred = set() if user_id is None or not rows else set(conn.scalars(
+            _STARRED, {"user": user_id, "prompts": sorted({r[8] for r in rows})}))
     items = []
     for (job_id, job_status, adapter_id, num_samples, params_, error, created, finished,
          prompt_id, text, style, tempo, instruments, mood, prompt_created, name, version) in rows:
@@ -67,7 +72,7 @@ def list_jobs(db: Database, status: str | None, page: int, limit: int,
             "adapter_label": adapter_label(adapter_id, name, version), "params": params_,
             "audio_ids": [a for a, _ in mine], "seeds": [seed for _, seed in mine],
             "stream_urls": [stream_url(a) for a, _ in mine], "error": error, "created_at": created,
-            "finished_at": finished,
+            "finished_at": finished, "prompt_favourite": prompt_id in starred,
         })
     return schemas.Page[schemas.JobSummary].model_validate({"items": items, "total": total})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
@@ -74,13 +74,3 @@ def get_prompt(db: Database, prompt_id: int, stream_url: StreamUrl = default_str
         return schemas.PromptDetail(
             **prompt_public(prompt).model_dump(), samples=[audio_brief(s, a, stream_url) for s, a in rows]
         )
-
-
-def list_prompts(db: Database, page: int, limit: int) -> schemas.Page[schemas.PromptPublic]:
-    """Newest first."""
-    with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Prompt)) or 0
-        prompts = session.scalars(
-            select(Prompt).order_by(Prompt.id.desc()).offset((page - 1) * limit).limit(limit)
-        ).all()
-        return schemas.Page[schemas.PromptPublic](items=[prompt_public(p) for p in prompts], total=total)
