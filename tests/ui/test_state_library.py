@@ -102,7 +102,8 @@ async def test_search_as_you_type_and_load_with_the_keyboard(root, wired, api, d
     jobs_before = (await api.list_jobs()).total
     wired.paths.clear()
     events = await run(LibraryState.key_down, state, "Enter")
-    assert f"'prompt_id': {arp.id}" in str(events[0]) or str(arp.id) in str(events[0])
+    load = events[0]  # Enter hands over to load_prompt with the highlighted result's id
+    assert load.handler.fn.__name__ == "load_prompt" and str(load.args[0][1]) == str(arp.id)
     await run(LibraryState.load_prompt, state, arp.id)
     editor = await root.get_state(StudioState)
     assert (editor.text, editor.style, editor.tempo, editor.instruments, editor.mood) == (
@@ -233,11 +234,11 @@ async def test_generate_reuses_a_loaded_prompt(root, wired, api, db, settings, m
         return (await api.list_jobs(limit=1)).items[0]
 
     job = await generate_and_cancel()
-    assert job.prompt.id == prompt.id and (await api.list_prompts()).total == 1
+    assert job.prompt.id == prompt.id and (await api.search_prompts(schemas.PromptQuery())).total == 1
     await run(StudioState.set_text, editor, "oboe at dusk")
     job = await generate_and_cancel()
     assert job.prompt.id != prompt.id and editor.prompt_id == job.prompt.id and editor.reuses_prompt
-    assert (await api.list_prompts()).total == 2
+    assert (await api.search_prompts(schemas.PromptQuery())).total == 2
 
 
 async def test_templates_apply_fill_save_and_refusals(root, wired, api) -> None:  # type: ignore[no-untyped-def]

@@ -45,13 +45,8 @@ def history_job(job: schemas.JobSummary) -> HistoryJob:
         adapter_label=job.adapter_label, created=short_date(job.created_at),
         clips=[HistoryClip(id=a, seed=s, src=audio_src(u)) for a, s, u in
                zip(job.audio_ids, job.seeds, job.stream_urls, strict=False)],
-        prompt_id=job.prompt.id, favourite=prompt_favourite(job),
+        prompt_id=job.prompt.id, favourite=job.prompt_favourite,
     )
-
-
-def prompt_favourite(job: schemas.JobSummary) -> bool:
-    """Whether the job's prompt is a favourite of the person asking (the API's ``prompt_favourite``)."""
-    return bool(getattr(job, "prompt_favourite", False))
 
 
 def history_player_id(audio_id: int) -> str:
@@ -92,7 +87,7 @@ class HistoryState(ListenGate, rx.State):
         if job is None:
             return
         studio = await self.get_state(StudioState)
-        favourite = next((j.favourite for j in self.jobs if j.id == job_id), prompt_favourite(job))
+        favourite = next((j.favourite for j in self.jobs if j.id == job_id), job.prompt_favourite)
         studio._load_fields(editor_fields(job), job.prompt.id, favourite)
         yield rx.toast.info(f"Prompt of job #{job_id} loaded with seed {studio.seed or 'random'}")
 
