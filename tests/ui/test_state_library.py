@@ -14,7 +14,7 @@ from training_dashboard import schemas
 from training_dashboard.client import ApiClient
 from training_dashboard.state import history, library, studio, templates
 from training_dashboard.state.history import HistoryState
-from training_dashboard.state.library import LibraryState, hit_fields, library_hit
+from training_dashboard.state.library import LibraryState, brief, hit_fields, library_hit, top_values
 from training_dashboard.state.studio import StudioState
 from training_dashboard.state.templates import NAME_TAKEN, TemplateState
 
@@ -46,6 +46,13 @@ def test_hit_fields_take_the_last_generation() -> None:
     assert (row.generated, row.rating, row.favourite) == ("generated 4×", "★ 4.2 (2)", True)
     assert row.settings == "seed 1234 · 2.5 s · 3 clips" and row.attributes == "ambient · 84 BPM · harp, pad · wistful"
     assert library_hit(_hit()).rating == "not rated" and library_hit(_hit()).generated == "never generated"
+
+
+def test_chips_and_errors_stay_small() -> None:
+    assert top_values(list("abcdefg"), "") == list("abcde")
+    assert top_values(list("abcdefg"), "g") == [*"abcde", "g"]  # the chosen chip stays, to be unchosen
+    assert "web page" in brief("<!DOCTYPE html><html><body>Not found</body></html>")
+    assert len(brief("x" * 5000)) == 300 and brief("Not found") == "Not found"
 
 
 async def test_editor_reuses_the_prompt_it_holds_until_it_changes(root) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ def search_box() -> rx.Component:
                                                               color_scheme="gray", on_click=s.clear_query,
                                                               aria_label="Clear the search", type="button")))),
         value=s.query, on_change=s.set_query, on_key_down=s.key_down, debounce_timeout=250,
-        placeholder="Search prompts: words, style, mood, instruments", auto_complete=False, spell_check=False,
+        placeholder="Search prompts, styles, moods…", auto_complete=False, spell_check=False,
         width="100%", size="2", type="search", name="library-search", enter_key_hint="search",
         custom_attrs={"data-testid": "library-search", "role": "combobox", "aria-expanded": "true",
                       "aria-controls": "library-results", "aria-label": "Search the prompt library",
@@ -41,17 +41,29 @@ def search_box() -> rx.Component:
     )
 
 
+def _facet_row(label: str, values: rx.Var[list[str]], chosen: rx.Var[str], toggle: rx.EventHandler, testid: str,
+               color: str) -> rx.Component:
+    return rx.cond(values.length() > 0, rx.flex(
+        rx.text(label, size="1", color_scheme="gray", width="3em", flex_shrink="0"),
+        rx.foreach(values, lambda v: _chip(v, chosen == v, toggle(v), testid, color, v)),
+        spacing="1", wrap="wrap", align="center", width="100%",
+    ))
+
+
 def filter_chips() -> rx.Component:
     s = LibraryState
-    return rx.flex(
-        _chip(rx.fragment(rx.icon("star", size=12), "Favourites"), s.favourites, s.toggle_favourites,
-              "library-favourites", "amber"),
-        _chip("Rated", s.rated == "rated", s.toggle_rated("rated"), "library-rated"),
-        _chip("Not rated", s.rated == "unrated", s.toggle_rated("unrated"), "library-unrated"),
-        _chip("★4+", s.top_rated, s.toggle_top_rated, "library-top-rated", "amber"),
-        rx.foreach(s.style_facets, lambda v: _chip(v, s.style == v, s.toggle_style(v), "library-style", "iris", v)),
-        rx.foreach(s.mood_facets, lambda v: _chip(v, s.mood == v, s.toggle_mood(v), "library-mood", "teal", v)),
-        gap="1", wrap="wrap", align="center", width="100%", custom_attrs={"data-testid": "library-chips"},
+    return rx.vstack(
+        rx.flex(
+            _chip(rx.fragment(rx.icon("star", size=12), "Favourites"), s.favourites, s.toggle_favourites,
+                  "library-favourites", "amber"),
+            _chip("Rated", s.rated == "rated", s.toggle_rated("rated"), "library-rated"),
+            _chip("Not rated", s.rated == "unrated", s.toggle_rated("unrated"), "library-unrated"),
+            _chip("★4+", s.top_rated, s.toggle_top_rated, "library-top-rated", "amber"),
+            spacing="1", wrap="wrap", align="center", width="100%",
+        ),
+        _facet_row("Style", s.style_facets, s.style, s.toggle_style, "library-style", "iris"),
+        _facet_row("Mood", s.mood_facets, s.mood, s.toggle_mood, "library-mood", "teal"),
+        spacing="1", width="100%", custom_attrs={"data-testid": "library-chips"},
     )
 
 
@@ -81,8 +93,8 @@ def _hit(hit: LibraryHit, index: rx.Var[int]) -> rx.Component:
             class_name="rt-Flex rt-r-ai-start rt-r-gap-2",
         ),
         rx.cond(hit.attributes, rx.el.p(hit.attributes, class_name="rt-Text rt-r-size-1 td-wrap", custom_attrs=GRAY)),
-        rx.el.p(hit.generated, " · ", hit.rating, rx.cond(hit.settings, " · " + hit.settings, ""),
-                class_name="rt-Text rt-r-size-1 td-wrap", custom_attrs={**GRAY, "data-testid": "library-hit-stats"}),
+        rx.el.p(rx.foreach(hit.stats, lambda part: rx.el.span(part, class_name="td-part")),
+                class_name="rt-Text rt-r-size-1 td-parts", custom_attrs={**GRAY, "data-testid": "library-hit-stats"}),
         id="library-hit-" + index.to_string(), class_name="td-hit", on_click=LibraryState.load_prompt(hit.id),
         custom_attrs={"role": "option", "aria-selected": rx.cond(active, "true", "false"), "data-testid": "library-hit",
                       "data-prompt-id": hit.id.to_string(), "title": "Load into the editor"},
@@ -98,7 +110,7 @@ def results() -> rx.Component:
             rx.cond(s.error, rx.callout(
                 rx.flex(rx.text("Search failed: ", s.error, class_name="td-wrap"),
                         rx.button("Retry", size="1", variant="soft", on_click=LibraryState.search, type="button"),
-                        gap="2", align="center", wrap="wrap"),
+                        spacing="2", align="center", wrap="wrap"),
                 color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": "library-error"})),
             rx.cond(
                 s.hits.length() > 0,
@@ -109,7 +121,7 @@ def results() -> rx.Component:
                     rx.text(s.empty_text, size="2", color_scheme="gray", custom_attrs={"data-testid": "library-empty"}),
                     rx.cond(s.filtered, rx.button("Clear filters", size="1", variant="soft", on_click=s.clear_filters,
                                                   type="button")),
-                    direction="column", gap="2", align="start", padding_y="0.5em")),
+                    direction="column", spacing="2", align="start", padding_y="0.5em")),
             ),
             rx.cond(s.more, rx.button("Show more", size="1", variant="ghost", on_click=LibraryState.show_more,
                                       loading=s.searching, type="button", margin_top="0.5em",

@@ -28,7 +28,7 @@ def prompt_editor() -> rx.Component:
                 rx.text(s.char_count, " characters", size="1", color_scheme=rx.cond(s.over_limit, "red", "gray"),
                         custom_attrs={"data-testid": "char-count"}),
                 rx.cond(s.reuses_prompt, held_prompt()),
-                justify="between", align="center", gap="2", wrap="wrap", width="100%")),
+                justify="between", align="center", spacing="2", wrap="wrap", width="100%")),
             rx.grid(
                 field("Style", _input(s.style, s.set_style, "style", placeholder="lo-fi hip hop")),
                 field("Mood", _input(s.mood, s.set_mood, "mood", placeholder="relaxed")),
@@ -70,7 +70,7 @@ def held_prompt() -> rx.Component:
         favourite_star(s.prompt_id, s.prompt_favourite, "editor-star"),
         rx.text("Prompt #", s.prompt_id.to_string(), " · Generate adds to it", size="1", color_scheme="gray",
                 custom_attrs={"data-testid": "editor-prompt"}),
-        align="center", gap="1",
+        align="center", spacing="1",
     )
 
 

@@ -21,6 +21,9 @@ PAGE_SIZE = 20
 FACETS_SHOWN = 5
 SORTS = {"relevance": "Relevance", "newest": "Newest", "best_rated": "Best rated", "most_generated": "Most generated"}
 RATED = ("rated", "unrated")
+# On a narrow screen the editor sits below the library: bring it into view once it is filled.
+SHOW_EDITOR_JS = ("window.innerWidth < 768 && document.querySelector('[data-testid=\"prompt-text\"]')"
+                  "?.scrollIntoView({behavior: 'smooth', block: 'center'})")
 
 
 @dataclasses.dataclass
@@ -32,6 +35,7 @@ class LibraryHit:
     rating: str  # "★ 4.3 (12)" / "not rated"
     settings: str  # how it was last generated ("seed 42 · 5 s · 2 clips"), "" when never (or hidden)
     favourite: bool = False
+    stats: list[str] = dataclasses.field(default_factory=list)  # the line under it, part by part
 
 
 def brief(text: str) -> str:
@@ -46,26 +50,34 @@ def brief_error(exc: BaseException) -> str:
     return brief(error_text(exc))
 
 
+def top_values(values: list[str], chosen: str) -> list[str]:
+    """The facet chips: the most used values, and the chosen one wherever it ranks."""
+    top = values[:FACETS_SHOWN]
+    return top if not chosen or chosen in top else [*top, chosen]
+
+
 def rating_text(hit: schemas.PromptHit) -> str:
     if hit.mean_rating is None or not hit.rating_count:
         return "not rated"
     return f"★ {hit.mean_rating:.1f} ({hit.rating_count})"
 
 
-def settings_text(last: schemas.LastGeneration | None) -> str:
+def settings_parts(last: schemas.LastGeneration | None) -> list[str]:
     if last is None:
-        return ""
+        return []
     duration = last.params.get("duration")
     parts = ["random seed" if last.seed is None else f"seed {last.seed}",
              f"{float(duration):g} s" if isinstance(duration, int | float) else "",
              f"{last.num_samples} clip{'s' if last.num_samples != 1 else ''}"]
-    return " · ".join(p for p in parts if p)
+    return [p for p in parts if p]
 
 
 def library_hit(hit: schemas.PromptHit) -> LibraryHit:
-    return LibraryHit(id=hit.id, text=hit.text, attributes=attributes_text(hit.attributes),
-                      generated=f"generated {hit.generated}×" if hit.generated else "never generated",
-                      rating=rating_text(hit), settings=settings_text(hit.last_generation), favourite=hit.favourite)
+    generated = f"generated {hit.generated}×" if hit.generated else "never generated"
+    rating, settings = rating_text(hit), settings_parts(hit.last_generation)
+    return LibraryHit(id=hit.id, text=hit.text, attributes=attributes_text(hit.attributes), generated=generated,
+                      rating=rating, settings=" · ".join(settings), favourite=hit.favourite,
+                      stats=[generated, rating, *settings])
 
 
 def hit_fields(hit: schemas.PromptHit) -> dict[str, str]:
@@ -135,13 +147,10 @@ class LibraryState(rx.State):
     def more(self) -> bool:
         return self.total > len(self.hits)
 
-    @rx.var
-    def sort_label(self) -> str:
-        return SORTS.get(self.sort, "Relevance")
-
     def _query(self, page: int = 1) -> schemas.PromptQuery:
+        text = "".join(c if c >= " " else " " for c in self.query).strip()  # a pasted control character
         return schemas.PromptQuery(
-            q=self.query.strip()[:schemas.MAX_QUERY_CHARS] or None, style=self.style or None, mood=self.mood or None,
+            q=text[:schemas.MAX_QUERY_CHARS] or None, style=self.style or None, mood=self.mood or None,
             min_mean_rating=4 if self.top_rated else None, rated={"rated": True, "unrated": False}.get(self.rated),
             favourite=True if self.favourites else None, sort=self.sort if self.sort in SORTS else "relevance",
             page=page, limit=PAGE_SIZE)
@@ -152,9 +161,10 @@ class LibraryState(rx.State):
         try:
             async with api_client(self) as api:
                 facets = await api.prompt_facets()
-            async with self:
-                self.style_facets = [f.value for f in facets.styles[:FACETS_SHOWN]]
-                self.mood_facets = [f.value for f in facets.moods[:FACETS_SHOWN]]
+            async with self:  # a chosen chip stays on show, to be unchosen
+                styles, moods = [f.value for f in facets.styles], [f.value for f in facets.moods]
+                self.style_facets = top_values(styles, self.style)
+                self.mood_facets = top_values(moods, self.mood)
         except Exception as exc:  # noqa: BLE001 - the chips are a convenience: search still works
             async with self:
                 self.style_facets, self.mood_facets = [], []
@@ -282,7 +292,8 @@ class LibraryState(rx.State):
         favourite = next((h.favourite for h in self.hits if h.id == prompt_id), hit.favourite)
         studio._load_fields(hit_fields(hit), prompt_id, favourite)
         seed = f"seed {studio.seed}" if studio.seed else "a random seed"
-        return rx.toast.info(f"Prompt #{prompt_id} loaded with {seed}: press Generate to hear it")
+        return [rx.toast.info(f"Prompt #{prompt_id} loaded with {seed}: press Generate to hear it"),
+                rx.call_script(SHOW_EDITOR_JS)]
 
     @rx.event
     async def star(self, prompt_id: int, favourite: bool):  # type: ignore[no-untyped-def]

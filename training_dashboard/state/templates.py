@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from training_dashboard import schemas
 from training_dashboard.client import ApiError
 from training_dashboard.state.api import api_client
-from training_dashboard.state.library import brief, brief_error
+from training_dashboard.state.library import SHOW_EDITOR_JS, brief, brief_error
 from training_dashboard.state.loading import load
 from training_dashboard.state.rate import attributes_text
 from training_dashboard.state.studio import StudioState, editor_attributes
@@ -132,7 +132,8 @@ class TemplateState(rx.State):
     async def _fill_editor(self, template: schemas.TemplatePublic, text: str):  # type: ignore[no-untyped-def]
         studio = await self.get_state(StudioState)
         studio._load_fields(template_fields(template, text))
-        return rx.toast.info(f"Template '{template.name}' applied: press Generate to hear it")
+        return [rx.toast.info(f"Template '{template.name}' applied: press Generate to hear it"),
+                rx.call_script(SHOW_EDITOR_JS)]
 
     @rx.event
     def set_fill_value(self, index: int, value: str) -> None:
