@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from training_dashboard.components.favourite_star import favourite_star
 from training_dashboard.components.layout import stack_card
 from training_dashboard.state.auth import AuthState
 from training_dashboard.state.history import HistoryClip, HistoryJob, HistoryState
@@ -32,6 +33,7 @@ def _job(job: HistoryJob) -> rx.Component:
                 rx.badge(job.adapter_label, variant="soft", size="1"),
                 rx.text(job.created, size="1", color_scheme="gray"),
                 rx.spacer(),
+                favourite_star(job.prompt_id, job.favourite, "history-star"),
                 rx.cond(AuthState.is_trainer,
                         rx.button("Use this prompt", size="1", variant="soft", on_click=HistoryState.use_prompt(job.id),
                                   custom_attrs={"data-testid": "history-use"})),

@@ -53,9 +53,11 @@ def user_menu() -> rx.Component:
 ROLE_VARS = {"trainer": AuthState.is_trainer, "admin": AuthState.is_admin}
 
 
-def page_shell(*children: rx.Component, current: str, role: str | None = None, what: str = "This page") -> rx.Component:
+def page_shell(*children: rx.Component, current: str, role: str | None = None, what: str = "This page",
+               wide: bool = False) -> rx.Component:
     """The frame of a signed-in page. With ``role`` (trainer / admin) the content shows only to that
-    role and above; anyone else reads why (the API refuses them anyway)."""
+    role and above; anyone else reads why (the API refuses them anyway). ``wide``: up to 1440 px
+    instead of 1136 (the studio's three columns)."""
     s = AuthState
     header = rx.flex(
         rx.heading("Training Dashboard", size="4", as_="div"),
@@ -72,6 +74,7 @@ def page_shell(*children: rx.Component, current: str, role: str | None = None, w
                     rx.cond(s.signed_in, role_required(role, what), skeleton_rows(2))),
             padding_y="1em", width="100%"),
         size="4", padding_x=rx.breakpoints(initial="0.75em", sm="1.5em"),
+        style={"--container-4": "1440px"} if wide else {},
     )
 
 

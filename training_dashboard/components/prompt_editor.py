@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.adapter_selector import adapter_selector
+from training_dashboard.components.favourite_star import favourite_star
 from training_dashboard.components.layout import field
 from training_dashboard.state.model import ModelState
 from training_dashboard.state.studio import StudioState
@@ -23,8 +24,11 @@ def prompt_editor() -> rx.Component:
                 value=s.text, on_change=s.set_text, placeholder="A warm lo-fi beat with soft piano and vinyl crackle",
                 rows="4", width="100%", name="text", custom_attrs={"data-testid": "prompt-text"},
                 color_scheme=rx.cond(s.over_limit, "red", "gray"),
-            ), rx.text(s.char_count, " characters", size="1", color_scheme=rx.cond(s.over_limit, "red", "gray"),
-                       custom_attrs={"data-testid": "char-count"})),
+            ), rx.flex(
+                rx.text(s.char_count, " characters", size="1", color_scheme=rx.cond(s.over_limit, "red", "gray"),
+                        custom_attrs={"data-testid": "char-count"}),
+                rx.cond(s.reuses_prompt, held_prompt()),
+                justify="between", align="center", spacing="2", wrap="wrap", width="100%")),
             rx.grid(
                 field("Style", _input(s.style, s.set_style, "style", placeholder="lo-fi hip hop")),
                 field("Mood", _input(s.mood, s.set_mood, "mood", placeholder="relaxed")),
@@ -56,6 +60,17 @@ def prompt_editor() -> rx.Component:
             spacing="3", width="100%", align="stretch",
         ),
         width="100%",
+    )
+
+
+def held_prompt() -> rx.Component:
+    """The stored prompt the editor holds (loaded or generated): its star, and that Generate reuses it."""
+    s = StudioState
+    return rx.flex(
+        favourite_star(s.prompt_id, s.prompt_favourite, "editor-star"),
+        rx.text("Prompt #", s.prompt_id.to_string(), " · Generate adds to it", size="1", color_scheme="gray",
+                custom_attrs={"data-testid": "editor-prompt"}),
+        align="center", spacing="1",
     )
 
 

@@ -35,6 +35,8 @@ class HistoryJob:
     adapter_label: str
     created: str
     clips: list[HistoryClip] = dataclasses.field(default_factory=list)
+    prompt_id: int = 0
+    favourite: bool = False  # the prompt is a favourite of the person signed in
 
 
 def history_job(job: schemas.JobSummary) -> HistoryJob:
@@ -43,6 +45,7 @@ def history_job(job: schemas.JobSummary) -> HistoryJob:
         adapter_label=job.adapter_label, created=short_date(job.created_at),
         clips=[HistoryClip(id=a, seed=s, src=audio_src(u)) for a, s, u in
                zip(job.audio_ids, job.seeds, job.stream_urls, strict=False)],
+        prompt_id=job.prompt.id, favourite=job.prompt_favourite,
     )
 
 
@@ -84,9 +87,15 @@ class HistoryState(ListenGate, rx.State):
         if job is None:
             return
         studio = await self.get_state(StudioState)
-        for name, value in editor_fields(job).items():
-            setattr(studio, name, value)
+        favourite = next((j.favourite for j in self.jobs if j.id == job_id), job.prompt_favourite)
+        studio._load_fields(editor_fields(job), job.prompt.id, favourite)
         yield rx.toast.info(f"Prompt of job #{job_id} loaded with seed {studio.seed or 'random'}")
+
+    def _mark_favourite(self, prompt_id: int, favourite: bool) -> None:
+        """Show a star change (made anywhere in the studio) on every entry of that prompt."""
+        for index, job in enumerate(self.jobs):
+            if job.prompt_id == prompt_id and job.favourite != favourite:
+                self.jobs[index] = dataclasses.replace(job, favourite=favourite)
 
     def _player_src(self, player: str) -> str:
         return next((c.src for j in self.jobs for c in j.clips if history_player_id(c.id) == player), "")

@@ -54,6 +54,22 @@ def prompt_problem(text: str, tempo: str, duration: str) -> str:
     return ""
 
 
+def prompt_key(text: str, style: str, tempo: str, instruments: str, mood: str) -> str:
+    """The editor's prompt as the API would store it (text + attributes), as one comparable string;
+    ``""`` when the fields cannot make a prompt."""
+    try:
+        return schemas.PromptCreate(text=text, attributes=editor_attributes(style, tempo, instruments, mood)) \
+            .model_dump_json()
+    except ValueError:
+        return ""
+
+
+def editor_attributes(style: str, tempo: str, instruments: str, mood: str) -> schemas.PromptAttributes:
+    return schemas.PromptAttributes(
+        style=style.strip() or None, tempo=schemas.parse_int(tempo.strip(), 40, 200),
+        instruments=[i.strip() for i in instruments.split(",") if i.strip()], mood=mood.strip() or None)
+
+
 def player_id(audio_id: int) -> str:
     """The element id of a clip's player (the listen gate's key for it)."""
     return f"clip-audio-{audio_id}"
@@ -74,6 +90,12 @@ class StudioState(ListenGate, rx.State):
     num_samples: str = "2"
     adapter_choice: str = "base"
     seed: str = ""  # empty: random; "Use this prompt" in the History fills it to reproduce a clip
+    # The stored prompt the editor last loaded (library, History) or generated: while the text and
+    # attributes are still exactly its own, Generate reuses it (its "generated N×" grows) and the
+    # editor's star marks it.
+    prompt_id: int = 0
+    prompt_favourite: bool = False
+    _prompt_key: str = ""
 
     job_id: int = 0
     job_status: str = ""
@@ -101,6 +123,28 @@ class StudioState(ListenGate, rx.State):
     @rx.var
     def can_generate(self) -> bool:
         return bool(self.text.strip()) and not self.form_problem and not self.generating
+
+    def _editor_key(self) -> str:
+        return prompt_key(self.text, self.style, self.tempo, self.instruments, self.mood)
+
+    @rx.var
+    def reuses_prompt(self) -> bool:
+        """The editor holds exactly the stored prompt ``prompt_id``: Generate reuses it."""
+        return bool(self.prompt_id and self._prompt_key and self._editor_key() == self._prompt_key)
+
+    def _hold_prompt(self, prompt_id: int, favourite: bool, key: str | None = None) -> None:
+        """Remember the stored prompt the editor now holds (``key``: its fields' key, by default the
+        editor's current one)."""
+        self.prompt_id, self.prompt_favourite = prompt_id, favourite
+        self._prompt_key = self._editor_key() if key is None else key
+
+    def _load_fields(self, fields: dict[str, str], prompt_id: int = 0, favourite: bool = False) -> None:
+        """Fill the editor (History's "Use this prompt", the library, a template); nothing is generated.
+        With ``prompt_id`` the fields are that stored prompt's, and Generate reuses it until they change."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if prompt_id:
+            self._hold_prompt(prompt_id, favourite)
 
     @rx.var
     def clip_labels(self) -> list[str]:
@@ -165,9 +209,7 @@ class StudioState(ListenGate, rx.State):
         self.seed = value.strip()
 
     def _request_parts(self) -> tuple[schemas.PromptCreate, int, int | None, float]:
-        attributes = schemas.PromptAttributes(
-            style=self.style.strip() or None, tempo=schemas.parse_int(self.tempo.strip(), 40, 200),
-            instruments=[i.strip() for i in self.instruments.split(",") if i.strip()], mood=self.mood.strip() or None)
+        attributes = editor_attributes(self.style, self.tempo, self.instruments, self.mood)
         adapter_id = schemas.parse_int(self.adapter_choice)
         return (schemas.PromptCreate(text=self.text, attributes=attributes), int(self.num_samples), adapter_id,
                 float(self.duration))
@@ -194,14 +236,18 @@ class StudioState(ListenGate, rx.State):
             except ValueError as exc:
                 self.job_error = str(exc)
                 return
+            reuse, key = (self.prompt_id if self.reuses_prompt else 0), self._editor_key()
             self.generating, self.clips, self.pref_result = True, [], ""
             self._reset_heard()
             self.job_id, self.job_status, self.job_progress, self.job_error = 0, "queued", 0, ""
         try:
             async with api_client(self) as api:
-                created = await api.create_prompt(prompt)
+                prompt_id = reuse or (await api.create_prompt(prompt)).id
+                if not reuse:
+                    async with self:
+                        self._hold_prompt(prompt_id, False, key)
                 job = await api.generate(schemas.GenerateRequest(
-                    prompt_id=created.id, num_samples=count, adapter_id=adapter_id, duration=seconds, seed=seed))
+                    prompt_id=prompt_id, num_samples=count, adapter_id=adapter_id, duration=seconds, seed=seed))
                 async with self:
                     self._apply_job(job)
                 while job.status not in TERMINAL:
@@ -210,7 +256,7 @@ class StudioState(ListenGate, rx.State):
                     async with self:
                         self._apply_job(job)
                 if job.status == "completed":
-                    detail = await api.get_prompt(created.id)
+                    detail = await api.get_prompt(prompt_id)
                     samples = [s for s in detail.samples if s.id in job.audio_ids]
                     async with self:
                         self.clips = [clip_from(i, s) for i, s in enumerate(samples)]
