@@ -24,10 +24,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import AudioSample, GenerationJob, Prompt, PromptFavourite, utcnow
+from training_dashboard.db.models import AudioSample, GenerationJob, Prompt, PromptFavourite, PromptStats, utcnow
 from training_dashboard.services.errors import NotFound
 
-P, F = Prompt, PromptFavourite
+P, F, S = Prompt, PromptFavourite, PromptStats
 TOKEN_RE = re.compile(r"[^\W_]+")
 MAX_TOKENS = 12
 MAX_TOKEN_CHARS = 64
@@ -35,9 +35,9 @@ FACETS = 12
 
 _FTS = sa.table("prompt_fts", sa.column("rowid", sa.Integer))
 _SEARCH_VECTOR = sa.column("search_vector")
-_ROW = select(P.id, P.text, P.style, P.tempo, P.instruments, P.mood, P.created_at, P.sample_count, P.rating_count,
-              P.mean_rating, exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == P.id).label("favourite")
-              ).where(P.id.in_(sa.bindparam("ids", expanding=True)))
+_ROW = (select(P.id, P.text, P.style, P.tempo, P.instruments, P.mood, P.created_at, S.sample_count, S.rating_count,
+               S.mean_rating, exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == P.id).label("favourite"))
+        .join(S, S.prompt_id == P.id).where(P.id.in_(sa.bindparam("ids", expanding=True))))
 # Relevance ranks at most this many matches (the newest): past a few thousand, a word most prompts
 # hold says little about which one is meant, and the engines' scoring costs ~0.6 µs a match.
 RANKED = 2000
@@ -77,9 +77,12 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
     statement costs ~1 ms)."""
     where: list[Any] = []
     fts = shape.sqlite and shape.words > 0
-    key = _FTS.c.rowid if fts else P.id  # the id column the page reads
-    filtered = any((shape.style, shape.mood, shape.adapter, shape.min_mean, shape.rated is not None,
-                    shape.favourite is not None))
+    prompt_columns = shape.style or shape.mood or (shape.words > 0 and not shape.sqlite)
+    stats_filter = shape.min_mean or shape.rated is not None
+    stats_sort = shape.sort in ("best_rated", "most_generated")
+    # The id column the statements read: the full-text table's, the prompt's, or (no words, no
+    # prompt columns) the stats row's, whose indexes then serve the sorts.
+    key = _FTS.c.rowid if fts else P.id if prompt_columns else S.prompt_id
     if shape.words:
         if shape.sqlite:
             where.append(sa.text("prompt_fts MATCH :match"))
@@ -91,26 +94,32 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
     if shape.mood:
         where.append(func.lower(P.mood) == sa.bindparam("mood"))
     if shape.adapter:
-        where.append(P.id.in_(select(AudioSample.prompt_id).where(AudioSample.adapter_id == sa.bindparam("adapter"))))
+        where.append(key.in_(select(AudioSample.prompt_id).where(AudioSample.adapter_id == sa.bindparam("adapter"))))
     if shape.min_mean:
-        where += [P.rating_count > 0, P.mean_rating >= sa.bindparam("min_mean")]
+        where += [S.rating_count > 0, S.mean_rating >= sa.bindparam("min_mean")]
     if shape.rated is not None:
-        where.append(P.rating_count > 0 if shape.rated else P.rating_count == 0)
+        where.append(S.rating_count > 0 if shape.rated else S.rating_count == 0)
     if shape.favourite is not None:
         if shape.favourite:  # from the person's stars (a few) to the prompts
-            where.append(P.id.in_(select(F.prompt_id).where(F.user_id == sa.bindparam("user"))))
+            where.append(key.in_(select(F.prompt_id).where(F.user_id == sa.bindparam("user"))))
         else:
-            where.append(~exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == P.id))
+            where.append(~exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == key))
 
-    def source(statement: Select) -> Select:  # type: ignore[type-arg]
-        if not fts:
-            return statement.select_from(P)
-        statement = statement.select_from(_FTS)
-        return statement.join(P, P.id == _FTS.c.rowid) if filtered else statement
+    def source(statement: Select, sorted_by_stats: bool = False) -> Select:  # type: ignore[type-arg]
+        stats = stats_filter or sorted_by_stats
+        if fts:
+            statement = statement.select_from(_FTS)
+            if prompt_columns:
+                statement = statement.join(P, P.id == key)
+            return statement.join(S, S.prompt_id == key) if stats else statement
+        if key is P.id:
+            statement = statement.select_from(P)
+            return statement.join(S, S.prompt_id == P.id) if stats else statement
+        return statement.select_from(S)
 
     count = source(select(func.count())).where(*where)
-    order: list[Any] = {"newest": [key.desc()], "best_rated": [P.mean_rating.desc(), P.rating_count.desc(), key.desc()],
-                        "most_generated": [P.sample_count.desc(), key.desc()]}.get(shape.sort, [key.desc()])
+    order: list[Any] = {"newest": [key.desc()], "best_rated": [S.mean_rating.desc(), S.rating_count.desc(), key.desc()],
+                        "most_generated": [S.sample_count.desc(), key.desc()]}.get(shape.sort, [key.desc()])
     if shape.words and shape.sort == "relevance":
         if shape.sqlite:
             phrase = key.in_(select(_FTS.c.rowid).where(sa.text("prompt_fts MATCH :phrase")))
@@ -128,11 +137,8 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
         if shape.words > 1:
             order.append(phrase.desc())
         order += [score, key.desc()]
-    if shape.sort in ("best_rated", "most_generated") and fts and not filtered:
-        source_page = select(key).select_from(_FTS).join(P, P.id == _FTS.c.rowid)
-    else:
-        source_page = source(select(key))
-    page = source_page.where(*where).order_by(*order).offset(sa.bindparam("offset")).limit(sa.bindparam("limit"))
+    page = (source(select(key), stats_sort).where(*where).order_by(*order)
+            .offset(sa.bindparam("offset")).limit(sa.bindparam("limit")))
     floor = source(select(key)).where(*where).order_by(key.desc()).offset(sa.bindparam("ranked")).limit(1)
     return count, page, floor
 

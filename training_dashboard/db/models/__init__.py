@@ -29,7 +29,7 @@ from training_dashboard.db.models.feedback import (
     Rating,
     RatingTag,
 )
-from training_dashboard.db.models.library import PromptFavourite, PromptTemplate
+from training_dashboard.db.models.library import PromptFavourite, PromptStats, PromptTemplate
 from training_dashboard.db.models.listening import HeardCount, Listening, RaterListening
 from training_dashboard.db.models.runs import TrainingRun, TrainingRunMetric
 from training_dashboard.db.models.workers import QueueLease, QueueRated, WorkerNode
@@ -38,7 +38,7 @@ __all__ = [
     "Adapter", "ApiToken", "AudioSample", "AuditEvent", "AuthSession", "CoincidenceCount", "Counter",
     "CoverageCount", "Dataset", "DatasetExport", "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote",
     "GenerationJob", "HeardCount", "Listening", "Preference", "Prompt",
-    "PromptFavourite", "PromptTemplate", "QueueLease", "QueueRated", "Rater",
+    "PromptFavourite", "PromptStats", "PromptTemplate", "QueueLease", "QueueRated", "Rater",
     "RaterListening", "Rating", "RatingTag", "SetupLink", "TrainingRun", "TrainingRunMetric", "UserAccount",
     "WorkerNode", "utcnow",
 ]

@@ -13,15 +13,10 @@ from training_dashboard.db.models.common import utcnow
 
 
 class Prompt(SQLModel, table=True):
-    # The prompt library (issue 20) sorts by these; its full-text index is the database's own
-    # (SQLite FTS5 table ``prompt_fts``, PostgreSQL column ``search_vector``), kept in step by
-    # triggers that migration 0012 creates, as are the counters below (one per clip and rating
-    # inserted): every writer, bulk loads included, keeps them right in its own transaction.
-    __table_args__ = (
-        Index("ix_prompt_mean_rating", "mean_rating", "rating_count", "id"),
-        Index("ix_prompt_sample_count", "sample_count", "id"),
-        {"sqlite_autoincrement": True},
-    )
+    # The prompt library's full-text index is the database's own (SQLite FTS5 table
+    # ``prompt_fts``, PostgreSQL column ``search_vector``), kept in step by triggers that
+    # migration 0012 creates; so is the prompt's ``prompt_stats`` row (db/models/library.py).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
@@ -30,10 +25,6 @@ class Prompt(SQLModel, table=True):
     instruments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     mood: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, index=True)
-    sample_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # clips generated from it
-    rating_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    rating_sum: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    mean_rating: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})  # 0 while unrated
 
 
 class GenerationJob(SQLModel, table=True):

@@ -10,6 +10,25 @@ from sqlmodel import Field, SQLModel
 from training_dashboard.db.models.common import utcnow
 
 
+class PromptStats(SQLModel, table=True):
+    """What the library shows, sorts and filters each prompt by: one narrow row per prompt, kept by
+    triggers (migration 0012) in the transaction of every prompt, clip and rating insert, so a
+    rating rewrites these few numbers, not the prompt's text and search vector. No foreign key,
+    as a trigger removes the row with its prompt."""
+
+    __tablename__ = "prompt_stats"
+    __table_args__ = (
+        Index("ix_prompt_stats_mean_rating", "mean_rating", "rating_count", "prompt_id"),
+        Index("ix_prompt_stats_sample_count", "sample_count", "prompt_id"),
+    )
+
+    prompt_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sample_count: int = 0  # clips generated from it
+    rating_count: int = 0
+    rating_sum: int = 0
+    mean_rating: float = 0.0  # 0 while unrated
+
+
 class PromptFavourite(SQLModel, table=True):
     """A star: one row per (person, prompt). ``user_id`` 0 is the local admin of ``TD_AUTH=off``."""
 
