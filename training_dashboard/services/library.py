@@ -56,6 +56,13 @@ def _match_values(sqlite_: bool, tokens: list[str]) -> dict[str, str]:
     return {"match": " & ".join(f"'{t}':*" for t in tokens), "phrase": " <-> ".join(f"'{t}'" for t in tokens) + ":*"}
 
 
+def _tsquery(name: str) -> Any:
+    """The PostgreSQL query of bound value ``name``, folded like the prompts (``unaccent``), as a
+    scalar subquery: computed once per statement (inline, unaccent and to_tsquery ran per row,
+    ~1 µs each: a word every prompt holds took 22 ms to count, 7.6 ms this way)."""
+    return select(func.to_tsquery(sa.literal_column("'simple'"), func.unaccent(sa.bindparam(name)))).scalar_subquery()
+
+
 class _Shape(NamedTuple):
     """What a search's statements depend on (their values are bound): one cached pair per shape."""
 
@@ -87,21 +94,26 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
         if shape.sqlite:
             where.append(sa.text("prompt_fts MATCH :match"))
         else:
-            where.append(_SEARCH_VECTOR.op("@@")(func.to_tsquery(sa.literal_column("'simple'"),
-                                                                 func.unaccent(sa.bindparam("match")))))
+            where.append(_SEARCH_VECTOR.op("@@")(_tsquery("match")))
     if shape.style:
         where.append(func.lower(P.style) == sa.bindparam("style"))
     if shape.mood:
         where.append(func.lower(P.mood) == sa.bindparam("mood"))
+    # With words on SQLite the full-text matches drive (an IN on their rowid would evaluate the
+    # MATCH once per listed id: 1.6 s for an adapter's clips), each then checked in an index.
     if shape.adapter:
-        where.append(key.in_(select(AudioSample.prompt_id).where(AudioSample.adapter_id == sa.bindparam("adapter"))))
+        clips = AudioSample.adapter_id == sa.bindparam("adapter")
+        where.append(exists().where(clips, AudioSample.prompt_id == key) if fts
+                     else key.in_(select(AudioSample.prompt_id).where(clips)))
     if shape.min_mean:
         where += [S.rating_count > 0, S.mean_rating >= sa.bindparam("min_mean")]
     if shape.rated is not None:
         where.append(S.rating_count > 0 if shape.rated else S.rating_count == 0)
     if shape.favourite is not None:
-        if shape.favourite:  # from the person's stars (a few) to the prompts
+        if shape.favourite and not fts:  # from the person's stars (a few) to the prompts
             where.append(key.in_(select(F.prompt_id).where(F.user_id == sa.bindparam("user"))))
+        elif shape.favourite:
+            where.append(exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == key))
         else:
             where.append(~exists().where(F.user_id == sa.bindparam("user"), F.prompt_id == key))
 
@@ -125,10 +137,8 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
             phrase = key.in_(select(_FTS.c.rowid).where(sa.text("prompt_fts MATCH :phrase")))
             score: Any = sa.text("bm25(prompt_fts, 1.0, 0.4)")  # lower is better
         else:
-            phrase = _SEARCH_VECTOR.op("@@")(func.to_tsquery(sa.literal_column("'simple'"),
-                                                              func.unaccent(sa.bindparam("phrase"))))
-            score = -func.ts_rank(_SEARCH_VECTOR, func.to_tsquery(sa.literal_column("'simple'"),
-                                                                   func.unaccent(sa.bindparam("match"))))
+            phrase = _SEARCH_VECTOR.op("@@")(_tsquery("phrase"))
+            score = -func.ts_rank(_SEARCH_VECTOR, _tsquery("match"))
         order = []
         if shape.capped:  # the newest RANKED matches by relevance, then the rest newest first
             ranked = key >= sa.bindparam("floor")
