@@ -139,4 +139,5 @@ async def concurrent(host: str, port: int, call: Call, *, clients: int, seconds:
     elapsed = min(time.perf_counter(), deadline) - start
     return {"clients": clients, "seconds": round(elapsed, 2), "requests": done, "errors": errors,
             "rps": done / elapsed if elapsed else 0.0,
-            "p50_ms": percentile(lat, 0.5) if lat else None, "p95_ms": percentile(lat, 0.95) if lat else None}
+            "p50_ms": percentile(lat, 0.5) if lat else None, "p95_ms": percentile(lat, 0.95) if lat else None,
+            "p99_ms": percentile(lat, 0.99) if lat else None}
