@@ -68,7 +68,6 @@ class _Shape(NamedTuple):
 
     sqlite: bool
     words: int  # 0, 1 or 2 (several: the phrase ranks first)
-    capped: bool  # more matches than RANKED: relevance ranks the newest RANKED
     sort: str
     style: bool
     mood: bool
@@ -78,10 +77,17 @@ class _Shape(NamedTuple):
     favourite: bool | None
 
 
+class _Statements(NamedTuple):
+    count: Select  # type: ignore[type-arg]  # the total; on PostgreSQL with words also the RANKED-th newest match
+    page: Select  # type: ignore[type-arg]  # a page of ids in the shape's order
+    floor: Select  # type: ignore[type-arg]  # SQLite: the RANKED-th newest match
+    ranked: Select  # type: ignore[type-arg]  # past RANKED matches: the newest RANKED (id >= floor) by relevance
+    rest: Select  # type: ignore[type-arg]  # past RANKED matches: the older ones, newest first
+
+
 @cache
-def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore[type-arg]
-    """(count, page of ids, the RANKED-th newest match) for one shape, built once (compiling a
-    statement costs ~1 ms)."""
+def _statements(shape: _Shape) -> _Statements:
+    """The statements of one shape, built once (compiling one costs ~1 ms)."""
     where: list[Any] = []
     fts = shape.sqlite and shape.words > 0
     prompt_columns = shape.style or shape.mood or (shape.words > 0 and not shape.sqlite)
@@ -130,8 +136,13 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
         return statement.select_from(S)
 
     count = source(select(func.count())).where(*where)
+    if shape.words and not shape.sqlite:  # the floor from the same scan of the matches (a second took 7 ms)
+        newest_first = sa.type_coerce(func.array_agg(postgresql.aggregate_order_by(key, key.desc())),
+                                      postgresql.ARRAY(sa.Integer))
+        count = count.add_columns(newest_first[sa.bindparam("ranked_at", type_=sa.Integer)])
     order: list[Any] = {"newest": [key.desc()], "best_rated": [S.mean_rating.desc(), S.rating_count.desc(), key.desc()],
                         "most_generated": [S.sample_count.desc(), key.desc()]}.get(shape.sort, [key.desc()])
+    ranked_order = order
     if shape.words and shape.sort == "relevance":
         if shape.sqlite:
             phrase = key.in_(select(_FTS.c.rowid).where(sa.text("prompt_fts MATCH :phrase")))
@@ -139,18 +150,18 @@ def _statements(shape: _Shape) -> tuple[Select, Select, Select]:  # type: ignore
         else:
             phrase = _SEARCH_VECTOR.op("@@")(_tsquery("phrase"))
             score = -func.ts_rank(_SEARCH_VECTOR, _tsquery("match"))
-        order = []
-        if shape.capped:  # the newest RANKED matches by relevance, then the rest newest first
-            ranked = key >= sa.bindparam("floor")
-            order.append(ranked.desc())
-            score = sa.case((ranked, score), else_=0)
-        if shape.words > 1:
-            order.append(phrase.desc())
-        order += [score, key.desc()]
-    page = (source(select(key), stats_sort).where(*where).order_by(*order)
-            .offset(sa.bindparam("offset")).limit(sa.bindparam("limit")))
-    floor = source(select(key)).where(*where).order_by(key.desc()).offset(sa.bindparam("ranked")).limit(1)
-    return count, page, floor
+        ranked_order = [phrase.desc()] if shape.words > 1 else []
+        ranked_order += [score, key.desc()]
+
+    def paged(statement: Select) -> Select:  # type: ignore[type-arg]
+        return statement.offset(sa.bindparam("offset")).limit(sa.bindparam("limit"))
+
+    ids = source(select(key), stats_sort).where(*where)
+    return _Statements(
+        count=count, page=paged(ids.order_by(*ranked_order)),
+        floor=source(select(key)).where(*where).order_by(key.desc()).offset(sa.bindparam("ranked")).limit(1),
+        ranked=paged(ids.where(key >= sa.bindparam("floor")).order_by(*ranked_order)),
+        rest=paged(ids.where(key < sa.bindparam("floor")).order_by(key.desc())))
 
 
 def search_prompts(db: Database, query: schemas.PromptQuery, user_id: int, *,
@@ -163,16 +174,25 @@ def search_prompts(db: Database, query: schemas.PromptQuery, user_id: int, *,
                               "offset": (query.page - 1) * query.limit, "limit": query.limit}
     if tokens:
         values |= _match_values(db.is_sqlite, tokens)
-    shape = _Shape(db.is_sqlite, min(len(tokens), 2), False, query.sort, bool(query.style), bool(query.mood),
+    shape = _Shape(db.is_sqlite, min(len(tokens), 2), query.sort, bool(query.style), bool(query.mood),
                    query.adapter_id is not None, query.min_mean_rating is not None, query.rated, query.favourite)
+    statements = _statements(shape)
     with db.session() as session:
         conn = session.connection()
-        count, page, floor = _statements(shape)
-        total = conn.scalar(count, values) or 0
-        if tokens and query.sort == "relevance" and total > RANKED:
-            values["floor"] = conn.scalar(floor, values | {"ranked": RANKED - 1})
-            _, page, _ = _statements(shape._replace(capped=True))
-        ids = list(conn.scalars(page, values)) if total else []
+        counted = conn.execute(statements.count, values | {"ranked_at": RANKED}).one()
+        total = counted[0] or 0
+        if not total:
+            ids: list[int] = []
+        elif not (tokens and query.sort == "relevance" and total > RANKED):
+            ids = list(conn.scalars(statements.page, values))
+        else:  # the newest RANKED matches by relevance, then the older ones newest first
+            floor = counted[1] if len(counted) > 1 else conn.scalar(statements.floor, values | {"ranked": RANKED - 1})
+            offset = values["offset"]
+            first = min(query.limit, max(0, RANKED - offset))
+            ids = list(conn.scalars(statements.ranked, values | {"floor": floor, "limit": first})) if first else []
+            if len(ids) < query.limit:
+                ids += conn.scalars(statements.rest, values | {"floor": floor, "offset": max(0, offset - RANKED),
+                                                               "limit": query.limit - len(ids)})
         rows = {r.id: r for r in conn.execute(_ROW, {"ids": ids, "user": user_id})} if ids else {}
         generations = _last_generations(conn, ids) if with_generation and ids else {}
     items = []
