@@ -80,6 +80,12 @@ def _fill_input(name: rx.Var[str], index: rx.Var[int]) -> rx.Component:
     )
 
 
+
+def _cancel_and(confirm: rx.Component) -> rx.Component:
+    """A dialog's closing row: Cancel, then the dialog's own button."""
+    return rx.flex(rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")), confirm,
+                   spacing="2", justify="end", width="100%")
+
 def fill_dialog() -> rx.Component:
     s = TemplateState
     return rx.dialog.root(
@@ -90,11 +96,8 @@ def fill_dialog() -> rx.Component:
                 rx.foreach(s.fill_names, _fill_input),
                 rx.text(s.fill_preview, size="2", color_scheme="gray", class_name="td-wrap",
                         custom_attrs={"data-testid": "template-preview"}),
-                rx.flex(
-                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                    rx.button("Apply", on_click=s.apply_filled, disabled=~s.can_fill, type="button",
-                              custom_attrs={"data-testid": "template-fill-apply"}),
-                    spacing="2", justify="end", width="100%"),
+                _cancel_and(rx.button("Apply", on_click=s.apply_filled, disabled=~s.can_fill, type="button",
+                                      custom_attrs={"data-testid": "template-fill-apply"})),
                 spacing="3", width="100%", align="stretch", margin_top="0.75em",
             ),
             max_width="28em", custom_attrs={"data-testid": "template-fill-dialog"},
@@ -126,11 +129,8 @@ def edit_dialog() -> rx.Component:
                                 color_scheme="gray")),
                 rx.cond(s.edit_error, rx.callout(s.edit_error, color_scheme="red", size="1", icon="circle_alert",
                                                  custom_attrs={"data-testid": "template-save-error"})),
-                rx.flex(
-                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                    rx.button("Save", on_click=s.save, disabled=~s.can_save, loading=s.saving, type="button",
-                              custom_attrs={"data-testid": "template-save"}),
-                    spacing="2", justify="end", width="100%"),
+                _cancel_and(rx.button("Save", on_click=s.save, disabled=~s.can_save, loading=s.saving,
+                                      type="button", custom_attrs={"data-testid": "template-save"})),
                 spacing="3", width="100%", align="stretch", margin_top="0.75em",
             ),
             max_width="32em", custom_attrs={"data-testid": "template-edit-dialog"},
