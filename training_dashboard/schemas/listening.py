@@ -9,7 +9,7 @@ from the clips being shown to the decision. Clips are named by ``audio_id``, on 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -47,6 +47,12 @@ class SlotHeard(HeardBase):
     slot: Slot
 
 
+def _first_repeat(values: list[Any]) -> Any:
+    """The smallest value listed more than once (None when each is listed once)."""
+    twice = sorted({v for v in values if values.count(v) > 1})
+    return twice[0] if twice else None
+
+
 class Listening(Model):
     """Listening data of a rating or a preference: every clip of the judgement exactly once."""
 
@@ -56,10 +62,8 @@ class Listening(Model):
     @field_validator("clips")
     @classmethod
     def _once(cls, clips: list[ClipHeard]) -> list[ClipHeard]:
-        ids = [c.audio_id for c in clips]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"clip {twice[0]} is listed more than once")
+        if (twice := _first_repeat([c.audio_id for c in clips])) is not None:
+            raise ValueError(f"clip {twice} is listed more than once")
         return clips
 
 
@@ -72,10 +76,8 @@ class VoteListening(Model):
     @field_validator("clips")
     @classmethod
     def _once(cls, clips: list[SlotHeard]) -> list[SlotHeard]:
-        slots = [c.slot for c in clips]
-        twice = sorted({s for s in slots if slots.count(s) > 1})
-        if twice:
-            raise ValueError(f"slot '{twice[0]}' is listed more than once")
+        if (twice := _first_repeat([c.slot for c in clips])) is not None:
+            raise ValueError(f"slot '{twice}' is listed more than once")
         return clips
 
 

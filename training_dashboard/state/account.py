@@ -9,7 +9,7 @@ import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
 from training_dashboard import schemas
-from training_dashboard.state.api import api_client, error_text, short_date
+from training_dashboard.state.api import api_client, short_date
 from training_dashboard.state.auth import AuthState
 from training_dashboard.state.loading import call, load
 
@@ -114,11 +114,8 @@ class AccountState(rx.State):
 
     @rx.event
     async def revoke_token(self, token_id: int):  # type: ignore[no-untyped-def]
-        try:
-            async with api_client(self) as api:
-                await api.revoke_token(token_id)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not revoke the token: {error_text(exc)}")
+        if error := await call(self, api_client, lambda api: api.revoke_token(token_id)):
+            yield rx.toast.error(f"Could not revoke the token: {error}")
             return
         yield rx.toast.success("Token revoked: it stops working at once")
         yield AccountState.load_tokens

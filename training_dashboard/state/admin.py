@@ -13,7 +13,7 @@ from training_dashboard import schemas
 from training_dashboard.state.account import TokenRow, token_row
 from training_dashboard.state.api import api_client, error_text, short_date
 from training_dashboard.state.auth import ROLES
-from training_dashboard.state.loading import load
+from training_dashboard.state.loading import call, load
 
 MIN_PASSWORD = 12
 
@@ -178,11 +178,8 @@ class AdminState(rx.State):
 
     @rx.event
     async def revoke_token(self, token_id: int):  # type: ignore[no-untyped-def]
-        try:
-            async with api_client(self) as api:
-                await api.revoke_token(token_id)
-        except Exception as exc:  # noqa: BLE001
-            yield rx.toast.error(f"Could not revoke the token: {error_text(exc)}")
+        if error := await call(self, api_client, lambda api: api.revoke_token(token_id)):
+            yield rx.toast.error(f"Could not revoke the token: {error}")
             return
         yield rx.toast.success("Token revoked")
         yield AdminState.load_tokens
