@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import field, panel_header, skeleton_rows, stack_card
+from training_dashboard.components.layout import field, loading_table, panel_header, stack_card
 from training_dashboard.state.audit import ACTIONS, AuditRow, AuditState
 
 
@@ -51,11 +51,7 @@ def audit_panel() -> rx.Component:
                 "reason) and deletions. Nothing here can be edited or removed.", size="2", color_scheme="gray"),
         _filters(),
         rx.cond(s.error, rx.callout(s.error, color_scheme="red", size="1", icon="circle_alert")),
-        rx.cond(~s.loaded, skeleton_rows(2), rx.box(rx.table.root(
-            rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
-            rx.table.body(rx.foreach(s.rows, _row)),
-            size="1", width="100%", custom_attrs={"data-testid": "audit-table"},
-        ), overflow_x="auto", width="100%")),
+        loading_table(s.loaded, headers, s.rows, _row, "audit-table"),
         rx.hstack(
             rx.button("Newer", size="1", variant="soft", on_click=s.go_page(-1), disabled=s.page <= 1,
                       custom_attrs={"data-testid": "audit-newer"}),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 from training_dashboard.components.native_form import native_form
@@ -106,6 +109,25 @@ def stack_card(*children: rx.Component, spacing: str = "2", testid: str | None =
 def panel_header(title: str, *actions: rx.Component, size: str = "4", **props: object) -> rx.Component:
     """A panel's title on the left, its actions on the right."""
     return rx.flex(rx.heading(title, size=size), *actions, justify="between", align="center", width="100%", **props)
+
+
+def error_retry(what: str, error: rx.Var[str], on_retry: rx.EventHandler, testid: str) -> rx.Component:
+    """A failed load: "<what>: <error>" and a Retry button (shown only while ``error`` is set)."""
+    return rx.cond(error, rx.callout(
+        rx.flex(rx.text(what, ": ", error, class_name="td-wrap"),
+                rx.button("Retry", size="1", variant="soft", on_click=on_retry, type="button"),
+                spacing="2", align="center", wrap="wrap"),
+        color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": testid}))
+
+
+def loading_table(loaded: rx.Var[bool], headers: list[str], rows: rx.Var, row: Callable[[Any], rx.Component],
+                  testid: str) -> rx.Component:
+    """A table of ``rows`` drawn by ``row``, skeleton rows until ``loaded``, scrolling sideways when narrow."""
+    return rx.cond(~loaded, skeleton_rows(2), rx.box(rx.table.root(
+        rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+        rx.table.body(rx.foreach(rows, row)),
+        size="1", width="100%", custom_attrs={"data-testid": testid},
+    ), overflow_x="auto", width="100%"))
 
 
 def skeleton_rows(count: int = 3) -> rx.Component:

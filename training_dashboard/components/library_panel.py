@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from training_dashboard.components.favourite_star import favourite_star
-from training_dashboard.components.layout import skeleton_rows, stack_card
+from training_dashboard.components.layout import error_retry, skeleton_rows, stack_card
 from training_dashboard.components.template_list import template_dialogs, template_list
 from training_dashboard.state.library import SORTS, LibraryHit, LibraryState
 from training_dashboard.state.templates import TemplateState
@@ -107,11 +107,7 @@ def results() -> rx.Component:
         ~s.loaded & (s.error == ""),
         skeleton_rows(3),
         rx.box(
-            rx.cond(s.error, rx.callout(
-                rx.flex(rx.text("Search failed: ", s.error, class_name="td-wrap"),
-                        rx.button("Retry", size="1", variant="soft", on_click=LibraryState.search, type="button"),
-                        spacing="2", align="center", wrap="wrap"),
-                color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": "library-error"})),
+            error_retry("Search failed", s.error, LibraryState.search, "library-error"),
             rx.cond(
                 s.hits.length() > 0,
                 rx.el.div(rx.foreach(s.hits, _hit), id="library-results", class_name="td-hits",

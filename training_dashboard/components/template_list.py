@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import field, skeleton_rows
+from training_dashboard.components.layout import error_retry, field, skeleton_rows
 from training_dashboard.state.auth import AuthState
 from training_dashboard.state.studio import StudioState
 from training_dashboard.state.templates import TemplateItem, TemplateState
@@ -52,11 +52,7 @@ def template_list() -> rx.Component:
             on_click=s.open_save, disabled=StudioState.text.strip() == "",
             title="The editor's text (with any {placeholders}) and attributes, shared with the team",
             custom_attrs={"data-testid": "template-save-open"}))),
-        rx.cond(s.error, rx.callout(
-            rx.flex(rx.text("Templates not loaded: ", s.error, class_name="td-wrap"),
-                    rx.button("Retry", size="1", variant="soft", on_click=s.load_templates, type="button"),
-                    spacing="2", align="center", wrap="wrap"),
-            color_scheme="red", size="1", icon="circle_alert", custom_attrs={"data-testid": "templates-error"})),
+        error_retry("Templates not loaded", s.error, s.load_templates, "templates-error"),
         rx.cond(
             s.templates.length() > 0,
             rx.el.div(rx.foreach(s.templates, _template), class_name="td-hits",

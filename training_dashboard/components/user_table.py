@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from training_dashboard.components.layout import field, panel_header, skeleton_rows, stack_card
+from training_dashboard.components.layout import field, loading_table, panel_header, stack_card
 from training_dashboard.state.admin import AdminState, UserRow
 from training_dashboard.state.auth import ROLES, AuthState
 
@@ -108,11 +108,7 @@ def users_panel() -> rx.Component:
                 "in every tab.", size="2", color_scheme="gray"),
         create_user_form(),
         rx.cond(s.error, rx.callout(s.error, color_scheme="red", size="1", icon="circle_alert")),
-        rx.cond(~s.loaded, skeleton_rows(2), rx.box(rx.table.root(
-            rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
-            rx.table.body(rx.foreach(s.users, _user_row)),
-            size="1", width="100%", custom_attrs={"data-testid": "users-table"},
-        ), overflow_x="auto", width="100%")),
+        loading_table(s.loaded, headers, s.users, _user_row, "users-table"),
         password_dialog(),
         testid="admin-users", spacing="3",
     )
