@@ -41,8 +41,9 @@ async def test_create_edit_and_delete_a_template(client):
     for call in (client.delete(f"/templates/{made['id']}"), client.patch(f"/templates/{made['id']}", json={})):
         r = await call
         assert r.status_code == 404 and "not found" in r.json()["detail"]
-    actions = [e["action"] for e in (await client.get("/audit", params={"action": "template."})).json()["items"]]
-    assert actions == ["template.delete", "template.update", "template.update", "template.create"]
+    events = (await client.get("/audit", params={"action": "template."})).json()["items"]
+    assert [e["action"] for e in events] == ["template.delete", "template.update", "template.update", "template.create"]
+    assert all(e["client_addr"] for e in events)  # from where, like every other audited change
 
 
 async def test_template_names_are_unique_ignoring_case(client):

@@ -59,7 +59,8 @@ def _conflict(name: str) -> Conflict:
     return Conflict(f"A template named {name!r} already exists (names are unique, ignoring case): pick another name")
 
 
-def create_template(db: Database, actor: Principal, body: schemas.TemplateCreate) -> schemas.TemplatePublic:
+def create_template(db: Database, actor: Principal, body: schemas.TemplateCreate,
+                    client_addr: str | None = None) -> schemas.TemplatePublic:
     key = name_key(body.name)
 
     def run(session) -> PromptTemplate:  # type: ignore[no-untyped-def]
@@ -69,7 +70,7 @@ def create_template(db: Database, actor: Principal, body: schemas.TemplateCreate
                      **_attribute_values(body.attributes))
         session.add(template)
         session.flush()
-        audit.record(session, actor, "template.create", f"template:{template.id}", {"name": body.name})
+        audit.record(session, actor, "template.create", f"template:{template.id}", {"name": body.name}, client_addr)
         return template
 
     try:
@@ -79,8 +80,8 @@ def create_template(db: Database, actor: Principal, body: schemas.TemplateCreate
     return _public(template, actor.username if actor.user_id else None)
 
 
-def update_template(db: Database, actor: Principal, template_id: int,
-                    body: schemas.TemplatePatch) -> schemas.TemplatePublic:
+def update_template(db: Database, actor: Principal, template_id: int, body: schemas.TemplatePatch,
+                    client_addr: str | None = None) -> schemas.TemplatePublic:
     changes = body.model_dump(exclude_unset=True)
 
     def run(session) -> PromptTemplate:  # type: ignore[no-untyped-def]
@@ -101,7 +102,7 @@ def update_template(db: Database, actor: Principal, template_id: int,
         session.add(template)
         session.flush()
         audit.record(session, actor, "template.update", f"template:{template_id}",
-                     {"fields": sorted(k for k, v in changes.items() if v is not None)})
+                     {"fields": sorted(k for k, v in changes.items() if v is not None)}, client_addr)
         return template
 
     try:
@@ -114,12 +115,12 @@ def update_template(db: Database, actor: Principal, template_id: int,
     return _public(template, creator)
 
 
-def delete_template(db: Database, actor: Principal, template_id: int) -> None:
+def delete_template(db: Database, actor: Principal, template_id: int, client_addr: str | None = None) -> None:
     def run(session) -> None:  # type: ignore[no-untyped-def]
         template = session.get(T, template_id)
         if template is None:
             raise NotFound(f"Template {template_id} not found")
-        audit.record(session, actor, "template.delete", f"template:{template_id}", {"name": template.name})
+        audit.record(session, actor, "template.delete", f"template:{template_id}", {"name": template.name}, client_addr)
         session.delete(template)
 
     db.write(run)
