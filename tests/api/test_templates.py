@@ -90,3 +90,36 @@ async def test_raters_read_templates_and_trainers_write_them(app, rater, trainer
         assert (await rita.patch(f"/templates/{tid}", json={"name": "x"})).status_code == 403
         assert (await rita.delete(f"/templates/{tid}")).status_code == 403
         assert (await tom.delete(f"/templates/{tid}")).status_code == 204
+
+
+def test_racing_creates_of_one_name_make_one_template(db, trainer):
+    from tests.factories import run_concurrently
+    from training_dashboard.schemas import TemplateCreate
+    from training_dashboard.services import templates
+    from training_dashboard.services.errors import Conflict
+    from training_dashboard.services.principal import Principal
+
+    actor = Principal(user_id=trainer.id, username=trainer.username, display_name="Tom", role="trainer",
+                      rater_id=trainer.rater_id, via="token")
+    errors = run_concurrently(lambda i: templates.create_template(
+        db, actor, TemplateCreate(name="Same name" if i % 2 else "SAME NAME", text=f"take {i}")), 8)
+    assert len(errors) == 7 and all(isinstance(e, Conflict) for e in errors), errors
+    names = [t.name for t in templates.list_templates(db, 1, 200).items]
+    assert sum(n.casefold() == "same name" for n in names) == 1
+
+
+def test_racing_stars_of_one_prompt_make_one_favourite(db, trainer):
+    from sqlalchemy import func, select
+
+    from tests.factories import run_concurrently
+    from training_dashboard.db.models import Prompt, PromptFavourite
+    from training_dashboard.services import library
+
+    with db.write_session() as session:
+        prompt = Prompt(text="raced")
+        session.add(prompt)
+        session.flush()
+        prompt_id = prompt.id
+    assert run_concurrently(lambda i: library.set_favourite(db, trainer.id, prompt_id, True), 8) == []
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PromptFavourite)) == 1
