@@ -11,6 +11,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_core.el.elements.forms import Form
 
+from training_dashboard.state.api import api_path
+
 
 class NativeForm(Form):
     """``<form action=... method="post">`` with no Reflex submit handler."""
@@ -22,8 +24,8 @@ class NativeForm(Form):
 
 
 def native_form(*children: rx.Component, action: str, testid: str, **props: object) -> rx.Component:
-    return NativeForm.create(*children, action=action, method="post", custom_attrs={"data-testid": testid},
-                             **props)
+    return NativeForm.create(*children, action=api_path(action), method="post",
+                             custom_attrs={"data-testid": testid}, **props)
 
 
 def hidden(name: str, value: rx.Var[str] | str) -> rx.Component:

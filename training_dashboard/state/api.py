@@ -83,6 +83,17 @@ def browser_backend_url() -> str:
     return get_config().api_url.rstrip("/")
 
 
+def api_path(path: str) -> str:
+    """Where the browser goes for ``path`` of the API by itself (a form post, a sign-on link).
+    Production serves the UI and the API on one port: the path as it is. ``reflex run`` in dev mode
+    serves the UI on a port of its own (3000) with no /api: the backend's address, whose host the
+    websocket uses too, so a session cookie the answer sets reaches it (cookies ignore ports); the
+    API sends the browser back to the UI's origin (``api.auth.return_origin``)."""
+    from reflex.utils.exec import is_prod_mode
+
+    return path if is_prod_mode() else browser_backend_url() + path
+
+
 def audio_src(stream_url: str) -> str:
     """The URL an ``<audio>`` element plays: the API's stream path made absolute for the browser.
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from training_dashboard.client import ApiError
-from training_dashboard.state.api import api_client
+from training_dashboard.state.api import api_client, api_path
 from training_dashboard.state.auth import AuthState, safe_next
 
 LOGIN_ERRORS = {
@@ -47,7 +47,7 @@ class LoginState(rx.State):
 
     @rx.var
     def sso_href(self) -> str:
-        return "/api/auth/oidc/login?" + urlencode({"next": self.next_path})
+        return api_path("/api/auth/oidc/login?" + urlencode({"next": self.next_path}))
 
     @rx.event
     async def load_page(self):  # type: ignore[no-untyped-def]
