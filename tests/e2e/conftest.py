@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from bench.server import stop_process_group
 
@@ -101,8 +102,11 @@ def sign_in(page: Any, server: Server, username: str, password: str, path: str =
     page.goto(f"{server.url}/login?next={path}")
     page.get_by_test_id("username-input").fill(username)
     page.get_by_test_id("password-input").fill(password)
-    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("login-submit").click()  # enabled once the page has read ?next=
     page.wait_for_url(lambda url: re.sub(r"/(?=\?|$)", "", url) == re.sub(r"/(?=\?|$)", "", server.url + path))
+    # Signed in as the header shows it: the landing page's own check is done (a test's next page load
+    # would otherwise queue behind that page's loaders).
+    expect(page.get_by_test_id("user-name")).to_have_text(re.compile(r"\S"), timeout=30_000)
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
 from tests.e2e.conftest import CONTEXT_ARGS, Server, create_token, create_user, sign_in
 
@@ -189,6 +189,42 @@ def test_sign_out_in_one_tab_ends_the_other(browser: Browser, server: Server) ->
     # The other tab still shows its page; its next action (a link, no reload) finds the session gone.
     second.get_by_test_id("nav-training").click()
     _at_login(second, server, "/training?tab=datasets")
+    context.close()
+
+
+def test_signing_in_before_the_page_has_loaded_still_returns_where_asked(browser: Browser, server: Server) -> None:
+    """A person quicker than the page's websocket (a slow link, a busy server): the form must not post
+    before the page has read ``?next=``, or they land on / instead of where they were going."""
+    password = create_user(server, "quick", "rater")
+    context = _signed_out(browser)
+    page = context.new_page()
+    holding, held, routes = {"on": True}, [], []
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+
+    def route(ws: WebSocketRoute) -> None:  # the backend's answers wait until released below
+        backend = ws.connect_to_server()
+        routes.append(ws)
+        backend.on_message(lambda message: held.append(message) if holding["on"] else ws.send(message))
+
+    page.route_web_socket(re.compile(r"/_event"), route)
+    page.goto(f"{server.url}/login?next=/rate")
+    page.get_by_test_id("username-input").fill("quick")
+    page.get_by_test_id("password-input").fill(password)
+    submit = page.get_by_test_id("login-submit")
+    expect(submit).to_be_disabled()
+    page.get_by_test_id("password-input").press("Enter")  # no post either
+    page.wait_for_timeout(500)  # time for a post to leave, were there one
+    assert not [url for url in posts if "/api/auth/login" in url], posts
+    expect(page).to_have_url(re.compile(re.escape(server.url) + r"/login/?\?next=/rate$"))
+
+    holding["on"] = False
+    for message in held:
+        routes[-1].send(message)
+    expect(submit).to_be_enabled()
+    submit.click()
+    expect(page).to_have_url(re.compile(re.escape(server.url) + "/rate/?$"))
+    expect(page.get_by_test_id("user-name")).to_have_text("quick")
     context.close()
 
 

@@ -21,6 +21,10 @@ from tests.scale.conftest import WorkerProcess, broker_env
 pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 GENERATION_TIMEOUT_MS = 240_000
+# A page load here is a hydrate that may wait for the tab's state lock held by the other backend
+# process: Reflex hands a Redis lock over by keyspace notification, or after its 10 s expiry when a
+# loaded machine missed it. The first look after each navigation waits for that.
+PAGE_LOAD_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +65,8 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
     assert health["mode"] == "broker" and health["worker"] is True
     assert [w["name"] for w in health["workers"]] == ["e2e-gen"]
 
-    page.goto(server.url + "/")
-    expect(page.get_by_test_id("model-status")).to_have_text("✓ 1 generation worker ready (tiny, cpu)")
+    expect(page.get_by_test_id("model-status")).to_have_text("✓ 1 generation worker ready (tiny, cpu)",
+                                                             timeout=PAGE_LOAD_TIMEOUT_MS)
     page.get_by_test_id("prompt-text").fill("A slow cello drone, generated on a worker")
     page.get_by_test_id("prompt-duration").fill("0.5")
     expect(page.get_by_test_id("generate")).to_be_enabled()
@@ -94,13 +98,13 @@ def test_the_loop_through_a_worker(page: Page, broker_server: tuple[Server, Work
 
     # state survives a reload, whichever backend process the new connection reaches
     page.reload()
-    expect(page.get_by_test_id("clip-card")).to_have_count(2)
+    expect(page.get_by_test_id("clip-card")).to_have_count(2, timeout=PAGE_LOAD_TIMEOUT_MS)
     expect(page.get_by_test_id("clip-card").first.get_by_test_id("rating-saved")).to_be_visible()
 
     # the Runs tab lists the worker
     page.goto(server.url + "/training?tab=runs")
     row = page.get_by_test_id("worker-row")
-    expect(row).to_have_count(1)
+    expect(row).to_have_count(1, timeout=PAGE_LOAD_TIMEOUT_MS)
     expect(row.get_by_test_id("worker-name")).to_have_text("e2e-gen")
     expect(row.get_by_test_id("worker-status")).to_have_text("ready (tiny, cpu)")
     _shot(page, "broker-runs")

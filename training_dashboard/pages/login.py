@@ -36,6 +36,7 @@ def login() -> rx.Component:
                 text_field("Password", "password", type="password", auto_complete="current-password", required=True,
                            max_length=1024),
                 rx.button("Sign in", type="submit", size="3", width="100%",
+                          loading=~LoginState.ready, disabled=~LoginState.ready,
                           custom_attrs={"data-testid": "login-submit"}),
                 spacing="3", width="100%", align="stretch",
             ),

@@ -24,6 +24,7 @@ def setup() -> rx.Component:
                 text_field("Password (at least 12 characters)", "password", type="password",
                            auto_complete="new-password", required=True, min_length=12, max_length=1024),
                 rx.button("Create admin and sign in", type="submit", size="3", width="100%",
+                          loading=~SetupState.ready, disabled=~SetupState.ready,
                           custom_attrs={"data-testid": "setup-submit"}),
                 spacing="3", width="100%", align="stretch",
             ),

@@ -39,7 +39,24 @@ def login_error(code: str, retry_after: str = "") -> str:
     return LOGIN_ERRORS.get(code, "Sign-in failed. Try again.")
 
 
-class LoginState(rx.State):
+class _FormPage(rx.State):
+    """A page whose form posts fields its ``load_page`` reads from the URL (``next``, the setup token).
+
+    Its submit button waits for :attr:`ready`: a person (or a test) quicker than the websocket would
+    otherwise post the defaults the page started with, and land on / instead of where they were going.
+    """
+
+    loaded_url: str = ""  # the URL load_page last read; a later visit of this tab starts with the old one
+
+    @rx.var(cache=False)
+    def ready(self) -> bool:
+        return bool(self.loaded_url) and self.loaded_url == str(self.router.url)
+
+    def _loaded(self) -> None:
+        self.loaded_url = str(self.router.url)
+
+
+class LoginState(_FormPage):
     next_path: str = "/"
     error: str = ""
     sso: bool = False
@@ -71,10 +88,11 @@ class LoginState(rx.State):
             self.sso = bool(getattr(status, "sso", False))
         except ApiError:
             self.setup_needed = False
+        self._loaded()
         return None
 
 
-class SetupState(rx.State):
+class SetupState(_FormPage):
     token: str = ""
     error: str = ""
     done: bool = False  # an admin exists: nothing to set up
@@ -90,7 +108,9 @@ class SetupState(rx.State):
             async with api_client(self) as api:
                 status = await api.setup_status(self.token or None)
         except ApiError:
+            self._loaded()
             return
+        self._loaded()
         self.done = not status.needed
         if self.done:
             self.error = SETUP_ERRORS["done"]
