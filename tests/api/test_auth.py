@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.factories import ADMIN_PASSWORD, ANONYMOUS, make_clips
 from training_dashboard.api.app import create_app
@@ -262,13 +262,33 @@ def test_single_sign_on_finds_or_creates_the_user(db, settings):
     from training_dashboard.services.errors import Unauthorized
 
     policy = credentials.SessionPolicy.of(settings.session_idle_hours, settings.session_max_days)
-    user, secret = credentials.sign_in_external(db, "Sso.User", "SSO User", "rater", policy, "10.0.0.1", "oidc")
+    idp = "https://idp.example|"
+    user, secret = credentials.sign_in_external(db, idp + "s1", "Sso.User", "SSO User", "rater", policy, "10.0.0.1",
+                                                "oidc")
     assert (user.username, user.role, user.password_hash) == ("sso.user", "rater", None) and secret
-    again, _ = credentials.sign_in_external(db, "sso.user", None, "admin", policy, None, "oidc")
-    assert (again.id, again.role) == (user.id, "rater")  # found, not re-created with another role
+    assert user.sso_subject == idp + "s1"
+    again, _ = credentials.sign_in_external(db, idp + "s1", "renamed", None, "admin", policy, None, "oidc")
+    assert (again.id, again.role, again.username) == (user.id, "rater", "sso.user")  # the subject finds them
+    with pytest.raises(Unauthorized, match="another single sign-on account"):
+        credentials.sign_in_external(db, idp + "s2", "sso.user", None, "rater", policy, None, "oidc")
     principal, _ = credentials.session_principal(db, secret, policy)
     assert principal is not None and principal.username == "sso.user"
     with db.write_session() as session:
         session.execute(update(UserAccount).where(UserAccount.id == user.id).values(disabled=True))
     with pytest.raises(Unauthorized):
-        credentials.sign_in_external(db, "sso.user", None, "rater", policy, None, "oidc")
+        credentials.sign_in_external(db, idp + "s1", "sso.user", None, "rater", policy, None, "oidc")
+
+
+def test_racing_first_single_sign_ons_of_one_person_make_one_user(db, settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from training_dashboard.services import credentials
+
+    policy = credentials.SessionPolicy.of(settings.session_idle_hours, settings.session_max_days)
+    with ThreadPoolExecutor(8) as pool:
+        users = list(pool.map(lambda _: credentials.sign_in_external(
+            db, "https://idp.example|race", "racer", None, "rater", policy, None, "oidc")[0].id, range(8)))
+    assert len(set(users)) == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(UserAccount).where(
+            UserAccount.sso_subject == "https://idp.example|race")) == 1

@@ -143,6 +143,42 @@ async def test_an_existing_passwordless_rater_becomes_that_user(client, browser,
     assert (me["username"], me["rater_id"], me["display_name"]) == ("ann", ann["id"], "Ann")
 
 
+async def test_the_provider_subject_not_the_username_names_the_user(browser, provider, db):
+    """OpenID Connect's rule: only the issuer and ``sub`` name a person; a username may be renamed or reused."""
+    set_oidc_claims(provider, "u-kim", {"preferred_username": "kim"})
+    await sign_in(browser, "u-kim")
+    kim = (await browser.get("/auth/me")).json()
+    with db.session() as session:
+        bound = session.scalar(select(UserAccount.sso_subject).where(UserAccount.username == "kim"))
+    assert bound == f"{provider}|u-kim"
+
+    # renamed at the provider: still kim's account
+    browser.cookies.clear()
+    set_oidc_claims(provider, "u-kim", {"preferred_username": "kimberly"})
+    await sign_in(browser, "u-kim")
+    assert (await browser.get("/auth/me")).json()["id"] == kim["id"]
+
+    # someone else at the provider who takes the name "kim" does not become kim
+    browser.cookies.clear()
+    set_oidc_claims(provider, "u-impostor", {"preferred_username": "kim"})
+    assert login_error(await sign_in(browser, "u-impostor")) == "sso"
+    assert (await browser.get("/auth/me")).status_code == 401
+    failed = audit_rows(db, "login.failed")[-1]
+    assert failed.target == "user:kim" and "another identity" in (failed.detail or "")
+
+
+async def test_a_user_an_admin_made_without_a_password_is_claimed_once(client, browser, provider, db):
+    made = (await client.post("/users", json={"username": "lee", "role": "trainer"})).json()
+    set_oidc_claims(provider, "u-lee", {"preferred_username": "lee"})
+    await sign_in(browser, "u-lee")
+    assert (await browser.get("/auth/me")).json()["id"] == made["id"]
+    assert '"bound": true' in (audit_rows(db, "login.ok")[-1].detail or "")
+
+    browser.cookies.clear()
+    set_oidc_claims(provider, "u-other", {"preferred_username": "lee"})
+    assert login_error(await sign_in(browser, "u-other")) == "sso"
+
+
 async def test_a_user_with_a_password_is_not_taken_over(browser, provider, db):
     set_oidc_claims(provider, "someone", {"preferred_username": "admin"})  # the test admin signs in with a password
     assert login_error(await sign_in(browser, "someone")) == "sso"
@@ -266,6 +302,10 @@ def test_usernames_follow_the_apps_rules():
     assert identity_of({"sub": "2", "name": "A\x00 B\n"}).display_name == "A B"
     with pytest.raises(SsoFailed):
         identity_of({"sub": "東京"})
+    assert identity_of({"iss": "https://idp.example", "sub": "s-9"}).subject == "https://idp.example|s-9"
+    for sub in (None, "", "  ", 7, "x" * 256, "a\nb"):
+        with pytest.raises(SsoFailed, match="subject"):
+            identity_of({"sub": sub, "preferred_username": "kim"})
 
 
 async def test_id_tokens_are_checked_for_signature_issuer_audience_expiry_and_nonce():

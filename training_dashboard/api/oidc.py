@@ -142,8 +142,8 @@ async def oidc_callback(request: Request, db: DbDep, settings: SettingsDep,
     except SsoFailed as exc:
         return await _fail(request, db, origin, target, exc.message)
     try:
-        _user, secret = await run_in_threadpool(credentials.sign_in_external, db, who.username, who.display_name,
-                                                settings.oidc_default_role, auth.policy(settings),
+        _user, secret = await run_in_threadpool(credentials.sign_in_external, db, who.subject, who.username,
+                                                who.display_name, settings.oidc_default_role, auth.policy(settings),
                                                 client_addr(request), PROVIDER)
     except credentials.AccountDisabled as exc:
         return await _fail(request, db, origin, target, exc.message, code="disabled", audited=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from training_dashboard import schemas
@@ -116,18 +117,23 @@ class AccountDisabled(Unauthorized):
     """Single sign-on named a user whom an admin disabled (the provider vouched for them: saying so leaks nothing)."""
 
 
-def sign_in_external(db: Database, username: str, display_name: str | None, default_role: schemas.Role,
-                     policy: SessionPolicy, client_addr: str | None, provider: str) -> tuple[UserAccount, str]:
-    """Single sign-on (the hook for OpenID Connect, ``/api/auth/oidc/*``): the provider vouched for
-    ``username``; find that user (or create them, passwordless, with ``default_role``) and start a session.
+def sign_in_external(db: Database, subject: str, username: str, display_name: str | None,
+                     default_role: schemas.Role, policy: SessionPolicy, client_addr: str | None,
+                     provider: str) -> tuple[UserAccount, str]:
+    """Single sign-on (OpenID Connect, ``/api/auth/oidc/*``): the provider vouched for ``subject``
+    (``<issuer>|<sub>``, who the person is) and suggests ``username``; find or create that user and
+    start a session.
 
-    A user with a local password is never signed in this way: someone at the provider who picks an
-    admin's username must not become that admin. Passwordless users (raters from before sign-in,
-    users an admin created without a password, earlier single sign-on users) are.
+    The subject decides: a user bound to it signs in whatever username the provider now suggests.
+    An unbound username is claimed (bound) only by a passwordless user: a rater from before sign-in,
+    a user an admin created without a password for this person, a single sign-on user from before
+    binding. A user with a local password, or bound to another subject, is never signed in this way:
+    someone at the provider who picks an admin's username must not become that admin.
 
     Raises:
         AccountDisabled: the user is disabled.
-        Unauthorized: the name is not a valid username, or that user signs in with a password.
+        Unauthorized: the name is not a valid username; that user signs in with a password; or the
+            username belongs to another single sign-on identity.
     """
     name = username.strip().lower()
 
@@ -139,26 +145,44 @@ def sign_in_external(db: Database, username: str, display_name: str | None, defa
     if not re.fullmatch(schemas.USERNAME_RE, name):
         raise refuse("bad username", Unauthorized("This account's username cannot be used here "
                                                   "(letters, digits, '.', '_', '-')"))
+    if not subject or len(subject) > 600:
+        raise refuse("bad subject", Unauthorized("The provider gave no usable subject for this account"))
     secret, now = secrets.token_urlsafe(32), utcnow()
 
     def run(session: Session) -> tuple[UserAccount, str | None]:
-        user = accounts.find_user(session, name)
-        created = user is None
+        user = session.scalar(select(UserAccount).where(UserAccount.sso_subject == subject))
+        created = bound = False
         if user is None:
-            user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
-                                                                       role=default_role))
-        elif user.disabled or user.password_hash is not None:
-            return user, "disabled" if user.disabled else "has a password"
+            user = accounts.find_user(session, name)
+            if user is None:
+                user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
+                                                                           role=default_role))
+                created = True
+            elif user.sso_subject is not None:
+                return user, "another identity"
+            elif user.password_hash is not None:
+                return user, "has a password"
+            elif user.disabled:
+                return user, "disabled"
+            user.sso_subject, bound = subject, True
+        elif user.disabled:
+            return user, "disabled"
         accounts.note_login(session, user)
         session.add(AuthSession(secret_hash=hash_secret(secret), user_id=user.id or 0, created_at=now,
                                 last_seen_at=now, expires_at=now + policy.absolute))
-        detail = {"via": provider, "created": created}
+        detail = {"via": provider, "created": created, "bound": bound}
         audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
         return user, None
 
-    user, refused = db.write(run)
+    try:
+        user, refused = db.write(run)
+    except IntegrityError:  # a first sign-in racing this one bound the subject (or took the name): look again
+        user, refused = db.write(run)
     if refused == "disabled":
         raise refuse(refused, AccountDisabled("This account is disabled: ask an admin"))
+    if refused == "another identity":
+        raise refuse(refused, Unauthorized("This username belongs to another single sign-on account: ask an "
+                                           "admin"))
     if refused:
         raise refuse(refused, Unauthorized("This user signs in with a password, not single sign-on"))
     return user, secret

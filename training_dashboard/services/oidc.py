@@ -53,7 +53,7 @@ class Authorization:
 
 @dataclass(frozen=True)
 class Identity:
-    """Whom the provider vouched for."""
+    """Whom the provider vouched for: ``subject`` (``<issuer>|<sub>``) is who they are; the rest may change."""
 
     subject: str
     username: str
@@ -73,8 +73,14 @@ def identity_of(claims: dict[str, Any]) -> Identity:
     is unverified), else ``sub``; display name from ``name``.
 
     Raises:
-        SsoFailed: none of them gives a usable username.
+        SsoFailed: no ``sub`` (or an unusable one), or none of them gives a usable username.
     """
+    sub, issuer = claims.get("sub"), claims.get("iss")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255 or not sub.isprintable():
+        raise SsoFailed("the provider gave no usable subject (sub)")
+    subject = f"{issuer if isinstance(issuer, str) else ''}|{sub}"
+    if len(subject) > 600:
+        raise SsoFailed("the provider's issuer and subject are too long (over 600 characters)")
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     local = email.split("@", 1)[0] if email and claims.get("email_verified") is not False else None
     candidates = (claims.get("preferred_username"), local, claims.get("sub"))
@@ -84,7 +90,7 @@ def identity_of(claims: dict[str, Any]) -> Identity:
     name = claims.get("name")
     name = " ".join("".join(c for c in name if c.isprintable()).split())[:100] if isinstance(name, str) else ""
     display = name or None
-    return Identity(subject=str(claims.get("sub", "")), username=username, display_name=display, email=email)
+    return Identity(subject=subject, username=username, display_name=display, email=email)
 
 
 class OidcClient:

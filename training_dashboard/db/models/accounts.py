@@ -27,6 +27,8 @@ class UserAccount(SQLModel, table=True):
     role: str = Field(default="rater", max_length=16)
     disabled: bool = False
     password_hash: str | None = Field(default=None, max_length=255)  # None: no local password (yet)
+    # "<issuer>|<sub>" of the single sign-on identity this user is (bound at its first sign-in)
+    sso_subject: str | None = Field(default=None, max_length=600, unique=True, index=True)
     rater_id: int = Field(foreign_key="rater.id", sa_column_kwargs={"unique": True})
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
