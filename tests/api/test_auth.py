@@ -119,6 +119,26 @@ async def test_cookie_writes_need_the_apps_own_origin(visitor, admin_token):
     assert (await visitor.post("/prompts", json=body, headers=bearer)).status_code == 201
 
 
+async def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(client, visitor, db):
+    """16 wrong passwords at the same moment: 5 are checked (401), the rest wait out the lock (429), and so
+    does the right password after them. Each check takes ~0.1 s of Argon2: counting only the failures
+    already written let every racing guess through."""
+    import asyncio
+
+    from training_dashboard.db.models import AuditEvent, LoginAttempt
+
+    await client.post("/users", json={"username": "rosa", "password": PASSWORD})
+    answers = await asyncio.gather(*(login(visitor, "rosa", f"guess-number-{i}") for i in range(16)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [401] * 5 + [429] * 11, codes
+    assert (await login(visitor, "rosa", PASSWORD)).status_code == 429
+    with db.session() as session:
+        failed = session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "login.failed",
+                                                                 AuditEvent.target == "user:rosa")).all()
+        assert len(failed) == 5
+        assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 0  # each attempt cleared
+
+
 async def test_configured_origins_pass_the_check(app, settings):
     configured = create_app(settings.model_copy(update={"cors_origins": ["http://ui.example:3000"]}),
                             with_worker=False)

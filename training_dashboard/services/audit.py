@@ -38,16 +38,15 @@ def write(db: Database, actor: Principal | None, action: str, target: str | None
     db.write(lambda session: record(session, actor, action, target, detail, client_addr, actor_name))
 
 
-def failures_since(db: Database, since: datetime, *, username: str | None = None,
+def failures_since(session: Session, since: datetime, *, username: str | None = None,
                    client_addr: str | None = None) -> list[datetime]:
-    """Times of failed sign-ins since ``since`` for one username or one client address, newest first."""
+    """Times of failed sign-ins since ``since`` for one username or one client address, newest first (100 at most)."""
     query = select(AuditEvent.at).where(AuditEvent.action == "login.failed", AuditEvent.at >= since)
     if username is not None:
         query = query.where(AuditEvent.target == f"user:{username}")
     if client_addr is not None:
         query = query.where(AuditEvent.client_addr == client_addr)
-    with db.session() as session:
-        return list(session.scalars(query.order_by(AuditEvent.at.desc()).limit(100)))  # type: ignore[attr-defined]
+    return list(session.scalars(query.order_by(AuditEvent.at.desc()).limit(100)))  # type: ignore[attr-defined]
 
 
 def audit_public(event: AuditEvent) -> schemas.AuditEventPublic:

@@ -16,13 +16,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from training_dashboard import schemas
 from training_dashboard.db import Database
-from training_dashboard.db.models import ApiToken, AuthSession, SetupLink, UserAccount, utcnow
+from training_dashboard.db.models import ApiToken, AuthSession, LoginAttempt, SetupLink, UserAccount, utcnow
 from training_dashboard.services import accounts, audit
 from training_dashboard.services.errors import BadRequest, Conflict, ServiceError, Unauthorized
 from training_dashboard.services.principal import Principal
@@ -32,6 +32,8 @@ TOUCH_EVERY = timedelta(seconds=60)
 LOCK_WINDOW_MIN = 15.0
 MAX_FAILS_PER_USER = 5
 MAX_FAILS_PER_ADDR = 20
+ATTEMPT_STALE = timedelta(seconds=60)  # an attempt row older than this was left by a crash
+LOGIN_LOCK_KEY = 0x74645F6C  # PostgreSQL advisory lock of the guessing-limit count ("td_l")
 SETUP_LINK_MINUTES = 30
 BAD_LOGIN = "Wrong username or password"
 
@@ -73,34 +75,77 @@ def _retry_after(failures: list[datetime], limit: int, now: datetime) -> int | N
     return max(1, math.ceil((until - now).total_seconds()))
 
 
+def _reserve(db: Database, name: str, client_addr: str | None, now: datetime) -> int:
+    """Count this attempt against the guessing limit before its password is checked: a ``login_attempt``
+    row, taken in one transaction with the count of failures and attempts in flight. SQLite runs write
+    transactions one at a time; on PostgreSQL they queue on an advisory lock (milliseconds each).
+
+    Raises:
+        Locked: the limit is reached (failures and attempts in flight together; audited ``login.locked``).
+    """
+    since = now - timedelta(minutes=LOCK_WINDOW_MIN)
+
+    def run(session: Session) -> tuple[int, int | None]:
+        if not db.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK_KEY})
+        session.execute(delete(LoginAttempt).where(LoginAttempt.started_at < now - ATTEMPT_STALE))
+        in_flight = select(LoginAttempt.started_at)
+        times = audit.failures_since(session, since, username=name) + \
+            list(session.scalars(in_flight.where(LoginAttempt.username == name)))
+        wait = _retry_after(sorted(times, key=_aware, reverse=True), MAX_FAILS_PER_USER, now)
+        if wait is None and client_addr:
+            times = audit.failures_since(session, since, client_addr=client_addr) + \
+                list(session.scalars(in_flight.where(LoginAttempt.client_addr == client_addr)))
+            wait = _retry_after(sorted(times, key=_aware, reverse=True), MAX_FAILS_PER_ADDR, now)
+        if wait is not None:
+            audit.record(session, None, "login.locked", f"user:{name}", {"retry_after": wait}, client_addr,
+                         actor_name=name)
+            return 0, wait
+        attempt = LoginAttempt(username=name, client_addr=(client_addr or None) and client_addr[:64], started_at=now)
+        session.add(attempt)
+        session.flush()
+        return attempt.id or 0, None
+
+    attempt_id, wait = db.write(run)
+    if wait is not None:
+        raise Locked(wait)
+    return attempt_id
+
+
 def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
             client_addr: str | None) -> tuple[UserAccount, str]:
     """Check a username and password; a new session's secret on success (audited either way).
 
     Raises:
-        Locked: 5 failures for this username or 20 from this address in the last 15 minutes
-            (even when the password is right).
+        Locked: 5 failures for this username or 20 from this address in the last 15 minutes, attempts
+            being checked at this moment included (even when the password is right).
         Unauthorized: wrong username or password, or a disabled user (one message for all).
     """
     name = username.strip().lower()[:64]
     now = utcnow()
-    since = now - timedelta(minutes=LOCK_WINDOW_MIN)
-    wait = _retry_after(audit.failures_since(db, since, username=name), MAX_FAILS_PER_USER, now)
-    if wait is None and client_addr:
-        wait = _retry_after(audit.failures_since(db, since, client_addr=client_addr), MAX_FAILS_PER_ADDR, now)
-    if wait is not None:
-        audit.write(db, None, "login.locked", f"user:{name}", {"retry_after": wait}, client_addr, actor_name=name)
-        raise Locked(wait)
-    with db.session() as session:
-        user = accounts.find_user(session, name)
-    ok = accounts.verify_password(password, user.password_hash if user else None)  # dummy hash when unknown
+    attempt_id = _reserve(db, name, client_addr, now)
+    done = delete(LoginAttempt).where(LoginAttempt.id == attempt_id)
+    try:
+        with db.session() as session:
+            user = accounts.find_user(session, name)
+        ok = accounts.verify_password(password, user.password_hash if user else None)  # dummy hash when unknown
+    except BaseException:
+        db.write(lambda session: session.execute(done))
+        raise
     if not ok or user is None or user.disabled:
         reason = "unknown user" if user is None else "disabled" if ok else "wrong password"
-        audit.write(db, None, "login.failed", f"user:{name}", {"reason": reason}, client_addr, actor_name=name)
+
+        def failed(session: Session) -> None:
+            session.execute(done)
+            audit.record(session, None, "login.failed", f"user:{name}", {"reason": reason}, client_addr,
+                         actor_name=name)
+
+        db.write(failed)
         raise Unauthorized(BAD_LOGIN)
     secret = secrets.token_urlsafe(32)
 
     def run(session: Session) -> UserAccount:
+        session.execute(done)
         found = session.get(UserAccount, user.id)
         assert found is not None
         accounts.note_login(session, found)
@@ -158,7 +203,7 @@ def sign_in_external(db: Database, subject: str, username: str, display_name: st
                 user = accounts.create_user_in(session, schemas.UserCreate(username=name, display_name=display_name,
                                                                            role=default_role))
                 created = True
-            elif user.sso_subject is not None:
+            elif user.sso_subject is not None and user.sso_subject != subject:  # (equal: a racing first sign-in)
                 return user, "another identity"
             elif user.password_hash is not None:
                 return user, "has a password"
@@ -174,10 +219,13 @@ def sign_in_external(db: Database, subject: str, username: str, display_name: st
         audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
         return user, None
 
-    try:
-        user, refused = db.write(run)
-    except IntegrityError:  # a first sign-in racing this one bound the subject (or took the name): look again
-        user, refused = db.write(run)
+    for attempt in range(3):
+        try:
+            user, refused = db.write(run)
+            break
+        except (IntegrityError, Conflict):  # a racing first sign-in bound the subject or took the name: look again
+            if attempt == 2:
+                raise
     if refused == "disabled":
         raise refuse(refused, AccountDisabled("This account is disabled: ask an admin"))
     if refused == "another identity":

@@ -13,7 +13,14 @@ Rating`` and ``import training_dashboard.db.models`` (which registers every tabl
 metadata) work as they always have.
 """
 
-from training_dashboard.db.models.accounts import ApiToken, AuditEvent, AuthSession, SetupLink, UserAccount
+from training_dashboard.db.models.accounts import (
+    ApiToken,
+    AuditEvent,
+    AuthSession,
+    LoginAttempt,
+    SetupLink,
+    UserAccount,
+)
 from training_dashboard.db.models.common import utcnow
 from training_dashboard.db.models.datasets import Adapter, Dataset, DatasetExport, DatasetMember
 from training_dashboard.db.models.evaluations import Evaluation, EvaluationPair, EvaluationVote
@@ -37,7 +44,7 @@ from training_dashboard.db.models.workers import QueueLease, QueueRated, WorkerN
 __all__ = [
     "Adapter", "ApiToken", "AudioSample", "AuditEvent", "AuthSession", "CoincidenceCount", "Counter",
     "CoverageCount", "Dataset", "DatasetExport", "DatasetMember", "Evaluation", "EvaluationPair", "EvaluationVote",
-    "GenerationJob", "HeardCount", "Listening", "Preference", "Prompt",
+    "GenerationJob", "HeardCount", "Listening", "LoginAttempt", "Preference", "Prompt",
     "PromptFavourite", "PromptStats", "PromptTemplate", "QueueLease", "QueueRated", "Rater",
     "RaterListening", "Rating", "RatingTag", "SetupLink", "TrainingRun", "TrainingRunMetric", "UserAccount",
     "WorkerNode", "utcnow",

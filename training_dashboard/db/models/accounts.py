@@ -78,6 +78,20 @@ class SetupLink(SQLModel, table=True):
     used_at: datetime | None = None
 
 
+class LoginAttempt(SQLModel, table=True):
+    """A password sign-in being checked now: it counts against the guessing limit until its outcome
+    (a ``login.failed`` or ``login.ok`` audit row) is written, so racing guesses cannot all pass the
+    check before the first failure lands. Deleted with the outcome; one left by a crash goes stale."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    client_addr: str | None = Field(default=None, max_length=64, index=True)
+    started_at: datetime = Field(default_factory=utcnow)
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what, when, from where. Rows are only ever inserted."""
 
