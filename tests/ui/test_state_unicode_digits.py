@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.ui.conftest import run
-from training_dashboard.state.datasets import MIN_RATERS_HINT, DatasetsState
+from training_dashboard.state.datasets import MIN_RATERS_HINT, DatasetsState, min_heard_fraction
 from training_dashboard.state.evaluate import evaluation_id_from_path
-from training_dashboard.state.evaluations import num_prompts_problem
+from training_dashboard.state.evaluation_texts import win_rate_value
+from training_dashboard.state.evaluations import clip_seconds_problem, num_prompts_problem
 from training_dashboard.state.history import HistoryState
 from training_dashboard.state.rater import RaterState
 from training_dashboard.state.studio import Clip, StudioState, prompt_problem
@@ -20,6 +23,19 @@ def test_form_checks_name_the_problem() -> None:
         assert num_prompts_problem(text) == "Between 5 and 200 prompts", text
         assert evaluation_id_from_path(f"/evaluate/{text}") == 0, text
     assert prompt_problem("calm", " 120 ", "5") == "" and num_prompts_problem(" 10 ") == ""
+
+
+def test_decimal_fields_take_plain_decimals_only() -> None:
+    """float() reads "１.５", "1_0", "1e1", "nan" and "inf"; a seconds or percent field does not."""
+    for text in (*ODD, "１.５", "1_0", "1e1", "nan", "inf", "-1", "0x1", "1.2.3", ""):
+        assert prompt_problem("calm", "", text) == "Duration must be a number of seconds", text
+        assert clip_seconds_problem(text) == "A number of seconds", text
+        assert win_rate_value(text) is None, text
+        if text:
+            with pytest.raises(ValueError, match="Heard at least"):
+                min_heard_fraction(text)
+    assert prompt_problem("calm", "", " 1.5 ") == "" and prompt_problem("calm", "", ".5") == ""
+    assert clip_seconds_problem("2.") == "" and win_rate_value(" 65 % ") == 0.65 and min_heard_fraction("50.5") == 0.505
 
 
 async def test_dataset_form_and_rater_id(root) -> None:  # type: ignore[no-untyped-def]

@@ -49,6 +49,7 @@ from training_dashboard.schemas.common import (
     T,
     Tag,
     UTCDateTime,
+    parse_float,
     parse_int,
     slugify,
 )
@@ -334,6 +335,7 @@ __all__ = [
     "WorkerRunFinished",
     "WorkerRunProgress",
     "WorkerRunResult",
+    "parse_float",
     "parse_int",
     "slugify",
 ]

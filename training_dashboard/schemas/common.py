@@ -63,6 +63,21 @@ def parse_int(text: str | None, low: int = 1, high: int = MAX_ID) -> int | None:
     return value if low <= value <= high else None
 
 
+_ASCII_DECIMAL = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})")
+
+
+def parse_float(text: str | None, low: float, high: float) -> float | None:
+    """``text`` (spaces around it allowed) as a plain decimal from ``low`` to ``high``, or None.
+
+    ASCII digits and one point only: ``float()`` also reads "１.５", "1_0", "1e3", "nan" and "inf",
+    none of which a person typing seconds or a percentage means.
+    """
+    if text is None or not _ASCII_DECIMAL.fullmatch(text := text.strip()):
+        return None
+    value = float(text)
+    return value if low <= value <= high else None
+
+
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 

@@ -28,11 +28,8 @@ def min_heard_fraction(text: str) -> float | None:
     text = text.strip().rstrip("%").strip()
     if not text:
         return None
-    try:
-        percent = float(text)
-    except ValueError:
-        raise ValueError(MIN_HEARD_HINT) from None
-    if not 0 <= percent <= 100:
+    percent = schemas.parse_float(text, 0, 100)
+    if percent is None:
         raise ValueError(MIN_HEARD_HINT)
     return round(percent / 100, 4)
 

@@ -43,9 +43,8 @@ async def attentive_of(api: ApiClient, page: schemas.Page[schemas.EvaluationPubl
 def win_rate_value(text: str) -> float | None:
     """The expected win rate typed in the dialog: ``0.65`` or ``65%`` (None unless 0.5 < p < 1)."""
     text = text.strip()
-    try:
-        value = float(text.removesuffix("%").strip())
-    except ValueError:
+    value = schemas.parse_float(text.removesuffix("%"), 0, 100)
+    if value is None:
         return None
     if text.endswith("%") or value > 1:
         value /= 100

@@ -84,9 +84,8 @@ def num_prompts_problem(text: str) -> str:
 
 
 def clip_seconds_problem(text: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
+    value = schemas.parse_float(text, 0, float("inf"))
+    if value is None:
         return "A number of seconds"
     return "" if 0.5 <= value <= 30 else "Between 0.5 and 30 seconds"
 
@@ -188,7 +187,8 @@ class EvaluationState(rx.State):
                 return
             body = schemas.EvaluationCreate(candidate_id=self.dialog_for,
                                             baseline_id=None if self.baseline == "base" else int(self.baseline),
-                                            num_prompts=int(self.num_prompts), duration=float(self.clip_seconds))
+                                            num_prompts=int(self.num_prompts.strip()),
+                                            duration=float(self.clip_seconds.strip()))
             self.starting = True
         try:
             async with api_client(self) as api:

@@ -45,9 +45,8 @@ def prompt_problem(text: str, tempo: str, duration: str) -> str:
     if tempo.strip():
         if schemas.parse_int(tempo.strip(), 40, 200) is None:
             return "Tempo must be a whole number from 40 to 200 BPM"
-    try:
-        seconds = float(duration)
-    except ValueError:
+    seconds = schemas.parse_float(duration, 0, float("inf"))
+    if seconds is None:
         return "Duration must be a number of seconds"
     if not 0 < seconds <= 30:
         return "Duration must be more than 0 and at most 30 seconds"
@@ -212,7 +211,7 @@ class StudioState(ListenGate, rx.State):
         attributes = editor_attributes(self.style, self.tempo, self.instruments, self.mood)
         adapter_id = schemas.parse_int(self.adapter_choice)
         return (schemas.PromptCreate(text=self.text, attributes=attributes), int(self.num_samples), adapter_id,
-                float(self.duration))
+                float(self.duration.strip()))
 
     def _apply_job(self, job: schemas.JobPublic) -> None:
         self.job_id, self.job_status = job.id, job.status
