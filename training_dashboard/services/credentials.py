@@ -44,7 +44,8 @@ class Locked(ServiceError):
     status_code = 429
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed sign-ins: try again in {retry_after} s")
+        said = "Too many sign-ins at once" if retry_after < 60 else "Too many failed sign-ins"
+        super().__init__(f"{said}: try again in {retry_after} s")
         self.retry_after = retry_after
 
 
