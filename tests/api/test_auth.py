@@ -151,6 +151,10 @@ async def test_right_passwords_sent_at_once_wait_a_moment_not_a_lock(client, vis
         [(r.status_code, r.headers.get("retry-after")) for r in answers]
     assert sum(r.status_code == 200 for r in answers) >= 5
     assert (await login(visitor, "sol", PASSWORD)).status_code == 200  # nothing left counting against sol
+    form = {"username": "sol", "password": PASSWORD, "next": "/rate"}
+    posts = await asyncio.gather(*(visitor.post("/auth/login/form", data=form) for _ in range(12)))
+    places = {r.headers["location"] for r in posts}
+    assert "/rate" in places and places <= {"/rate", "/login?error=busy&retry_after=1&next=%2Frate"}, places
 
 
 async def test_configured_origins_pass_the_check(app, settings):

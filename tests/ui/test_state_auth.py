@@ -119,7 +119,7 @@ def test_login_errors_say_what_happened_without_naming_accounts() -> None:
     assert login_error("invalid") == "Wrong username or password."
     assert login_error("locked", "600") == "Too many failed sign-ins. Try again in 10 minutes."
     assert login_error("locked", "x") == "Too many failed sign-ins. Try again later."
-    assert login_error("locked", "1") == "Too many sign-ins at once. Try again in a moment."
+    assert login_error("busy", "1") == "Too many sign-ins at once. Try again in a moment."
     assert login_error("<script>") == "Sign-in failed. Try again."
 
 

@@ -97,12 +97,11 @@ def login_form(request: Request, db: DbDep, settings: SettingsDep,
     error = "missing" if not username or not password else None
     if error is None:
         try:
-            _user, secret = _sign_in(request, db, settings, username, password)
-        except HTTPException as exc:
-            error = "locked"
-            retry = exc.headers.get("Retry-After") if exc.headers else None
+            _user, secret = credentials.sign_in(db, username, password, policy(settings), client_addr(request))
+        except credentials.Locked as exc:
             return _redirect(request, settings, "/login?" + urlencode(
-                {"error": error, "retry_after": retry or "", "next": target}, quote_via=quote))
+                {"error": "busy" if exc.at_once else "locked", "retry_after": exc.retry_after, "next": target},
+                quote_via=quote))
         except credentials.Unauthorized:
             error = "invalid"
         else:

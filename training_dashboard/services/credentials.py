@@ -32,6 +32,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 LOCK_WINDOW_MIN = 15.0
 MAX_FAILS_PER_USER = 5
 MAX_FAILS_PER_ADDR = 20
+AT_ONCE_WAIT_S = 1  # Retry-After when only the attempts in flight make up the limit (they take ~0.1 s)
 ATTEMPT_STALE = timedelta(seconds=60)  # an attempt row older than this was left by a crash
 LOGIN_LOCK_KEY = 0x74645F6C  # PostgreSQL advisory lock of the guessing-limit count ("td_l")
 SETUP_LINK_MINUTES = 30
@@ -43,10 +44,10 @@ class Locked(ServiceError):
 
     status_code = 429
 
-    def __init__(self, retry_after: int) -> None:
-        said = "Too many sign-ins at once" if retry_after < 60 else "Too many failed sign-ins"
+    def __init__(self, retry_after: int, *, at_once: bool = False) -> None:
+        said = "Too many sign-ins at once" if at_once else "Too many failed sign-ins"
         super().__init__(f"{said}: try again in {retry_after} s")
-        self.retry_after = retry_after
+        self.retry_after, self.at_once = retry_after, at_once
 
 
 def hash_secret(secret: str) -> str:
@@ -81,7 +82,7 @@ def _limit_wait(failures: list[datetime], in_flight: int, limit: int, now: datet
     checked right now make up the limit (they end in ~0.1 s, most of them perhaps as successes)."""
     wait = _retry_after(failures, limit, now)
     if wait is None and len(failures) + in_flight >= limit:
-        wait = 1
+        wait = AT_ONCE_WAIT_S
     return wait
 
 
@@ -117,7 +118,7 @@ def _reserve(db: Database, name: str, client_addr: str | None, now: datetime) ->
 
     attempt_id, wait = db.write(run)
     if wait is not None:
-        raise Locked(wait)
+        raise Locked(wait, at_once=wait == AT_ONCE_WAIT_S)
     return attempt_id
 
 

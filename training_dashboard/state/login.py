@@ -19,6 +19,7 @@ LOGIN_ERRORS = {
     "invalid": "Wrong username or password.",
     "disabled": "Wrong username or password, or the account is disabled. Ask an admin.",
     "sso": "Single sign-on did not complete. Try again, or sign in with a password.",
+    "busy": "Too many sign-ins at once. Try again in a moment.",
 }
 SETUP_ERRORS = {
     "password": "The password needs at least 12 characters.",
@@ -34,8 +35,6 @@ def login_error(code: str, retry_after: str = "") -> str:
         return ""
     if code == "locked":
         seconds = int(retry_after) if retry_after.isascii() and retry_after.isdigit() else 0
-        if 0 < seconds < 60:  # only the sign-ins being checked right now made up the limit
-            return "Too many sign-ins at once. Try again in a moment."
         wait = f"in {max(1, -(-seconds // 60))} minute{'s' if seconds > 60 else ''}" if seconds else "later"
         return f"Too many failed sign-ins. Try again {wait}."
     return LOGIN_ERRORS.get(code, "Sign-in failed. Try again.")
