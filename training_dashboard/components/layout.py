@@ -48,7 +48,9 @@ def user_menu() -> rx.Component:
             native_form(rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="1",
                                   custom_attrs={"data-testid": "sign-out"}),
                         action="/api/auth/logout", testid="sign-out-form", display="inline-flex"),
-            spacing="2", align="center", padding_left="0.75em", border_left="1px solid var(--gray-a5)",
+            # A divider from the links where they share a line; none where a narrow screen wraps it below them.
+            spacing="2", align="center", padding_left=rx.breakpoints(initial="0", sm="0.75em"),
+            border_left=rx.breakpoints(initial="none", sm="1px solid var(--gray-a5)"),
         ),
     )
 
