@@ -5,6 +5,8 @@ from pathlib import Path
 
 import reflex as rx
 
+from training_dashboard.loopback import LoopbackDevServer
+
 
 def _keep_data_out_of_hot_reload() -> None:
     """Dev mode reloads the backend when files under the project change. The database, audio,
@@ -41,6 +43,7 @@ config = rx.Config(
     telemetry_enabled=False,
     cors_allowed_origins=_allowed_origins(),
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="iris", radius="medium"))],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="iris", radius="medium")),
+             LoopbackDevServer()],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -52,10 +52,11 @@ class Server:
     token: str = ""  # the admin's personal access token, for tests that call the API directly
     admin_user: str = ADMIN_USER
     auth_off: bool = False  # TD_AUTH=off
+    backend: str = ""  # dev mode: the backend's own address (the UI's port serves no /api)
 
     @property
     def api(self) -> str:
-        return self.url + "/api"
+        return (self.backend or self.url) + "/api"
 
     def http(self, token: str | None = None, timeout: float = 30) -> httpx.Client:
         """A client for the API as the admin (or the owner of ``token``): ``with server.http() as http:``."""
@@ -150,26 +151,32 @@ def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
 
 
 @contextlib.contextmanager
-def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None) -> Iterator[Server]:
+def start_app(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None,
+              dev: bool = False) -> Iterator[Server]:
     """``reflex run --env prod`` on a loopback port (free, unless given) with the tiny model; stopped on exit.
+    ``dev``: ``reflex run`` as ``./scripts/run.sh`` starts it, the UI (a dev server) on ``port`` at
+    ``localhost`` and the backend on a port of its own (``Server.backend``).
 
     Waits until /api/health says the model is ready and /training is served.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"reflex-{data_dir.name}.log"
     port = port or free_port()
+    backend_port = free_port() if dev else port
     reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
     admin_password = secrets.token_urlsafe(18)
-    env = {**_app_env(data_dir, port, admin_password), **(extra_env or {})}
+    env = {**_app_env(data_dir, backend_port, admin_password), **(extra_env or {})}
+    mode = [] if dev else ["--env", "prod", "--single-port"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port",
-             str(port), "--backend-host", "127.0.0.1"],
+            [reflex, "run", *mode, "--frontend-port", str(port), "--backend-port", str(backend_port),
+             "--backend-host", "127.0.0.1"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the launcher and every child end together
         )
-    server = Server(url=f"http://127.0.0.1:{port}", data_dir=data_dir, log=log, admin_password=admin_password,
-                    auth_off=env.get("TD_AUTH") == "off")
+    server = Server(url=f"http://{'localhost' if dev else '127.0.0.1'}:{port}", data_dir=data_dir, log=log,
+                    admin_password=admin_password, auth_off=env.get("TD_AUTH") == "off",
+                    backend=f"http://127.0.0.1:{backend_port}" if dev else "")
     try:
         _wait_until_up(proc, server)
         yield server

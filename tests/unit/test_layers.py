@@ -22,6 +22,7 @@ ROOTS = (PACKAGE, "bench")
 # "main" is training_dashboard/training_dashboard.py, the Reflex main module that composes UI and API.
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
+    "loopback": set(),  # rxconfig's Reflex plugin (the dev server's address): reflex only
     "schemas": {"config"},
     "files": {"config"},
     "db": {"config", "schemas"},
@@ -41,7 +42,7 @@ TRAINING_CONTRACT = {f"{PACKAGE}.training.{name}" for name in ("options", "lora"
 CONTRACT_ONLY = {"services", "worker", "api"}
 HEAVY = ("torch", "transformers", "peft")
 # The UI (the browser's side of the client) never loads the model or the database.
-UI = {"state", "components", "pages", "main"}
+UI = {"state", "components", "pages", "main", "loopback"}
 UI_FORBIDDEN = (*HEAVY, "sqlmodel", "sqlalchemy")
 
 
