@@ -19,7 +19,7 @@ from tests.e2e.conftest import CONTEXT_ARGS, ROOT, Server, sign_in, start_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
-FIRST_LOAD_MS = 120_000  # the dev server compiles each page's modules on its first request
+FIRST_LOAD_MS = 120_000  # the dev server compiles each page's modules on its first request: every wait here
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +73,11 @@ def test_sign_in_and_out_across_the_two_ports(page: Page, dev_server: Server) ->
                                                            "/api/auth/login/form")
 
     sign_in(page, dev_server, dev_server.admin_user, dev_server.admin_password, "/training?tab=runs")
-    expect(page.get_by_test_id("user-role")).to_have_text("admin")
-    expect(page.get_by_test_id("tab-runs")).to_have_attribute("aria-selected", "true")  # the websocket is signed in
+    expect(page.get_by_test_id("user-role")).to_have_text("admin", timeout=FIRST_LOAD_MS)
+    expect(page.get_by_test_id("tab-runs")).to_have_attribute("aria-selected", "true",  # the websocket is signed in
+                                                              timeout=FIRST_LOAD_MS)
 
     page.get_by_test_id("sign-out").click()
-    expect(page).to_have_url(re.compile(re.escape(dev_server.url) + r"/login/?$"))
+    expect(page).to_have_url(re.compile(re.escape(dev_server.url) + r"/login/?$"), timeout=FIRST_LOAD_MS)
     page.goto(dev_server.url + "/account")
-    expect(page).to_have_url(re.compile(r"/login/?\?next="))  # the session ended
+    expect(page).to_have_url(re.compile(r"/login/?\?next="), timeout=FIRST_LOAD_MS)  # the session ended
