@@ -76,11 +76,11 @@ def _fill_input(name: rx.Var[str], index: rx.Var[int]) -> rx.Component:
     )
 
 
-
 def _cancel_and(confirm: rx.Component) -> rx.Component:
     """A dialog's closing row: Cancel, then the dialog's own button."""
     return rx.flex(rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")), confirm,
                    spacing="2", justify="end", width="100%")
+
 
 def fill_dialog() -> rx.Component:
     s = TemplateState

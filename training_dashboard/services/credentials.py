@@ -77,48 +77,59 @@ def _retry_after(failures: list[datetime], limit: int, now: datetime) -> int | N
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def _limit_wait(failures: list[datetime], in_flight: int, limit: int, now: datetime) -> int | None:
-    """Seconds to wait: until the window drops below ``limit`` failures; 1 s when only the attempts being
+def _over_limit(failures: list[datetime], in_flight: int, limit: int, now: datetime) -> Locked | None:
+    """Locked until the window drops below ``limit`` failures; for 1 s when only the attempts being
     checked right now make up the limit (they end in ~0.1 s, most of them perhaps as successes)."""
-    wait = _retry_after(failures, limit, now)
-    if wait is None and len(failures) + in_flight >= limit:
-        wait = AT_ONCE_WAIT_S
-    return wait
+    if (wait := _retry_after(failures, limit, now)) is not None:
+        return Locked(wait)
+    if len(failures) + in_flight >= limit:
+        return Locked(AT_ONCE_WAIT_S, at_once=True)
+    return None
+
+
+def _hold_count(db: Database, session: Session) -> None:
+    """Take the guessing limit's turn: every transaction that changes what :func:`_reserve` counts (an
+    attempt taken, or ended by its outcome) runs alone. SQLite runs write transactions one at a time;
+    PostgreSQL (READ COMMITTED) would otherwise let an outcome commit between the count's two queries,
+    a failure added after the first and its attempt gone by the second: one guess too many."""
+    if not db.is_sqlite:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK_KEY})
 
 
 def _reserve(db: Database, name: str, client_addr: str | None, now: datetime) -> int:
     """Count this attempt against the guessing limit before its password is checked: a ``login_attempt``
-    row, taken in one transaction with the count of failures and attempts in flight. SQLite runs write
-    transactions one at a time; on PostgreSQL they queue on an advisory lock (milliseconds each).
+    row, taken in one transaction with the count of failures and attempts in flight, in turn with every
+    other (:func:`_hold_count`; milliseconds each).
 
     Raises:
         Locked: the limit is reached (failures and attempts in flight together; audited ``login.locked``).
     """
     since = now - timedelta(minutes=LOCK_WINDOW_MIN)
+    addr = (client_addr or None) and client_addr[:64]  # as the audit log stores it
 
-    def run(session: Session) -> tuple[int, int | None]:
-        if not db.is_sqlite:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK_KEY})
+    def run(session: Session) -> tuple[int, Locked | None]:
+        _hold_count(db, session)
         session.execute(delete(LoginAttempt).where(LoginAttempt.started_at < now - ATTEMPT_STALE))
         in_flight = select(func.count()).select_from(LoginAttempt)
-        wait = _limit_wait(audit.failures_since(session, since, username=name),
-                           session.scalar(in_flight.where(LoginAttempt.username == name)) or 0, MAX_FAILS_PER_USER, now)
-        if wait is None and client_addr:
-            wait = _limit_wait(audit.failures_since(session, since, client_addr=client_addr),
-                               session.scalar(in_flight.where(LoginAttempt.client_addr == client_addr[:64])) or 0,
-                               MAX_FAILS_PER_ADDR, now)
-        if wait is not None:
-            audit.record(session, None, "login.locked", f"user:{name}", {"retry_after": wait}, client_addr,
-                         actor_name=name)
-            return 0, wait
-        attempt = LoginAttempt(username=name, client_addr=(client_addr or None) and client_addr[:64], started_at=now)
+        locked = _over_limit(audit.failures_since(session, since, username=name),
+                             session.scalar(in_flight.where(LoginAttempt.username == name)) or 0,
+                             MAX_FAILS_PER_USER, now)
+        if locked is None and addr:
+            locked = _over_limit(audit.failures_since(session, since, client_addr=addr),
+                                 session.scalar(in_flight.where(LoginAttempt.client_addr == addr)) or 0,
+                                 MAX_FAILS_PER_ADDR, now)
+        if locked is not None:
+            audit.record(session, None, "login.locked", f"user:{name}",
+                         {"retry_after": locked.retry_after, "at_once": locked.at_once}, addr, actor_name=name)
+            return 0, locked
+        attempt = LoginAttempt(username=name, client_addr=addr, started_at=now)
         session.add(attempt)
         session.flush()
         return attempt.id or 0, None
 
-    attempt_id, wait = db.write(run)
-    if wait is not None:
-        raise Locked(wait, at_once=wait == AT_ONCE_WAIT_S)
+    attempt_id, locked = db.write(run)
+    if locked is not None:
+        raise locked
     return attempt_id
 
 
@@ -134,19 +145,22 @@ def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
     name = username.strip().lower()[:64]
     now = utcnow()
     attempt_id = _reserve(db, name, client_addr, now)
-    done = delete(LoginAttempt).where(LoginAttempt.id == attempt_id)
+    def done(session: Session) -> None:
+        _hold_count(db, session)
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+
     try:
         with db.session() as session:
             user = accounts.find_user(session, name)
         ok = accounts.verify_password(password, user.password_hash if user else None)  # dummy hash when unknown
     except BaseException:
-        db.write(lambda session: session.execute(done))
+        db.write(done)
         raise
     if not ok or user is None or user.disabled:
         reason = "unknown user" if user is None else "disabled" if ok else "wrong password"
 
         def failed(session: Session) -> None:
-            session.execute(done)
+            done(session)
             audit.record(session, None, "login.failed", f"user:{name}", {"reason": reason}, client_addr,
                          actor_name=name)
 
@@ -155,7 +169,7 @@ def sign_in(db: Database, username: str, password: str, policy: SessionPolicy,
     secret = secrets.token_urlsafe(32)
 
     def run(session: Session) -> UserAccount:
-        session.execute(done)
+        done(session)
         found = session.get(UserAccount, user.id)
         assert found is not None
         accounts.note_login(session, found)
@@ -229,13 +243,10 @@ def sign_in_external(db: Database, subject: str, username: str, display_name: st
         audit.record(session, accounts.principal_of(user), "login.ok", f"user:{user.username}", detail, client_addr)
         return user, None
 
-    for attempt in range(3):
-        try:
-            user, refused = db.write(run)
-            break
-        except (IntegrityError, Conflict):  # a racing first sign-in bound the subject or took the name: look again
-            if attempt == 2:
-                raise
+    try:
+        user, refused = db.write(run)
+    except (IntegrityError, Conflict):  # a racing first sign-in bound the subject or took the name: it has
+        user, refused = db.write(run)   # committed by now, so looking again finds that user
     if refused == "disabled":
         raise refuse(refused, AccountDisabled("This account is disabled: ask an admin"))
     if refused == "another identity":

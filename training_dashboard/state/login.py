@@ -73,6 +73,7 @@ class LoginState(_FormPage):
         query = self.router.url.query_parameters
         self.next_path = safe_next(query.get("next"))
         self.error = login_error(query.get("error", ""), query.get("retry_after", ""))
+        self._loaded()  # sent with everything below: this handler's changes reach the page together
         try:
             async with api_client(self) as api:
                 me = await api.me()
@@ -89,7 +90,6 @@ class LoginState(_FormPage):
             self.sso = bool(getattr(status, "sso", False))
         except ApiError:
             self.setup_needed = False
-        self._loaded()
         return None
 
 
@@ -103,15 +103,14 @@ class SetupState(_FormPage):
         """Read the link's token and say at once when it cannot work (used, expired, already set up)."""
         query = self.router.url.query_parameters
         self.token = query.get("token", "")[:200]
+        self._loaded()
         code = query.get("error", "")
         self.error = SETUP_ERRORS.get(code, "Setting up failed. Try again.") if code else ""
         try:
             async with api_client(self) as api:
                 status = await api.setup_status(self.token or None)
         except ApiError:
-            self._loaded()
             return
-        self._loaded()
         self.done = not status.needed
         if self.done:
             self.error = SETUP_ERRORS["done"]
